@@ -1,0 +1,39 @@
+# Two commands matter: `make site` and `make test`. Both create .venv when missing.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: site test serve train bench clean check
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+## make site: train what is stale or missing, then build site/
+site: $(STAMP)
+	$(PY) -m builder build
+
+## make test: the whole test suite (unit, training, end-to-end build, browser)
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## make serve: preview on http://127.0.0.1:8000, rebuilding on change
+serve: $(STAMP)
+	$(PY) -m builder serve
+
+## make train [NAME=mod-top]: force retraining (all experiments when NAME is empty)
+train: $(STAMP)
+	$(PY) -m builder train $(NAME)
+
+## make bench: build and training benchmarks, printed as a table
+bench: $(STAMP)
+	$(PY) -m builder bench
+
+## make check: validate content without writing site/
+check: $(STAMP)
+	$(PY) -m builder check
+
+clean:
+	rm -rf site .cache .pytest_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Builds the grokking article: trains its models, renders prose and figures into site/."""

@@ -1,0 +1,142 @@
+"""references.bib -> formatted references (HTML), with malformed entries reported by line."""
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pybtex.database import BibliographyDataError, parse_string
+from pybtex.richtext import Text
+from pybtex.scanner import PybtexSyntaxError
+
+from builder.errors import BuildError
+
+REQUIRED = ("title", "year")
+
+
+@dataclass(frozen=True)
+class Reference:
+    key: str
+    html: str  # formatted reference, links included
+    bibtex: str  # the entry as written, for "copy BibTeX"
+    line: int
+    links: dict = field(default_factory=dict)  # label -> url (doi, arxiv, url)
+
+
+def _latex_to_html(value: str) -> str:
+    try:
+        return Text.from_latex(value).render_as("html")
+    except Exception:  # pybtex cannot read some TeX: show it plain rather than fail
+        return html.escape(value.replace("{", "").replace("}", ""))
+
+
+def _person(person) -> str:
+    first = " ".join(person.first_names + person.middle_names)
+    initials = " ".join(
+        (part[0] + ".") if part and part[0].isalpha() else part for part in first.split()
+    )
+    last = " ".join(person.prelast_names + person.last_names)
+    return f"{initials} {last}".strip()
+
+
+def _authors(people) -> str:
+    names = [_latex_to_html(_person(p)) for p in people if str(p) != "others"]
+    etal = any(str(p) == "others" for p in people)
+    if etal or len(names) > 6:
+        return f"{names[0]} et al."
+    if len(names) <= 2:
+        return " and ".join(names)
+    return ", ".join(names[:-1]) + ", and " + names[-1]
+
+
+def _links(fields) -> dict:
+    links = {}
+    doi = fields.get("doi")
+    if doi:
+        links["doi"] = "https://doi.org/" + re.sub(r"^https?://(dx\.)?doi\.org/", "", doi.strip())
+    eprint = fields.get("eprint")
+    if eprint and fields.get("archiveprefix", fields.get("eprinttype", "arxiv")).lower() == "arxiv":
+        links["arXiv"] = "https://arxiv.org/abs/" + eprint.strip()
+    url = fields.get("url")
+    if url and url.strip() not in links.values():
+        links["link"] = url.strip()
+    return links
+
+
+def format_entry(entry, links: dict) -> str:
+    f = {k.lower(): v for k, v in entry.fields.items()}
+    parts = []
+    people = entry.persons.get("author") or entry.persons.get("editor") or []
+    if people:
+        names = _authors(people)
+        parts.append(names if names.endswith(".") else names + ".")
+    stop = "" if f["title"].rstrip()[-1:] in "?!." else "."
+    parts.append(f'<span class="ref-title">{_latex_to_html(f["title"])}</span>{stop}')
+    venue = f.get("journal") or f.get("booktitle") or f.get("publisher") or f.get("howpublished")
+    if venue:
+        parts.append(f"<em>{_latex_to_html(venue)}</em>,")
+    parts.append(html.escape(f["year"]) + ".")
+    for label, url in links.items():
+        shown = html.escape(url if label == "link" else url.split("/", 3)[-1] if label == "doi" else url.rsplit("/", 1)[-1])
+        prefix = {"doi": "doi:", "arXiv": "arXiv:", "link": ""}[label]
+        parts.append(f'<a href="{html.escape(url)}">{prefix}{shown}</a>')
+    return " ".join(parts)
+
+
+def _entry_lines(text: str) -> dict[str, int]:
+    lines = {}
+    for m in re.finditer(r"@\w+\s*[{(]\s*([^,\s]+)\s*,", text):
+        lines.setdefault(m.group(1), text.count("\n", 0, m.start()) + 1)
+    return lines
+
+
+def _entry_sources(text: str, starts: dict[str, int]) -> dict[str, str]:
+    """The raw text of each entry, from its @ to the line before the next entry."""
+    rows = text.splitlines()
+    ordered = sorted(starts.items(), key=lambda kv: kv[1])
+    out = {}
+    for i, (key, line) in enumerate(ordered):
+        end = ordered[i + 1][1] - 1 if i + 1 < len(ordered) else len(rows)
+        out[key] = "\n".join(rows[line - 1 : end]).strip()
+    return out
+
+
+def parse_bibliography(text: str, path: str | Path) -> dict[str, Reference]:
+    """Parse BibTeX text. Every problem becomes a BuildError at the entry's line."""
+    starts = _entry_lines(text)
+    try:
+        data = parse_string(text, "bibtex")
+    except PybtexSyntaxError as exc:
+        reason = re.sub(r"^syntax error in line \d+: ", "", str(exc))
+        raise BuildError(path, exc.lineno, f"malformed BibTeX entry: {reason} (hint: check commas, braces and quotes)") from None
+    except BibliographyDataError as exc:
+        msg = str(exc)
+        m = re.search(r"repeated bibliograhpy entry: (\S+)|repeated bibliography entry: (\S+)", msg)
+        key = (m.group(1) or m.group(2)) if m else None
+        line = None
+        if key:
+            found = [i + 1 for i, row in enumerate(text.splitlines()) if re.search(r"@\w+\s*[{(]\s*" + re.escape(key) + r"\s*,", row)]
+            line = found[-1] if found else None
+        raise BuildError(path, line, f"{msg} (hint: each key must be unique)") from None
+    except Exception as exc:  # anything else pybtex raises on odd input
+        raise BuildError(path, None, f"cannot read BibTeX: {exc}") from None
+    sources = _entry_sources(text, starts)
+    refs: dict[str, Reference] = {}
+    for key, entry in data.entries.items():
+        line = starts.get(key)
+        fields = {k.lower(): v for k, v in entry.fields.items()}
+        for name in REQUIRED:
+            if not fields.get(name, "").strip():
+                raise BuildError(path, line, f'entry "{key}" has no {name} (hint: add {name} = {{...}})')
+        if not (entry.persons.get("author") or entry.persons.get("editor")):
+            raise BuildError(path, line, f'entry "{key}" has no author (hint: add author = {{Last, First and ...}})')
+        links = _links(fields)
+        refs[key] = Reference(key, format_entry(entry, links), sources.get(key, ""), line or 0, links)
+    return refs
+
+
+def load_bibliography(path: Path) -> dict[str, Reference]:
+    if not path.exists():
+        return {}
+    return parse_bibliography(path.read_text(encoding="utf-8"), path)

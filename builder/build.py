@@ -1,0 +1,212 @@
+"""The build: content/ (+ frozen artifacts) -> a temporary directory -> checked -> site/.
+
+Any BuildError leaves the previous site/ exactly as it was.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import html
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup
+
+from builder import paths
+from builder.bib import load_bibliography
+from builder.errors import BuildError
+from builder.figures import Registry, default_registry
+from builder.markdown import Document, make_parser, render_markdown
+from builder.render.assets import write_assets
+from builder.render.charts import ChartCache, CompiledChart, script_json
+from builder.render.links import check_links
+
+TEMPLATES = Path(__file__).parent / "render" / "templates"
+
+
+@dataclass
+class BuildReport:
+    pages: list = field(default_factory=list)
+    charts: int = 0
+    seconds: float = 0.0
+    cache_hits: int = 0
+    cache_misses: int = 0
+
+
+class Builder:
+    """Holds what can be reused between builds (serve mode): parser, templates, compiled charts."""
+
+    def __init__(self, root: Path = paths.ROOT, registry: Registry | None = None, use_disk_cache: bool = True):
+        self.root = Path(root)
+        self.registry = registry
+        cache_root = paths.cache_dir(self.root)
+        self.cache_dir = cache_root if use_disk_cache else None
+        self.charts = ChartCache(cache_root / "charts" if use_disk_cache else None)
+        self.vl_specs: dict[str, dict] = {}  # figure id -> Vega-Lite dict, kept between builds
+        self.md = make_parser()
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(TEMPLATES),
+            autoescape=jinja2.select_autoescape(["html", "j2"]),
+        )
+
+    # -- pieces -------------------------------------------------------------------------
+    def _registry(self) -> Registry:
+        if self.registry is None:
+            self.registry = default_registry()
+        return self.registry
+
+    def forget_figures(self, ids=None) -> None:
+        """Drop remembered figure specs (all, or the given ids) so they are rebuilt."""
+        if ids is None:
+            self.vl_specs.clear()
+        for i in ids or []:
+            self.vl_specs.pop(i, None)
+
+    def _compile(self, fig) -> CompiledChart:
+        spec = self.vl_specs.get(fig.id)
+        if spec is None:
+            try:
+                spec = fig.make().to_dict()
+            except BuildError:
+                raise
+            except Exception as exc:  # a figure module bug: say which figure, keep it one line
+                raise BuildError(None, None, f'figure "{fig.id}" failed: {type(exc).__name__}: {exc}') from exc
+            self.vl_specs[fig.id] = spec
+        reg = self._registry()
+        if fig.scrub and fig.section not in reg.sections:
+            raise BuildError(None, None, f'figure "{fig.id}" scrubs section "{fig.section}", which is not registered')
+        steps = reg.sections[fig.section].steps if fig.scrub else None
+        return self.charts.compile(fig.id, spec, steps)
+
+    def _page_data(self, doc: Document) -> dict:
+        reg = self._registry()
+        sections = {reg.figures[c].section for c in doc.charts}
+        return {
+            "charts": {c: {"section": reg.figures[c].section, "scrub": reg.figures[c].scrub} for c in doc.charts},
+            "sections": {
+                k: {"steps": list(reg.sections[k].steps), "initial": reg.sections[k].initial}
+                for k in sorted(sections) if k in reg.sections
+            },
+            "animations": {
+                a: {"section": reg.animations[a].section, "start": reg.animations[a].start,
+                    "end": reg.animations[a].end, "seconds": reg.animations[a].seconds}
+                for a in doc.animations
+            },
+        }
+
+    def _bibtex(self, front: dict, page: str) -> str:
+        authors = " and ".join(a["name"] for a in front.get("authors") or [])
+        date = front.get("date") or dt.date.today()
+        first = (front.get("authors") or [{"name": "anonymous"}])[0]["name"].split()[-1].lower()
+        word = re.sub(r"[^a-z]", "", front["title"].split()[0].lower()) or "article"
+        fields = [("title", front["title"]), ("author", authors), ("year", str(date.year)),
+                  ("month", date.strftime("%b").lower())]
+        if front.get("url"):
+            fields.append(("url", front["url"].rstrip("/") + ("/" if page == "index.html" else "/" + page)))
+        body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields if v)
+        return f"@article{{{re.sub(r'[^a-z0-9]', '', first)}{date.year}{word},\n{body}\n}}"
+
+    # -- the build ----------------------------------------------------------------------
+    def build(self, out: Path | None = None, live_reload: str | None = None) -> BuildReport:
+        """Build into a temp dir, check links, then replace `out` (default site/)."""
+        t0 = time.perf_counter()
+        hits0, misses0 = self.charts.hits, self.charts.misses
+        out = Path(out) if out else paths.site_dir(self.root)
+        content = paths.content_dir(self.root)
+        sources = sorted(p for p in content.glob("*.md") if not p.name.startswith(("_", ".")))
+        if not sources:
+            raise BuildError(content, None, "no pages (hint: add content/index.md)")
+        refs = load_bibliography(content / "references.bib")
+        reg = self._registry()
+        report = BuildReport()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".site-", dir=out.parent))
+        tmp.chmod(0o755)  # mkdtemp makes it private; a web server must read it
+        try:
+            docs = []
+            for src in sources:
+                rel = src.relative_to(self.root) if src.is_relative_to(self.root) else src
+                docs.append(render_markdown(src.read_text(encoding="utf-8"), rel, refs, reg.figures, reg.animations, self.md))
+            template = self.env.get_template("article.html.j2")
+            for doc in docs:
+                compiled = [self._compile(reg.figures[c]) for c in doc.charts]
+                name = "index.html" if doc.path.stem == "index" else f"{doc.path.stem}.html"
+                references = [
+                    {"key": k, "html": Markup(refs[k].html), "uses": uses} for k, uses in doc.citations.items()
+                ]
+                base = doc.front.get("url")
+                page = template.render(
+                    front=doc.front, body=Markup(doc.html), references=references, root="",
+                    page_url=(base.rstrip("/") + "/" + ("" if name == "index.html" else name)) if base else None,
+                    bibtex=self._bibtex(doc.front, name),
+                    charts=[{"id": c.id, "spec_json": Markup(script_json(c.vega))} for c in compiled],
+                    page_data=Markup(script_json(self._page_data(doc))),
+                    live_reload=Markup(live_reload) if live_reload else None,
+                )
+                (tmp / name).write_text(page, encoding="utf-8")
+                figdir = tmp / "figures"
+                for c in compiled:
+                    if c.svg:
+                        figdir.mkdir(exist_ok=True)
+                        (figdir / f"{c.id}.svg").write_text(c.svg, encoding="utf-8")
+                report.pages.append(name)
+                report.charts += len(compiled)
+            write_assets(tmp, self.cache_dir)
+            problems = check_links(tmp)
+            if problems:
+                raise self._link_error(problems[0], docs)
+            _swap(tmp, out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        report.seconds = time.perf_counter() - t0
+        report.cache_hits = self.charts.hits - hits0
+        report.cache_misses = self.charts.misses - misses0
+        return report
+
+    def _link_error(self, problem: str, docs) -> BuildError:
+        """Point a broken link back at the Markdown line that wrote it, when it can be found."""
+        m = re.search(r'broken link "([^"]+)"', problem)
+        if m:
+            for doc in docs:
+                text = (self.root / doc.path).read_text(encoding="utf-8") if not doc.path.is_absolute() else doc.path.read_text()
+                for i, line in enumerate(text.splitlines(), start=1):
+                    if f"]({m.group(1)})" in line or f'"{m.group(1)}"' in line:
+                        reason = problem.split(": ", 1)[1]
+                        return BuildError(doc.path, i, reason)
+        path, _, rest = problem.partition(": ")
+        file, _, line = path.partition(":")
+        return BuildError(f"site/{file}", int(line) if line.isdigit() else None, rest)
+
+
+def _swap(new: Path, out: Path) -> None:
+    """Replace `out` by `new` with renames on one filesystem; the old tree is removed after."""
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}-old-{os.getpid()}-{time.time_ns()}")
+        out.rename(old)
+    new.rename(out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def site_size(site: Path) -> tuple[int, int]:
+    """Total bytes of the site, raw and gzip-compressed file by file."""
+    raw = gz = 0
+    for f in site.rglob("*"):
+        if f.is_file():
+            data = f.read_bytes()
+            raw += len(data)
+            gz += len(gzip.compress(data, 9))
+    return raw, gz
+
+
+def build(root: Path = paths.ROOT, out: Path | None = None, registry: Registry | None = None) -> BuildReport:
+    return Builder(root, registry).build(out)

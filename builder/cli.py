@@ -1,0 +1,78 @@
+"""Command line: python -m builder build|check|serve|train|bench."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from builder import paths
+from builder.errors import BuildError
+
+
+def _build(args) -> int:
+    from builder.build import Builder
+
+    report = Builder(Path(args.root)).build(Path(args.out) if args.out else None)
+    print(f"built {len(report.pages)} page(s), {report.charts} chart(s) in {report.seconds:.2f} s -> {args.out or 'site/'}")
+    return 0
+
+
+def _check(args) -> int:
+    import tempfile
+
+    from builder.build import Builder
+
+    with tempfile.TemporaryDirectory() as tmp:
+        Builder(Path(args.root)).build(Path(tmp) / "site")
+    print("content is valid")
+    return 0
+
+
+def _serve(args) -> int:
+    from builder.serve import serve
+
+    return serve(Path(args.root), port=args.port)
+
+
+def _train(args) -> int:
+    from builder import freeze
+
+    return freeze.train_command(args.names, root=Path(args.root))
+
+
+def _bench(args) -> int:
+    from builder.bench import main as bench_main
+
+    return bench_main(Path(args.root), quick=args.quick)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m builder", description=__doc__)
+    parser.add_argument("--root", default=str(paths.ROOT), help="project root (default: this checkout)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("build", help="train what is stale, then build site/")
+    p.add_argument("--out", help="output directory (default: site/)")
+    p.set_defaults(func=_build)
+    sub.add_parser("check", help="validate content without touching site/").set_defaults(func=_check)
+    p = sub.add_parser("serve", help="preview on 127.0.0.1, rebuilding on change")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=_serve)
+    p = sub.add_parser("train", help="force retraining of experiments (all when none named)")
+    p.add_argument("names", nargs="*")
+    p.set_defaults(func=_train)
+    p = sub.add_parser("bench", help="build and training benchmarks")
+    p.add_argument("--quick", action="store_true", help="smaller measurements (for tests)")
+    p.set_defaults(func=_bench)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except BuildError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

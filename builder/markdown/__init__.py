@@ -1,0 +1,54 @@
+"""Markdown to HTML with the article's syntaxes, each a markdown-it-py plugin in this package."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from markdown_it import MarkdownIt
+from mdit_py_plugins.front_matter import front_matter_plugin
+
+from builder.markdown.animate import animate_plugin
+from builder.markdown.charts import charts_plugin
+from builder.markdown.citations import citations_plugin
+from builder.markdown.containers import check_containers, containers_plugin
+from builder.markdown.footnotes import footnotes_plugin
+from builder.markdown.frontmatter import parse_front_matter
+from builder.markdown.lines import lines_plugin
+from builder.markdown.math import math_plugin
+
+
+@dataclass
+class Document:
+    path: Path
+    front: dict
+    html: str
+    citations: dict = field(default_factory=dict)  # key -> [anchor ids of each use], first-use order
+    charts: list = field(default_factory=list)  # chart ids in page order
+    animations: list = field(default_factory=list)
+
+
+def make_parser() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"typographer": True}).enable(["table", "strikethrough", "replacements", "smartquotes"])
+    front_matter_plugin(md)
+    footnotes_plugin(md)
+    lines_plugin(md)  # after footnotes: stamps lines before footnote_tail moves tokens
+    math_plugin(md)
+    citations_plugin(md)
+    animate_plugin(md)
+    charts_plugin(md)
+    containers_plugin(md)
+    return md
+
+
+def render_markdown(text: str, path: Path, refs: dict, figures: dict, animations: dict,
+                    md: MarkdownIt | None = None) -> Document:
+    """Parse and render one page. Raises BuildError on any authoring mistake."""
+    front = parse_front_matter(text, path)
+    check_containers(text, path)
+    md = md or make_parser()
+    env = {"path": path, "refs": refs, "figures": figures, "animations": animations}
+    body = md.render(text, env)
+    return Document(
+        path=path, front=front, html=body, citations=env.get("citations", {}),
+        charts=env.get("charts", []), animations=env.get("animations_used", []),
+    )

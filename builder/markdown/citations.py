@@ -1,0 +1,71 @@
+"""Citations: `[@key]` and `[@a; @b]`, numbered by first use, from references.bib.
+
+Parsing makes a `citation` token with meta["keys"]; rendering numbers the keys in reading order
+(env["citations"] keeps the order and every use, for the References section's back-links).
+"""
+from __future__ import annotations
+
+import html
+import re
+
+from markdown_it import MarkdownIt
+from markdown_it.rules_inline import StateInline
+
+from builder.errors import BuildError, did_you_mean
+from builder.markdown.lines import line_of
+
+ITEM = re.compile(r"^@([A-Za-z0-9_][A-Za-z0-9_:.\-/]*)$")
+
+
+def _citation_rule(state: StateInline, silent: bool) -> bool:
+    src, pos = state.src, state.pos
+    if not src.startswith("[@", pos):
+        return False
+    end = src.find("]", pos)
+    if end < 0:
+        return False
+    body = src[pos + 1 : end]
+    keys, bad = [], None
+    for item in (part.strip() for part in body.split(";")):
+        m = ITEM.match(item)
+        if m:
+            keys.append(m.group(1))
+        else:
+            bad = item
+    if not silent:
+        token = state.push("citation", "", 0)
+        token.meta = {"keys": keys, "malformed": bad is not None}
+        token.content = body
+    state.pos = end + 1
+    return True
+
+
+def _render_citation(self, tokens, idx, options, env) -> str:
+    token = tokens[idx]
+    refs = env["refs"]
+    order: dict = env.setdefault("citations", {})
+    links = []
+    if token.meta["malformed"]:
+        raise BuildError(
+            env.get("path"), line_of(token),
+            f'malformed citation "[{token.content}]" (hint: write [@key] or [@a; @b])',
+        )
+    for key in token.meta["keys"]:
+        if key not in refs:
+            raise BuildError(
+                env.get("path"), line_of(token), f'unknown citation key "{key}"' + did_you_mean(key, refs)
+            )
+        uses = order.setdefault(key, [])
+        number = list(order).index(key) + 1
+        anchor = f"cite-{key}-{len(uses) + 1}"
+        uses.append(anchor)
+        links.append(
+            f'<a class="cite-link popup-trigger" href="#ref-{html.escape(key)}" id="{html.escape(anchor)}" '
+            f'data-popup="ref-{html.escape(key)}" aria-describedby="ref-{html.escape(key)}">{number}</a>'
+        )
+    return '<span class="citation">[' + ", ".join(links) + "]</span>"
+
+
+def citations_plugin(md: MarkdownIt) -> None:
+    md.inline.ruler.before("link", "citation", _citation_rule)
+    md.add_render_rule("citation", _render_citation)

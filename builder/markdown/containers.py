@@ -1,0 +1,84 @@
+"""Layout containers: `::: sticky` ... `:::` (a chart that stays on screen beside its prose).
+
+Known names render as <div class="NAME">. A container that is never closed, or an unknown name,
+is a build error (markdown-it would silently run an unclosed one to the end of the file).
+"""
+from __future__ import annotations
+
+import re
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+from mdit_py_plugins.container import container_plugin
+
+from builder.errors import BuildError, did_you_mean
+
+NAMES = ("sticky", "aside", "wide")
+FENCE = re.compile(r"^(`{3,}|~{3,})")
+OPEN = re.compile(r"^(:{3,})\s*(\S*)")
+
+
+def check_containers(text: str, path, first_line: int = 1) -> None:
+    """Pair up `:::` lines (outside code fences); raise on unknown names and unclosed ones."""
+    stack: list[tuple[int, int, str]] = []  # (colons, line, name)
+    fence = None
+    for number, raw in enumerate(text.splitlines(), start=first_line):
+        line = raw.strip()
+        f = FENCE.match(line)
+        if f:
+            if fence is None:
+                fence = f.group(1)[0]
+            elif line.startswith(fence * 3):
+                fence = None
+            continue
+        if fence:
+            continue
+        m = OPEN.match(line)
+        if not m:
+            continue
+        colons, name = len(m.group(1)), m.group(2)
+        if name:
+            if name not in NAMES:
+                raise BuildError(path, number, f'unknown container "{name}"' + did_you_mean(name, NAMES))
+            stack.append((colons, number, name))
+        elif stack and colons >= stack[-1][0]:
+            stack.pop()
+        else:
+            raise BuildError(path, number, "':::' closes no open container (hint: remove it or open one with '::: sticky')")
+    if stack:
+        _, number, name = stack[-1]
+        raise BuildError(path, number, f'container "{name}" is never closed (hint: add a line ":::" after its content)')
+
+
+def _html(content: str) -> Token:
+    token = Token("html_block", "", 0)
+    token.content = content
+    return token
+
+
+def _split_sticky(state) -> None:
+    """Inside `::: sticky`, put the charts in a graphic column and the prose in a text column."""
+    tokens, out, i = state.tokens, [], 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok.type != "container_sticky_open":
+            out.append(tok)
+            i += 1
+            continue
+        depth, j = 1, i + 1
+        while j < len(tokens) and depth:
+            depth += {"container_sticky_open": 1, "container_sticky_close": -1}.get(tokens[j].type, 0)
+            j += 1
+        inner = tokens[i + 1 : j - 1]
+        charts = [t for t in inner if t.type == "chart" and t.level == tok.level + 1]
+        text = [t for t in inner if not (t.type == "chart" and t.level == tok.level + 1)]
+        out += [tok, _html('<div class="sticky-graphic">\n'), *charts, _html('</div>\n<div class="sticky-text">\n'),
+                *text, _html("</div>\n"), tokens[j - 1]]
+        i = j
+    state.tokens = out
+
+
+def containers_plugin(md: MarkdownIt) -> None:
+    for name in NAMES:
+        container_plugin(md, name)
+    md.core.ruler.push("sticky_columns", _split_sticky)

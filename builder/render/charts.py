@@ -1,0 +1,92 @@
+"""Figure -> compiled Vega spec (+ static SVG), cached by the hash of its Vega-Lite spec.
+
+Vega-Lite is compiled once at build time, so the page only needs the Vega runtime. Scrubbable
+figures get a `step` signal driven by the pointer: x is inverted through the chart's x scale and
+snapped to the nearest step of the section with a threshold scale.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import vl_convert as vlc
+
+from builder.errors import BuildError
+
+VERSION = f"vlc-{vlc.get_vega_version()}-{vlc.get_vegalite_versions()[-1]}-1"
+
+
+@dataclass(frozen=True)
+class CompiledChart:
+    id: str
+    vega: dict
+    svg: str
+
+
+def _snap_scale(steps) -> dict:
+    steps = list(steps)
+    mids = [(a + b) / 2 for a, b in zip(steps, steps[1:])]
+    return {"name": "step_snap", "type": "threshold", "domain": mids, "range": steps}
+
+
+def add_scrub(vega: dict, steps, chart_id: str) -> dict:
+    """Make pointer movement over the plot set the `step` signal to the nearest step."""
+    signals = vega.setdefault("signals", [])
+    step = next((s for s in signals if s.get("name") == "step"), None)
+    if step is None:
+        raise BuildError(None, None, f'scrub chart "{chart_id}" has no `step` param (hint: alt.param(name="step", value=...))')
+    if not any(s.get("name") == "x" for s in vega.get("scales", [])):
+        raise BuildError(None, None, f'scrub chart "{chart_id}" needs a single x scale named "x"')
+    vega["scales"].append(_snap_scale(steps))
+    expr = "scale('step_snap', clamp(invert('x', x()), domain('x')[0], domain('x')[1]))"
+    step["on"] = [{"events": "pointermove, pointerdown", "update": expr}]
+    return vega
+
+
+class ChartCache:
+    """Compiled charts in memory and on disk (.cache/charts), keyed by spec hash."""
+
+    def __init__(self, directory: Path | None):
+        self.directory = directory
+        self.memory: dict[str, tuple[dict, str]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def compile(self, chart_id: str, vl_spec: dict, steps=None, svg: bool = True) -> CompiledChart:
+        blob = json.dumps(vl_spec, sort_keys=True, separators=(",", ":"))
+        key = hashlib.sha256((VERSION + json.dumps(list(steps) if steps else None) + blob).encode()).hexdigest()[:24]
+        if key in self.memory:
+            self.hits += 1
+            vega, svg_text = self.memory[key]
+            return CompiledChart(chart_id, vega, svg_text)
+        disk = self.directory / f"{key}.json" if self.directory else None
+        if disk and disk.exists():
+            try:
+                vega, svg_text = json.loads(disk.read_text())
+                self.memory[key] = (vega, svg_text)
+                self.hits += 1
+                return CompiledChart(chart_id, vega, svg_text)
+            except (ValueError, OSError):
+                pass  # a damaged cache file is simply recompiled
+        self.misses += 1
+        try:
+            vega = vlc.vegalite_to_vega(vl_spec)
+            svg_text = vlc.vega_to_svg(vega) if svg else ""
+        except Exception as exc:
+            raise BuildError(None, None, f'chart "{chart_id}" does not compile: {str(exc).splitlines()[0]}') from None
+        if steps is not None:
+            vega = add_scrub(vega, steps, chart_id)
+        self.memory[key] = (vega, svg_text)
+        if disk:
+            disk.parent.mkdir(parents=True, exist_ok=True)
+            tmp = disk.with_suffix(".tmp")
+            tmp.write_text(json.dumps([vega, svg_text], separators=(",", ":")))
+            tmp.replace(disk)
+        return CompiledChart(chart_id, vega, svg_text)
+
+
+def script_json(obj) -> str:
+    """JSON safe to put inside <script type="application/json">."""
+    return json.dumps(obj, separators=(",", ":")).replace("</", "<\\/")

@@ -1,0 +1,183 @@
+/* The article's glue: embeds the compiled Vega views, keeps one `step` per section in sync,
+   plays animate buttons, scrubs with the keyboard, and opens citation/footnote popups.
+   No framework; the charts' own behaviour lives in their Vega specs. */
+(function () {
+  "use strict";
+  var dataEl = document.getElementById("article-data");
+  var page = dataEl ? JSON.parse(dataEl.textContent) : { charts: {}, sections: {}, animations: {} };
+  var views = {};        // section -> [{id, view, el}]
+  var current = {};      // section -> step
+  var syncing = false;
+  var dark = window.matchMedia ? window.matchMedia("(prefers-color-scheme: dark)") : { matches: false };
+
+  function theme() {
+    var fg = dark.matches ? "#d8d6d0" : "#3a3d41", grid = dark.matches ? "#34383e" : "#e4e4de";
+    return {
+      background: null,
+      axis: { labelColor: fg, titleColor: fg, domainColor: fg, tickColor: fg, gridColor: grid },
+      legend: { labelColor: fg, titleColor: fg }, title: { color: fg, subtitleColor: fg },
+      text: { fill: fg }, view: { stroke: null }
+    };
+  }
+
+  /* ---- step sync ---------------------------------------------------------------- */
+  function setStep(section, value, from) {
+    if (current[section] === value && from !== "init") return;
+    current[section] = value;
+    (views[section] || []).forEach(function (v) {
+      if (v.view !== from && hasSignal(v.view, "step") && v.view.signal("step") !== value) {
+        v.view.signal("step", value).runAsync();
+      }
+      v.el.setAttribute("aria-valuenow", value);
+      v.el.setAttribute("aria-valuetext", "step " + value.toLocaleString("en"));
+    });
+  }
+  function hasSignal(view, name) {
+    try { view.signal(name); return true; } catch (e) { return false; }
+  }
+
+  /* ---- embedding ---------------------------------------------------------------- */
+  function embed(id) {
+    var fig = document.getElementById(id), el = fig && fig.querySelector(".vega");
+    var specEl = document.getElementById("spec-" + id);
+    if (!el || !specEl) return null;
+    var info = page.charts[id], section = info.section;
+    el.textContent = "";
+    return vegaEmbed(el, JSON.parse(specEl.textContent), {
+      mode: "vega", renderer: "canvas", actions: false, config: theme()
+    }).then(function (result) {
+      return attach(id, section, el, result.view);
+    }).catch(function (err) {
+      el.innerHTML = '<p class="chart-error">This chart could not be drawn: ' + String(err).replace(/</g, "&lt;") + "</p>";
+      throw err;
+    });
+  }
+  function attach(id, section, el, view) {
+    var entry = { id: id, view: view, el: el };
+    (views[section] = views[section] || []).push(entry);
+    if (hasSignal(view, "step")) {
+      var sec = page.sections[section];
+      if (sec) {
+        el.setAttribute("aria-valuemin", sec.steps[0]);
+        el.setAttribute("aria-valuemax", sec.steps[sec.steps.length - 1]);
+      }
+      view.addSignalListener("step", function (_, value) {
+        if (!syncing) { syncing = true; try { setStep(section, value, view); } finally { syncing = false; } }
+      });
+    }
+    if (current[section] !== undefined && hasSignal(view, "step")) return view.signal("step", current[section]).runAsync();
+  }
+  function embedAll() {
+    Object.keys(views).forEach(function (s) { views[s].forEach(function (v) { v.view.finalize(); }); });
+    views = {};
+    var pending = Object.keys(page.charts).map(embed);
+    Object.keys(page.sections).forEach(function (s) {
+      if (current[s] === undefined) current[s] = page.sections[s].initial;
+    });
+    return Promise.all(pending).then(function () {
+      Object.keys(current).forEach(function (s) { setStep(s, current[s], "init"); });
+      document.documentElement.setAttribute("data-charts-ready", "true");
+    });
+  }
+
+  /* ---- keyboard scrubbing ------------------------------------------------------- */
+  function neighbour(section, delta) {
+    var steps = page.sections[section].steps, now = current[section], i = 0;
+    while (i < steps.length - 1 && steps[i] < now) i++;
+    if (delta === Infinity) return steps[steps.length - 1];
+    if (delta === -Infinity) return steps[0];
+    return steps[Math.max(0, Math.min(steps.length - 1, i + delta))];
+  }
+  document.addEventListener("keydown", function (ev) {
+    var el = ev.target.closest && ev.target.closest(".chart.scrub .vega");
+    if (!el) return;
+    var section = el.parentNode.getAttribute("data-section");
+    if (!page.sections[section]) return;
+    var delta = { ArrowRight: 1, ArrowUp: 1, ArrowLeft: -1, ArrowDown: -1, PageUp: 10, PageDown: -10,
+                  Home: -Infinity, End: Infinity }[ev.key];
+    if (delta === undefined) return;
+    ev.preventDefault();
+    stopAnimation();
+    setStep(section, neighbour(section, delta), null);
+  });
+
+  /* ---- animate buttons ---------------------------------------------------------- */
+  var playing = null;
+  function stopAnimation() {
+    if (!playing) return;
+    cancelAnimationFrame(playing.frame);
+    playing.button.setAttribute("aria-pressed", "false");
+    playing = null;
+  }
+  function play(button) {
+    var a = page.animations[button.getAttribute("data-animate")];
+    var steps = page.sections[a.section].steps.filter(function (s) { return s >= a.start && s <= a.end; });
+    var t0 = null, duration = a.seconds * 1000;
+    stopAnimation();
+    button.setAttribute("aria-pressed", "true");
+    playing = { button: button, frame: 0 };
+    function tick(t) {
+      if (!playing || playing.button !== button) return;
+      if (t0 === null) t0 = t;
+      var f = Math.min(1, (t - t0) / duration);
+      setStep(a.section, steps[Math.round(f * (steps.length - 1))], null);
+      if (f < 1) playing.frame = requestAnimationFrame(tick); else stopAnimation();
+    }
+    playing.frame = requestAnimationFrame(tick);
+  }
+  document.addEventListener("click", function (ev) {
+    var button = ev.target.closest && ev.target.closest("button.animate");
+    if (!button) return;
+    if (playing && playing.button === button) stopAnimation(); else play(button);
+  });
+
+  /* ---- popups for citations and footnotes --------------------------------------- */
+  var popup = document.getElementById("popup"), owner = null, hideTimer = 0, lastPointer = "mouse";
+  function showPopup(trigger) {
+    var source = document.getElementById(trigger.getAttribute("data-popup"));
+    if (!source || !popup) return;
+    clearTimeout(hideTimer);
+    owner = trigger;
+    popup.innerHTML = source.innerHTML;
+    popup.hidden = false;
+    popup.style.left = popup.style.top = "0px";
+    var r = trigger.getBoundingClientRect(), p = popup.getBoundingClientRect();
+    var vw = document.documentElement.clientWidth, vh = window.innerHeight, m = 8;
+    var left = Math.min(Math.max(m, r.left + r.width / 2 - p.width / 2), vw - p.width - m);
+    var top = r.bottom + m;
+    if (top + p.height > vh - m) top = Math.max(m, r.top - p.height - m);
+    popup.style.left = left + "px";
+    popup.style.top = top + "px";
+  }
+  function hidePopup(delay) {
+    clearTimeout(hideTimer);
+    hideTimer = setTimeout(function () { if (popup) popup.hidden = true; owner = null; }, delay || 0);
+  }
+  function triggerOf(ev) { return ev.target.closest && ev.target.closest(".popup-trigger"); }
+  document.addEventListener("pointerdown", function (ev) { lastPointer = ev.pointerType; }, true);
+  document.addEventListener("mouseover", function (ev) {
+    var t = triggerOf(ev);
+    if (t) showPopup(t); else if (ev.target.closest && ev.target.closest("#popup")) clearTimeout(hideTimer);
+  });
+  document.addEventListener("mouseout", function (ev) {
+    if (triggerOf(ev) || (ev.target.closest && ev.target.closest("#popup"))) hidePopup(300);
+  });
+  document.addEventListener("focusin", function (ev) { var t = triggerOf(ev); if (t) showPopup(t); });
+  document.addEventListener("focusout", function (ev) { if (triggerOf(ev)) hidePopup(150); });
+  document.addEventListener("click", function (ev) {
+    var t = triggerOf(ev);
+    if (t && lastPointer !== "mouse") {       // tap: first tap opens the popup instead of jumping
+      if (owner !== t || popup.hidden) { ev.preventDefault(); showPopup(t); }
+    } else if (!t && !(ev.target.closest && ev.target.closest("#popup"))) {
+      hidePopup(0);
+    }
+  });
+  document.addEventListener("keydown", function (ev) { if (ev.key === "Escape") hidePopup(0); });
+
+  /* ---- start -------------------------------------------------------------------- */
+  if (window.vegaEmbed && Object.keys(page.charts).length) {
+    embedAll();
+    if (dark.addEventListener) dark.addEventListener("change", embedAll);
+  }
+  window.article = { setStep: setStep, views: function () { return views; }, current: current };
+})();
