@@ -28,7 +28,7 @@ train: $(STAMP)
 	$(PY) -m builder train $(NAME)
 
 ## make bench: build and training benchmarks, printed as a table
-bench: $(STAMP)
+bench: site
 	$(PY) -m builder bench
 
 ## make check: validate content without writing site/

@@ -43,12 +43,12 @@ class BuildReport:
 class Builder:
     """Holds what can be reused between builds (serve mode): parser, templates, compiled charts."""
 
-    def __init__(self, root: Path = paths.ROOT, registry: Registry | None = None, use_disk_cache: bool = True):
+    def __init__(self, root: Path = paths.ROOT, registry: Registry | None = None, cache: Path | None = None):
+        """`cache`: where compiled charts and the Vega bundle are kept (default ROOT/.cache)."""
         self.root = Path(root)
         self.registry = registry
-        cache_root = paths.cache_dir(self.root)
-        self.cache_dir = cache_root if use_disk_cache else None
-        self.charts = ChartCache(cache_root / "charts" if use_disk_cache else None)
+        self.cache_dir = Path(cache) if cache else paths.cache_dir(self.root)
+        self.charts = ChartCache(self.cache_dir / "charts")
         self.vl_specs: dict[str, dict] = {}  # figure id -> Vega-Lite dict, kept between builds
         self.md = make_parser()
         self.env = jinja2.Environment(
@@ -59,7 +59,7 @@ class Builder:
     # -- pieces -------------------------------------------------------------------------
     def _registry(self) -> Registry:
         if self.registry is None:
-            self.registry = default_registry()
+            self.registry = default_registry(self.root)
         return self.registry
 
     def forget_figures(self, ids=None) -> None:
@@ -73,7 +73,8 @@ class Builder:
         spec = self.vl_specs.get(fig.id)
         if spec is None:
             try:
-                spec = fig.make().to_dict()
+                made = fig.make(self.root)
+                spec = made if isinstance(made, dict) else made.to_dict()
             except BuildError:
                 raise
             except Exception as exc:  # a figure module bug: say which figure, keep it one line
@@ -83,7 +84,7 @@ class Builder:
         if fig.scrub and fig.section not in reg.sections:
             raise BuildError(None, None, f'figure "{fig.id}" scrubs section "{fig.section}", which is not registered')
         steps = reg.sections[fig.section].steps if fig.scrub else None
-        return self.charts.compile(fig.id, spec, steps)
+        return self.charts.compile(fig.id, spec, steps, fig.hover)
 
     def _page_data(self, doc: Document) -> dict:
         reg = self._registry()

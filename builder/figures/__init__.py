@@ -1,7 +1,7 @@
 """Figures: each article section has a module here that turns frozen artifacts into charts.
 
-A module exposes `figures() -> list[Figure]`, and optionally `animations() -> list[Animation]`
-and `sections() -> list[Section]`. Registration is cheap (ids only); a figure's `make()` runs only
+A module exposes `figures() -> list[Figure]`, and optionally `animations(root) -> list[Animation]`
+and `sections(root) -> list[Section]` (root: the project root, for reading experiment specs). Registration is cheap (ids only); a figure's `make()` runs only
 when a page places it, and may train its experiment through the freeze store if it is stale.
 """
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 from builder.errors import BuildError
@@ -20,8 +21,9 @@ class Figure:
     section: str  # charts of one section share one `step`
     caption: str
     description: str  # text alternative for screen readers and the no-JS image
-    make: Callable[[], object]  # -> an Altair chart (top-level)
+    make: Callable[[Path], object]  # project root -> an Altair chart, or a Vega-Lite dict (with_datasets)
     scrub: bool = False  # pointer/keyboard on this chart sets the section's step
+    hover: str | None = None  # datum field whose value hovering publishes as the `neuron` signal
     sources: tuple = ()  # freeze-store experiment names whose artifacts it reads
 
 
@@ -47,12 +49,12 @@ class Registry:
     animations: dict = field(default_factory=dict)
     sections: dict = field(default_factory=dict)
 
-    def add(self, module) -> None:
+    def add(self, module, root: Path) -> None:
         for fig in getattr(module, "figures", lambda: [])():
             self._put(self.figures, fig.id, fig, module)
-        for anim in getattr(module, "animations", lambda: [])():
+        for anim in getattr(module, "animations", lambda root: [])(root):
             self._put(self.animations, anim.id, anim, module)
-        for sec in getattr(module, "sections", lambda: [])():
+        for sec in getattr(module, "sections", lambda root: [])(root):
             self._put(self.sections, sec.key, sec, module)
 
     @staticmethod
@@ -62,10 +64,22 @@ class Registry:
         table[key] = value
 
 
-def default_registry() -> Registry:
+def default_registry(root: Path) -> Registry:
     """Every figure module in this package."""
     reg = Registry()
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
         if not info.name.startswith("_"):
-            reg.add(importlib.import_module(f"{__name__}.{info.name}"))
+            reg.add(importlib.import_module(f"{__name__}.{info.name}"), root)
     return reg
+
+
+def with_datasets(chart, datasets: dict) -> dict:
+    """A chart's Vega-Lite dict with large inline tables added after validation.
+
+    Build the chart with alt.NamedData(name) for each table: Altair then validates a small
+    spec, and the values (hundreds of thousands of numbers for the weight heatmaps) are attached
+    as top-level `datasets` without being walked by the schema validator.
+    """
+    spec = chart.to_dict()
+    spec.setdefault("datasets", {}).update(datasets)
+    return spec

@@ -58,8 +58,8 @@ def _render_chart(self, tokens, idx, options, env) -> str:
     return (
         f'<figure class="chart{" scrub" if fig.scrub else ""}" id="{cid}" data-chart="{cid}" '
         f'data-section="{html.escape(fig.section)}">\n'
-        f'<div class="vega" role="{role}" aria-label="{desc}"{focus}>'
-        f'<noscript><img src="figures/{cid}.svg" alt="{desc}"></noscript></div>\n'
+        f'<div class="chart-frame" role="{role}" aria-label="{desc}"{focus}><div class="vega">'
+        f'<noscript><img src="figures/{cid}.svg" alt="{desc}"></noscript></div></div>\n'
         f'<figcaption>{html.escape(fig.caption)}'
         f' <a class="chart-static" href="figures/{cid}.svg">Static image</a></figcaption>\n'
         "</figure>\n"

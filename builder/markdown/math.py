@@ -16,7 +16,10 @@ def _inline(self, tokens, idx, options, env) -> str:
 def _block(self, tokens, idx, options, env) -> str:
     token = tokens[idx]
     # The TeX starts on the line after an opening `$$` that stands alone.
-    mathml = texmath.render(token.content, True, env.get("path"), line_of(token))
+    line = line_of(token)
+    if line is not None:
+        line += len(token.content) - len(token.content.lstrip("\n"))
+    mathml = texmath.render(token.content, True, env.get("path"), line)
     return f'<div class="math-display">{mathml}</div>\n'
 
 

@@ -45,6 +45,16 @@ def add_scrub(vega: dict, steps, chart_id: str) -> dict:
     return vega
 
 
+def add_hover(vega: dict, field: str, chart_id: str) -> dict:
+    """Make hovering a mark whose datum has `field` set the `neuron` signal (-1 when none)."""
+    signal = next((s for s in vega.get("signals", []) if s.get("name") == "neuron"), None)
+    if signal is None:
+        raise BuildError(None, None, f'hover chart "{chart_id}" has no `neuron` param (hint: alt.param(name="neuron", value=-1))')
+    pick = f"datum && isValid(datum[{json.dumps(field)}]) ? datum[{json.dumps(field)}] : -1"
+    signal["on"] = [{"events": "pointermove", "update": pick}, {"events": "pointerout", "update": "-1"}]
+    return vega
+
+
 class ChartCache:
     """Compiled charts in memory and on disk (.cache/charts), keyed by spec hash."""
 
@@ -54,9 +64,12 @@ class ChartCache:
         self.hits = 0
         self.misses = 0
 
-    def compile(self, chart_id: str, vl_spec: dict, steps=None, svg: bool = True) -> CompiledChart:
+    def compile(self, chart_id: str, vl_spec: dict, steps=None, hover: str | None = None,
+                svg: bool = True) -> CompiledChart:
+        """steps: make the chart a scrubber over these steps; hover: datum field for `neuron`."""
         blob = json.dumps(vl_spec, sort_keys=True, separators=(",", ":"))
-        key = hashlib.sha256((VERSION + json.dumps(list(steps) if steps else None) + blob).encode()).hexdigest()[:24]
+        patches = json.dumps([list(steps) if steps is not None else None, hover])
+        key = hashlib.sha256((VERSION + patches + blob).encode()).hexdigest()[:24]
         if key in self.memory:
             self.hits += 1
             vega, svg_text = self.memory[key]
@@ -78,6 +91,8 @@ class ChartCache:
             raise BuildError(None, None, f'chart "{chart_id}" does not compile: {str(exc).splitlines()[0]}') from None
         if steps is not None:
             vega = add_scrub(vega, steps, chart_id)
+        if hover is not None:
+            vega = add_hover(vega, hover, chart_id)
         self.memory[key] = (vega, svg_text)
         if disk:
             disk.parent.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@
   var page = dataEl ? JSON.parse(dataEl.textContent) : { charts: {}, sections: {}, animations: {} };
   var views = {};        // section -> [{id, view, el}]
   var current = {};      // section -> step
-  var syncing = false;
+  var hovered = {};      // section -> highlighted neuron (-1: none)
   var dark = window.matchMedia ? window.matchMedia("(prefers-color-scheme: dark)") : { matches: false };
 
   function theme() {
@@ -20,17 +20,28 @@
     };
   }
 
-  /* ---- step sync ---------------------------------------------------------------- */
+  /* ---- shared signals: `step` (scrubbing) and `neuron` (hover highlight) ---------- */
+  function broadcast(section, name, value, from) {
+    (views[section] || []).forEach(function (v) {
+      if (v.view !== from && hasSignal(v.view, name) && v.view.signal(name) !== value) {
+        v.view.signal(name, value).runAsync();
+      }
+    });
+  }
   function setStep(section, value, from) {
     if (current[section] === value && from !== "init") return;
     current[section] = value;
+    broadcast(section, "step", value, from);
     (views[section] || []).forEach(function (v) {
-      if (v.view !== from && hasSignal(v.view, "step") && v.view.signal("step") !== value) {
-        v.view.signal("step", value).runAsync();
-      }
+      if (!v.el.hasAttribute("aria-valuemin")) return;
       v.el.setAttribute("aria-valuenow", value);
       v.el.setAttribute("aria-valuetext", "step " + value.toLocaleString("en"));
     });
+  }
+  function setNeuron(section, value, from) {
+    if (hovered[section] === value) return;
+    hovered[section] = value;
+    broadcast(section, "neuron", value, from);
   }
   function hasSignal(view, name) {
     try { view.signal(name); return true; } catch (e) { return false; }
@@ -46,7 +57,9 @@
     return vegaEmbed(el, JSON.parse(specEl.textContent), {
       mode: "vega", renderer: "canvas", actions: false, config: theme()
     }).then(function (result) {
-      return attach(id, section, el, result.view);
+      // the figure's frame carries the role, label and tab stop; vega-embed adds its own
+      ["tabindex", "role", "aria-label", "aria-roledescription"].forEach(function (a) { el.removeAttribute(a); });
+      return attach(id, section, fig.querySelector(".chart-frame"), result.view);
     }).catch(function (err) {
       el.innerHTML = '<p class="chart-error">This chart could not be drawn: ' + String(err).replace(/</g, "&lt;") + "</p>";
       throw err;
@@ -55,15 +68,20 @@
   function attach(id, section, el, view) {
     var entry = { id: id, view: view, el: el };
     (views[section] = views[section] || []).push(entry);
-    if (hasSignal(view, "step")) {
+    if (hasSignal(view, "step") && page.charts[id].scrub) {
       var sec = page.sections[section];
       if (sec) {
         el.setAttribute("aria-valuemin", sec.steps[0]);
         el.setAttribute("aria-valuemax", sec.steps[sec.steps.length - 1]);
       }
+    }
+    if (hasSignal(view, "step")) {
       view.addSignalListener("step", function (_, value) {
-        if (!syncing) { syncing = true; try { setStep(section, value, view); } finally { syncing = false; } }
+        setStep(section, value, view);
       });
+    }
+    if (hasSignal(view, "neuron")) {
+      view.addSignalListener("neuron", function (_, value) { setNeuron(section, value, view); });
     }
     if (current[section] !== undefined && hasSignal(view, "step")) return view.signal("step", current[section]).runAsync();
   }
@@ -89,7 +107,7 @@
     return steps[Math.max(0, Math.min(steps.length - 1, i + delta))];
   }
   document.addEventListener("keydown", function (ev) {
-    var el = ev.target.closest && ev.target.closest(".chart.scrub .vega");
+    var el = ev.target.closest && ev.target.closest(".chart.scrub .chart-frame");
     if (!el) return;
     var section = el.parentNode.getAttribute("data-section");
     if (!page.sections[section]) return;
@@ -179,5 +197,5 @@
     embedAll();
     if (dark.addEventListener) dark.addEventListener("change", embedAll);
   }
-  window.article = { setStep: setStep, views: function () { return views; }, current: current };
+  window.article = { setStep: setStep, setNeuron: setNeuron, hovered: hovered, views: function () { return views; }, current: current };
 })();

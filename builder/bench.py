@@ -1,0 +1,131 @@
+"""`make bench`: build timings, site size, training throughput and scrub frame times, as a table.
+
+Every ratio is measured within one run, so machine noise affects both sides alike.
+"""
+from __future__ import annotations
+
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from builder import paths
+from builder.build import Builder, site_size
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+
+
+def _copy_project(root: Path, dest: Path) -> Path:
+    """A scratch copy of content/ so the prose edit never touches the author's files."""
+    shutil.copytree(paths.content_dir(root), paths.content_dir(dest))
+    return dest
+
+
+def build_rows(root: Path) -> list[dict]:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = _copy_project(root, Path(tmp) / "project")
+        cache = Path(tmp) / "cache"
+        t0 = time.perf_counter()
+        Builder(work, cache=cache).build()
+        cold = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        warm_builder = Builder(work, cache=cache)
+        warm_builder.build()
+        warm = time.perf_counter() - t0
+        index = paths.content_dir(work) / "index.md"
+        text = index.read_text(encoding="utf-8")
+        edits = []
+        for i in range(5):  # a prose edit, rebuilt by a long-lived builder as `make serve` does
+            index.write_text(text + f"\n\nAn added sentence, version {i}.\n", encoding="utf-8")
+            t0 = time.perf_counter()
+            warm_builder.build()
+            edits.append(time.perf_counter() - t0)
+        raw, gz = site_size(paths.site_dir(work))
+    rows += [
+        {"name": "cold build (no caches)", "value": cold, "unit": "s"},
+        {"name": "warm build (chart cache on disk)", "value": warm, "unit": "s"},
+        {"name": "prose-edit rebuild (median of 5)", "value": 1000 * statistics.median(edits), "unit": "ms"},
+        {"name": "cold / warm", "value": cold / warm, "unit": "x"},
+        {"name": "site size raw", "value": raw / 1024, "unit": "KiB"},
+        {"name": "site size gzip", "value": gz / 1024, "unit": "KiB"},
+    ]
+    return rows
+
+
+SCRUB_JS = """async ([chartId, frames]) => {
+  const el = document.querySelector('#' + CSS.escape(chartId) + ' canvas');
+  const box = el.getBoundingClientRect();
+  const x0 = box.left + 0.12 * box.width, x1 = box.left + 0.95 * box.width, y = box.top + box.height / 2;
+  const work = [], gaps = [];
+  let last = null;
+  for (let i = 0; i < frames; i++) {
+    const t = await new Promise(requestAnimationFrame);
+    if (last !== null) gaps.push(t - last);
+    last = t;
+    const start = performance.now();
+    const x = x0 + (x1 - x0) * (i / (frames - 1));
+    el.dispatchEvent(new PointerEvent('pointermove', {clientX: x, clientY: y, bubbles: true, pointerType: 'mouse'}));
+    const all = Object.values(window.article.views()).flat();
+    await Promise.all(all.map(v => v.view.runAsync()));
+    work.push(performance.now() - start);
+  }
+  return {work, gaps};
+}"""
+
+
+def _pct(values, q):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+
+
+def scrub_rows(site: Path, chart_id: str, frames: int = 120) -> list[dict]:
+    """Move the pointer across a scrub chart, one step per animation frame; report frame times."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto((site / "index.html").as_uri())
+        page.wait_for_function("document.documentElement.dataset.chartsReady === 'true'")
+        page.locator(f"#{chart_id}").scroll_into_view_if_needed()
+        result = page.evaluate(SCRUB_JS, [chart_id, frames])
+        browser.close()
+    work, gaps = result["work"], result["gaps"]
+    return [
+        {"name": f"scrub {chart_id}: work per frame, median", "value": statistics.median(work), "unit": "ms"},
+        {"name": f"scrub {chart_id}: work per frame, p90", "value": _pct(work, 0.9), "unit": "ms"},
+        {"name": f"scrub {chart_id}: frame interval, median", "value": statistics.median(gaps), "unit": "ms"},
+        {"name": f"scrub {chart_id}: frame interval, p90", "value": _pct(gaps, 0.9), "unit": "ms"},
+    ]
+
+
+def print_table(rows: list[dict]) -> None:
+    width = max(len(r["name"]) for r in rows)
+    print(f"{'measure':<{width}}  {'value':>12}  unit")
+    print(f"{'-' * width}  {'-' * 12}  ----")
+    for r in rows:
+        v = r["value"]
+        shown = f"{v:,.3f}" if abs(v) < 10 else f"{v:,.1f}"
+        print(f"{r['name']:<{width}}  {shown:>12}  {r['unit']}", flush=True)
+
+
+def main(root: Path = paths.ROOT, quick: bool = False) -> int:
+    rows = build_rows(root)
+    print_table(rows)
+    from builder.training import bench as training_bench
+
+    train = training_bench.run(quick=quick)
+    print()
+    print_table(train)
+    scrub_chart = "mod-top-accuracy"
+    site = paths.site_dir(root)
+    if Path(CHROMIUM).exists() and (site / "index.html").exists():
+        print()
+        print_table(scrub_rows(site, scrub_chart, frames=60 if quick else 240))
+    else:
+        print("\n(scrub timing skipped: needs /usr/bin/chromium and a built site/, run `make site` first)")
+    return 0

@@ -1,0 +1,190 @@
+"""Section 1, "An example of grokking" (mod-top): the opening model's curves, weights and waves.
+
+Everything here is read from the frozen run `mod-top` (content/_freeze/mod-top/), trained by
+builder.training from content/experiments.toml; nothing is hard-coded.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import altair as alt
+import numpy as np
+
+from builder import freeze
+from builder.analysis import fourier
+from builder.figures import Animation, Figure, Section, with_datasets
+from builder.training import config
+
+EXPERIMENT = "mod-top"
+SECTION = "mod-top"
+TRAIN_COLOR, TEST_COLOR = "#4c78a8", "#e45756"
+LEVELS = 99  # heatmap values are stored as integers in [-LEVELS, LEVELS] of a fixed range
+
+
+@lru_cache(maxsize=4)
+def run(root: Path) -> dict:
+    """The frozen opening run, reduced to what this section draws (models axis dropped)."""
+    a = freeze.ensure(EXPERIMENT, root=root).arrays
+    w_in, w_out = np.asarray(a["w_in"], np.float64), np.asarray(a["w_out"], np.float64)
+    order = fourier.neuron_order(w_in[-1])  # neurons sorted by (frequency, phase) at the end
+    freq, phase, mag = fourier.dominant(w_in[-1])
+    return {
+        "metric_step": np.asarray(a["metric_step"]), "train_acc": np.asarray(a["train_acc"]),
+        "test_acc": np.asarray(a["test_acc"]), "step": np.asarray(a["checkpoint_step"]),
+        "w_in": w_in[:, :, order], "w_out": w_out[:, :, order],
+        "freq": freq[order], "mag": mag[order], "p": w_in.shape[1], "hidden": w_in.shape[2],
+    }
+
+
+def first_step(steps: np.ndarray, values: np.ndarray, at_least: float) -> int | None:
+    """First logged step at which `values` reaches `at_least` (None if never)."""
+    hit = np.nonzero(values >= at_least)[0]
+    return int(steps[hit[0]]) if len(hit) else None
+
+
+def _spec(root: Path) -> dict:
+    return config.get(EXPERIMENT, root).resolve("full")
+
+
+def _checkpoint_steps(spec: dict) -> tuple:
+    return tuple(int(s) for s in np.linspace(0, spec["steps"], spec["checkpoints"]).round())
+
+
+def sections(root: Path) -> list[Section]:
+    steps = _checkpoint_steps(_spec(root))
+    return [Section(SECTION, steps, steps[len(steps) // 5])]
+
+
+def animations(root: Path) -> list[Animation]:
+    steps = _checkpoint_steps(_spec(root))
+    mid = steps[len(steps) // 2]
+    return [Animation("mod-top-generalize", SECTION, mid, steps[-1], 5.0)]
+
+
+# -- charts --------------------------------------------------------------------------------
+def _step_rule(color: str = "#888"):
+    """A vertical rule and label at the section's current step."""
+    base = alt.Chart(alt.Data(values=[{}])).transform_calculate(s="step")
+    rule = base.mark_rule(color=color, strokeDash=[4, 3], clip=True).encode(x="s:Q")
+    label = base.mark_text(align="left", dx=4, dy=-4, baseline="bottom", fontSize=11, color=color, clip=True).encode(
+        x="s:Q", y=alt.value(0), text=alt.Text("label:N")
+    ).transform_calculate(label="'step ' + format(step, ',')")
+    return rule, label
+
+
+def accuracy_chart(root: Path):
+    r = run(root)
+    steps = r["metric_step"]
+    rows = [{"step": int(s), "accuracy": round(float(v), 4), "split": split}
+            for split, values in (("train", r["train_acc"]), ("test", r["test_acc"]))
+            for s, v in zip(steps, values)]
+    step = alt.param(name="step", value=sections(root)[0].initial)
+    x = alt.X("step:Q", title="Training step", scale=alt.Scale(domain=[0, int(steps[-1])], nice=False),
+              axis=alt.Axis(format="~s", tickCount=5))
+    lines = alt.Chart(alt.NamedData("accuracy")).mark_line(strokeWidth=2).encode(
+        x=x,
+        y=alt.Y("accuracy:Q", title="Accuracy", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%", tickCount=5)),
+        color=alt.Color("split:N", title=None, scale=alt.Scale(domain=["train", "test"], range=[TRAIN_COLOR, TEST_COLOR]),
+                        legend=alt.Legend(orient="bottom-right", labelExpr="datum.label + ' accuracy'")),
+    )
+    notes = []
+    memorized = first_step(steps, r["train_acc"], 1.0)
+    generalized = first_step(steps, r["test_acc"], 0.99)
+    if memorized is not None:
+        notes.append({"step": memorized, "accuracy": 1.0, "text": "memorizes the training pairs", "dy": -8})
+    if generalized is not None:
+        notes.append({"step": generalized, "accuracy": 0.5, "text": "then generalizes to unseen pairs", "dy": 0})
+    annotations = alt.Chart(alt.Data(values=notes)).mark_text(
+        align="left", dx=6, fontSize=12, fontStyle="italic"
+    ).encode(x="step:Q", y="accuracy:Q", text="text:N", yOffset="dy:Q")
+    dots = alt.Chart(alt.Data(values=notes)).mark_point(filled=True, size=40, color="#888").encode(x="step:Q", y="accuracy:Q")
+    rule, label = _step_rule()
+    chart = alt.layer(lines, dots, annotations, rule, label).add_params(step).properties(
+        width="container", height=220, title=alt.Title(f"Train and test accuracy, a + b mod {r['p']}", anchor="start")
+    )
+    return with_datasets(chart, {"accuracy": rows})
+
+
+def _vmax(w: np.ndarray) -> float:
+    """The fixed colour range of a heatmap: nearly all of its values over the whole run."""
+    return float(np.percentile(np.abs(w), 99.5))
+
+
+def _packed(w: np.ndarray, steps: np.ndarray, vmax: float) -> list[dict]:
+    """One row per checkpoint: the (p x hidden) matrix as neuron-major integers."""
+    q = np.clip(np.round(w / vmax * LEVELS), -LEVELS, LEVELS).astype(int)
+    return [{"step": int(s), "w": q[i].T.reshape(-1).tolist()} for i, s in enumerate(steps)]
+
+
+def _heatmap(r: dict, key: str, title: str):
+    w = r[key]
+    vmax = _vmax(w)
+    p = r["p"]
+    base = alt.Chart(alt.NamedData(key)).transform_filter(
+        "datum.step == step"
+    ).transform_calculate(k=f"sequence(0, {p * r['hidden']})").transform_flatten(
+        ["w", "k"]
+    ).transform_calculate(n=f"floor(datum.k / {p})", token=f"datum.k % {p}", value=f"datum.w * {vmax / LEVELS:.6g}")
+    cells = base.mark_rect().encode(
+        x=alt.X("token:O", title=f"input number (0 to {p - 1})", axis=alt.Axis(values=list(range(0, p, 11)), labelAngle=0)),
+        y=alt.Y("n:O", title="neuron", axis=alt.Axis(values=[0, r["hidden"] - 1], labelExpr="datum.value + 1")),
+        color=alt.Color("w:Q", scale=alt.Scale(scheme="blueorange", domain=[-LEVELS, LEVELS], clamp=True), legend=None),
+        tooltip=[alt.Tooltip("token:O", title="number"), alt.Tooltip("n1:O", title="neuron"),
+                 alt.Tooltip("value:Q", format=".2f", title="weight")],
+    ).transform_calculate(n1="datum.n + 1")
+    ring = alt.Chart(alt.Data(values=[{}])).transform_filter("neuron >= 0").transform_calculate(n="neuron").mark_rect(
+        fill=None, stroke="#222", strokeWidth=1.5
+    ).encode(y="n:O")
+    return alt.layer(cells, ring).properties(width=7 * p, height=5 * r["hidden"], title=alt.Title(title, anchor="start", fontSize=12))
+
+
+def weights_chart(root: Path):
+    r = run(root)
+    step = alt.param(name="step", value=sections(root)[0].initial)
+    neuron = alt.param(name="neuron", value=-1)
+    top = _heatmap(r, "w_in", "W_input = E W_in: how each number feeds each neuron")
+    bottom = _heatmap(r, "w_out", "W_output = (W_out Eᵀ)ᵀ: how each neuron votes for each answer")
+    chart = alt.vconcat(top, bottom, spacing=14).add_params(step, neuron).resolve_scale(color="shared")
+    return with_datasets(chart, {key: _packed(r[key], r["step"], _vmax(r[key])) for key in ("w_in", "w_out")})
+
+
+def waves_chart(root: Path):
+    r = run(root)
+    p, w = r["p"], r["w_in"][-1]
+    threshold = fourier.KEY_FREQUENCY_THRESHOLD
+    rows = []
+    for n in range(r["hidden"]):
+        group = f"frequency {int(r['freq'][n])}" if r["mag"][n] > threshold else "no clear frequency"
+        for t in range(p):
+            rows.append({"n": n, "n1": n + 1, "token": t, "w": round(float(w[t, n]), 3), "group": group})
+    neuron = alt.param(name="neuron", value=-1)
+    groups = sorted({row["group"] for row in rows}, key=lambda g: (g.startswith("no"), int(g.split()[-1]) if g[-1].isdigit() else 0))
+    chart = alt.Chart(alt.NamedData("waves")).mark_line(strokeWidth=1.5).encode(
+        x=alt.X("token:Q", title="input number", scale=alt.Scale(domain=[0, p - 1], nice=False), axis=alt.Axis(values=[0, p // 2, p - 1])),
+        y=alt.Y("w:Q", title="weight"),
+        detail="n:N",
+        color=alt.condition("neuron < 0 || datum.n == neuron", alt.value(TRAIN_COLOR), alt.value("#bbb")),
+        opacity=alt.condition("neuron < 0 || datum.n == neuron", alt.value(0.9), alt.value(0.25)),
+        tooltip=[alt.Tooltip("n1:N", title="neuron")],
+    ).properties(width=150, height=90).facet(
+        facet=alt.Facet("group:N", title=None, sort=groups), columns=4
+    ).add_params(neuron)
+    return with_datasets(chart, {"waves": rows})
+
+
+def figures() -> list[Figure]:
+    return [
+        Figure("mod-top-accuracy", SECTION,
+               "Accuracy on the training pairs and on the held-out pairs. Move the pointer (or use the arrow keys) to pick a step.",
+               "Line chart of train and test accuracy over 50,000 training steps: train accuracy reaches 100% early while test accuracy stays low, then test accuracy climbs to about 100% much later.",
+               accuracy_chart, scrub=True, sources=(EXPERIMENT,)),
+        Figure("mod-top-weights", SECTION,
+               "The model's 3,216 weights at the chosen step, neurons sorted by the frequency they end up using.",
+               "Two heatmaps of 24 neurons by 67 numbers: the collapsed input and output weights, noisy early in training and striped with waves after the model generalizes.",
+               weights_chart, hover="n", sources=(EXPERIMENT,)),
+        Figure("mod-top-waves", SECTION,
+               "Each neuron's 67 input weights at the end of training, grouped by frequency. Hover a line to find that neuron in the heatmaps.",
+               "Small line charts, one per frequency, each showing the input weights of the neurons that use that frequency as smooth periodic waves.",
+               waves_chart, hover="n", sources=(EXPERIMENT,)),
+    ]
