@@ -31,5 +31,5 @@ def write_assets(out: Path, cache_dir: Path | None) -> None:
     assets.mkdir(parents=True, exist_ok=True)
     (assets / "vega.js").write_text(vega_bundle(cache_dir), encoding="utf-8")
     for src in STATIC.iterdir():
-        if src.suffix in (".css", ".js"):
+        if src.suffix in (".css", ".js", ".woff2", ".txt"):
             (assets / src.name).write_bytes(src.read_bytes())
