@@ -95,12 +95,16 @@ def accuracy_chart(root: Path):
         notes.append({"step": memorized, "accuracy": 1.0, "text": "memorizes the training pairs", "dy": -8})
     if generalized is not None:
         notes.append({"step": generalized, "accuracy": 0.5, "text": "then generalizes to unseen pairs", "dy": 0})
-    annotations = alt.Chart(alt.Data(values=notes)).mark_text(
-        align="left", dx=6, fontSize=12, fontStyle="italic"
-    ).encode(x="step:Q", y="accuracy:Q", text="text:N", yOffset="dy:Q")
+    late = float(steps[-1]) * 0.6  # notes far to the right are written leftwards
+    annotations = [
+        alt.Chart(alt.Data(values=[n for n in notes if (n["step"] > late) == right])).mark_text(
+            align="right" if right else "left", dx=-6 if right else 6, fontSize=12, fontStyle="italic"
+        ).encode(x="step:Q", y="accuracy:Q", text="text:N", yOffset="dy:Q")
+        for right in (False, True)
+    ]
     dots = alt.Chart(alt.Data(values=notes)).mark_point(filled=True, size=40, color="#888").encode(x="step:Q", y="accuracy:Q")
     rule, label = _step_rule()
-    chart = alt.layer(lines, dots, annotations, rule, label).add_params(step).properties(
+    chart = alt.layer(lines, dots, *annotations, rule, label).add_params(step).properties(
         width="container", height=220, title=alt.Title(f"Train and test accuracy, a + b mod {r['p']}", anchor="start")
     )
     return with_datasets(chart, {"accuracy": rows})
