@@ -83,3 +83,16 @@ def with_datasets(chart, datasets: dict) -> dict:
     spec = chart.to_dict()
     spec.setdefault("datasets", {}).update(datasets)
     return spec
+
+
+def with_vega_data(chart, tables: dict) -> dict:
+    """A chart's Vega-Lite dict carrying tables for Vega expressions (`data('name')[i]`).
+
+    Vega-Lite drops datasets no mark reads, so these ride in `usermeta` and the compiler
+    (builder.render.charts) moves them into the compiled Vega spec's `data`. Used by the heatmaps:
+    their cells are a fixed sequence whose colour a formula looks up in the packed table for the
+    current step, so scrubbing updates 3,216 cells in place instead of rebuilding them.
+    """
+    spec = chart if isinstance(chart, dict) else chart.to_dict()
+    spec.setdefault("usermeta", {}).setdefault("vegaData", {}).update(tables)
+    return spec

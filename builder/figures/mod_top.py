@@ -13,7 +13,7 @@ import numpy as np
 
 from builder import freeze
 from builder.analysis import fourier
-from builder.figures import Animation, Figure, Section, with_datasets
+from builder.figures import Animation, Figure, Section, with_datasets, with_vega_data
 from builder.training import config
 
 EXPERIMENT = "mod-top"
@@ -122,25 +122,30 @@ def _packed(w: np.ndarray, steps: np.ndarray, vmax: float) -> list[dict]:
 
 
 def _heatmap(r: dict, key: str, title: str):
-    w = r[key]
-    vmax = _vmax(w)
-    p = r["p"]
-    base = alt.Chart(alt.NamedData(key)).transform_filter(
-        "datum.step == step"
-    ).transform_calculate(k=f"sequence(0, {p * r['hidden']})").transform_flatten(
-        ["w", "k"]
-    ).transform_calculate(n=f"floor(datum.k / {p})", token=f"datum.k % {p}", value=f"datum.w * {vmax / LEVELS:.6g}")
-    cells = base.mark_rect().encode(
+    """Cells are a fixed sequence; a formula reads the packed row of the current step."""
+    p, hidden, steps = r["p"], r["hidden"], r["step"]
+    every = int(steps[1] - steps[0])
+    if not np.array_equal(steps, steps[0] + every * np.arange(len(steps))):
+        raise ValueError("heatmap checkpoints must be evenly spaced")
+    scale = _vmax(r[key]) / LEVELS
+    row = f"data('{key}')[clamp(round((step - {int(steps[0])}) / {every}), 0, {len(steps) - 1})]"
+    cells = alt.Chart(alt.SequenceGenerator(sequence=alt.SequenceParams(start=0, stop=p * hidden, **{"as": "k"}))).transform_calculate(
+        n=f"floor(datum.k / {p})", token=f"datum.k % {p}"
+    ).transform_calculate(
+        w=f"{row}.w[datum.k]"
+    ).transform_calculate(
+        value=f"datum.w * {scale:.6g}", n1="datum.n + 1"
+    ).mark_rect().encode(
         x=alt.X("token:O", title=f"input number (0 to {p - 1})", axis=alt.Axis(values=list(range(0, p, 11)), labelAngle=0)),
-        y=alt.Y("n:O", title="neuron", axis=alt.Axis(values=[0, r["hidden"] - 1], labelExpr="datum.value + 1")),
+        y=alt.Y("n:O", title="neuron", axis=alt.Axis(values=[0, hidden - 1], labelExpr="datum.value + 1")),
         color=alt.Color("w:Q", scale=alt.Scale(scheme="blueorange", domain=[-LEVELS, LEVELS], clamp=True), legend=None),
         tooltip=[alt.Tooltip("token:O", title="number"), alt.Tooltip("n1:O", title="neuron"),
                  alt.Tooltip("value:Q", format=".2f", title="weight")],
-    ).transform_calculate(n1="datum.n + 1")
+    )
     ring = alt.Chart(alt.Data(values=[{}])).transform_filter("neuron >= 0").transform_calculate(n="neuron").mark_rect(
         fill=None, stroke="#222", strokeWidth=1.5
     ).encode(y="n:O")
-    return alt.layer(cells, ring).properties(width=7 * p, height=5 * r["hidden"], title=alt.Title(title, anchor="start", fontSize=12))
+    return alt.layer(cells, ring).properties(width=7 * p, height=5 * hidden, title=alt.Title(title, anchor="start", fontSize=12))
 
 
 def weights_chart(root: Path):
@@ -150,7 +155,7 @@ def weights_chart(root: Path):
     top = _heatmap(r, "w_in", "W_input = E W_in: how each number feeds each neuron")
     bottom = _heatmap(r, "w_out", "W_output = (W_out Eᵀ)ᵀ: how each neuron votes for each answer")
     chart = alt.vconcat(top, bottom, spacing=14).add_params(step, neuron).resolve_scale(color="shared")
-    return with_datasets(chart, {key: _packed(r[key], r["step"], _vmax(r[key])) for key in ("w_in", "w_out")})
+    return with_vega_data(chart, {key: _packed(r[key], r["step"], _vmax(r[key])) for key in ("w_in", "w_out")})
 
 
 def waves_chart(root: Path):

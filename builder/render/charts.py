@@ -31,6 +31,17 @@ def _snap_scale(steps) -> dict:
     return {"name": "step_snap", "type": "threshold", "domain": mids, "range": steps}
 
 
+def move_vega_data(vega: dict) -> dict:
+    """Put tables carried in usermeta.vegaData (figures.with_vega_data) first in `data`."""
+    meta = vega.get("usermeta") or {}
+    tables = meta.pop("vegaData", None)
+    if not meta:
+        vega.pop("usermeta", None)
+    if tables:
+        vega["data"] = [{"name": k, "values": v} for k, v in tables.items()] + vega.get("data", [])
+    return vega
+
+
 def add_scrub(vega: dict, steps, chart_id: str) -> dict:
     """Make pointer movement over the plot set the `step` signal to the nearest step."""
     signals = vega.setdefault("signals", [])
@@ -85,7 +96,7 @@ class ChartCache:
                 pass  # a damaged cache file is simply recompiled
         self.misses += 1
         try:
-            vega = vlc.vegalite_to_vega(vl_spec)
+            vega = move_vega_data(vlc.vegalite_to_vega(vl_spec))
             svg_text = vlc.vega_to_svg(vega) if svg else ""
         except Exception as exc:
             raise BuildError(None, None, f'chart "{chart_id}" does not compile: {str(exc).splitlines()[0]}') from None
