@@ -91,6 +91,12 @@ def _entry_lines(text: str) -> dict[str, int]:
     return lines
 
 
+def _line_of(text: str, key: str) -> int | None:
+    """The first line that mentions `key`, for entries the @type{key, pattern did not find."""
+    at = text.find(key)
+    return text.count("\n", 0, at) + 1 if at >= 0 else None
+
+
 def _entry_sources(text: str, starts: dict[str, int]) -> dict[str, str]:
     """The raw text of each entry, from its @ to the line before the next entry."""
     rows = text.splitlines()
@@ -124,7 +130,7 @@ def parse_bibliography(text: str, path: str | Path) -> dict[str, Reference]:
     sources = _entry_sources(text, starts)
     refs: dict[str, Reference] = {}
     for key, entry in data.entries.items():
-        line = starts.get(key)
+        line = starts.get(key) or _line_of(text, key)
         fields = {k.lower(): v for k, v in entry.fields.items()}
         for name in REQUIRED:
             if not fields.get(name, "").strip():
@@ -136,7 +142,8 @@ def parse_bibliography(text: str, path: str | Path) -> dict[str, Reference]:
     return refs
 
 
-def load_bibliography(path: Path) -> dict[str, Reference]:
+def load_bibliography(path: Path, shown_as: str | Path | None = None) -> dict[str, Reference]:
+    """Read a .bib file; errors name it as `shown_as` (a path relative to the project)."""
     if not path.exists():
         return {}
-    return parse_bibliography(path.read_text(encoding="utf-8"), path)
+    return parse_bibliography(path.read_text(encoding="utf-8"), shown_as or path)

@@ -124,7 +124,8 @@ class Builder:
         sources = sorted(p for p in content.glob("*.md") if not p.name.startswith(("_", ".")))
         if not sources:
             raise BuildError(content, None, "no pages (hint: add content/index.md)")
-        refs = load_bibliography(content / "references.bib")
+        bib = content / "references.bib"
+        refs = load_bibliography(bib, bib.relative_to(self.root) if bib.is_relative_to(self.root) else bib)
         reg = self._registry()
         report = BuildReport()
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from xml.etree.ElementTree import tostring
 
 import latex2mathml.converter
 
@@ -25,6 +26,10 @@ ENV_ALIASES = {"aligned": "split", "aligned*": "split"}
 
 _COMMAND = re.compile(r"\\([A-Za-z]+)")
 _UNKNOWN = re.compile(r"<m[io]>\\([A-Za-z]+)</m[io]>|<mtext>\\([A-Za-z]+)")
+_STRAY_AMP = re.compile(r"<m[io][^>]*>&amp;</m[io]>")
+_CHARREF = re.compile(r"&amp;(#x[0-9A-Fa-f]+;)")
+# Control symbols (a backslash and one non-letter) that latex2mathml converts.
+_SYMBOLS = set(",;:>! {}|%#_&$\\")
 
 
 class MathError(ValueError):
@@ -37,6 +42,8 @@ def _check_balance(tex: str) -> None:
     for ch in tex:
         if escaped:
             escaped = False
+            if not ch.isalpha() and ch not in _SYMBOLS:
+                raise MathError(f"unknown TeX command \\{ch}")
             continue
         if ch == "\\":
             escaped = True
@@ -46,6 +53,8 @@ def _check_balance(tex: str) -> None:
             depth -= 1
             if depth < 0:
                 raise MathError("unmatched '}'")
+    if escaped:
+        raise MathError("a lone backslash at the end")
     if depth:
         raise MathError(f"{depth} unclosed '{{'")
     lefts = len(re.findall(r"\\left(?![a-zA-Z])", tex))
@@ -79,9 +88,8 @@ def tex_to_mathml(tex: str, display: bool = False) -> str:
     _check_balance(tex)
     expanded = _expand(tex)
     try:
-        mathml = latex2mathml.converter.convert(
-            expanded, display="block" if display else "inline"
-        )
+        element = latex2mathml.converter.convert_to_element(expanded, display="block" if display else "inline")
+        mathml = _serialize(element)
     except Exception as exc:  # latex2mathml raises many types, all meaning "cannot parse"
         reason = str(exc) or type(exc).__name__
         raise MathError(f"cannot convert TeX ({reason})") from None
@@ -89,11 +97,25 @@ def tex_to_mathml(tex: str, display: bool = False) -> str:
     if unknown:
         name = unknown.group(1) or unknown.group(2)
         raise MathError(f"unknown TeX command \\{name}")
+    if _STRAY_AMP.search(mathml):
+        raise MathError("'&' outside an aligned or matrix environment (hint: write \\& for an ampersand)")
+    if "\\" in mathml:  # whatever TeX is left over was not converted
+        raise MathError("cannot convert TeX (a backslash is left in the output)")
     # Keep the source for copy-paste and assistive tech.
     annotation = (
         tex.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     )
     return _with_annotation(mathml, annotation)
+
+
+def _serialize(element) -> str:
+    """MathML text with the author's text escaped.
+
+    latex2mathml keeps symbols as "&#x...;" strings and unescapes its whole output, which would
+    let `\\text{<b>}` or a stray `&` through as raw markup; here only those character references
+    are turned back.
+    """
+    return _CHARREF.sub(r"&\1", tostring(element, encoding="unicode"))
 
 
 def _with_annotation(mathml: str, annotation: str) -> str:

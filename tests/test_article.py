@@ -103,7 +103,7 @@ def test_animate_link_plays_to_the_end(page):
     page.evaluate(f"window.article.setStep('{SECTION}', 0, null)")
     page.locator("button.animate[data-animate='mod-top-generalize']").click()
     page.wait_for_function(f"window.article.current['{SECTION}'] === 50000", timeout=15000)
-    assert page.locator("button.animate").get_attribute("aria-pressed") == "false"
+    page.wait_for_function("document.querySelector('button.animate').getAttribute('aria-pressed') === 'false'", timeout=5000)
 
 
 def test_phone_layout_has_no_sideways_scroll(chromium, article_site):

@@ -13,6 +13,7 @@ from builder.markdown.citations import citations_plugin
 from builder.markdown.containers import check_containers, containers_plugin
 from builder.markdown.footnotes import footnotes_plugin
 from builder.markdown.frontmatter import parse_front_matter
+from builder.markdown.headings import headings_plugin
 from builder.markdown.lines import lines_plugin
 from builder.markdown.math import math_plugin
 
@@ -37,6 +38,7 @@ def make_parser() -> MarkdownIt:
     animate_plugin(md)
     charts_plugin(md)
     containers_plugin(md)
+    headings_plugin(md)
     return md
 
 

@@ -1,0 +1,145 @@
+"""End-to-end build of the demo content: the site's files, links, assets, atomic swap and cache."""
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+from conftest import DEMO_MD, FRONT, tree_hashes
+
+from builder.build import Builder
+from builder.errors import BuildError
+from builder.render.links import check_links
+
+
+class Refs(HTMLParser):
+    """(tag, attr, value) for every href/src, and every id."""
+
+    def __init__(self, text: str):
+        super().__init__(convert_charrefs=True)
+        self.refs: list[tuple[str, str, str]] = []
+        self.ids: set[str] = set()
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if name in ("href", "src") and value is not None:
+                self.refs.append((tag, name, value))
+            if name == "id" and value:
+                self.ids.add(value)
+
+
+def is_offsite(url: str) -> bool:
+    """True for a URL that would make a request outside the site (data: URLs make none)."""
+    parts = urlsplit(url)
+    if parts.scheme == "data":
+        return False
+    return bool(parts.scheme or parts.netloc) or url.startswith("//")
+
+
+def test_demo_site_files(demo_site):
+    assert (demo_site / "index.html").is_file()
+    assets = {p.name for p in (demo_site / "assets").iterdir()}
+    assert {"article.css", "glue.js", "vega.js"} <= assets
+    assert [a for a in assets if "vega" in a] == ["vega.js"]
+    assert (demo_site / "assets" / "vega.js").stat().st_size > 100_000  # the real Vega runtime
+    for chart in ("demo-line", "demo-bars"):
+        svg = (demo_site / "figures" / f"{chart}.svg").read_text()
+        assert svg.lstrip().startswith("<svg") and "</svg>" in svg
+    page = (demo_site / "index.html").read_text()
+    assert page.count('<script src="assets/vega.js">') == 1
+    assert 'id="spec-demo-line"' in page and 'id="spec-demo-bars"' in page
+    assert 'id="article-data"' in page
+
+
+def test_every_internal_link_resolves(demo_site):
+    assert check_links(demo_site) == []
+    for page in demo_site.rglob("*.html"):
+        refs = Refs(page.read_text())
+        for tag, attr, url in refs.refs:
+            if is_offsite(url) or url.startswith("data:"):
+                continue
+            parts = urlsplit(url)
+            target = (page.parent / unquote(parts.path)) if parts.path else page
+            assert target.resolve().is_file(), url
+            assert target.resolve().is_relative_to(demo_site.resolve()), url
+            if parts.fragment:
+                assert parts.fragment in Refs(target.read_text()).ids, url
+
+
+def test_no_loaded_resource_points_off_site(demo_site):
+    page = (demo_site / "index.html").read_text()
+    loaded = [(t, a, u) for t, a, u in Refs(page).refs if t in ("script", "link", "img", "iframe", "source")]
+    assert loaded, "the page loads its CSS and scripts"
+    assert not [u for _, _, u in loaded if is_offsite(u)]
+    assert "@import" not in (demo_site / "assets" / "article.css").read_text()
+    assert not re.search(r"url\(\s*['\"]?(https?:)?//", (demo_site / "assets" / "article.css").read_text())
+    assert "fetch(" not in (demo_site / "assets" / "glue.js").read_text()
+
+
+def test_pages_share_one_vega_runtime(make_project, build):
+    second = FRONT + "A second page.\n\n{{< chart demo-bars >}}\n"
+    plain = FRONT + "No charts here.\n"
+    root = make_project(pages={"second.md": second, "plain.md": plain})
+    report = build(root)
+    site = root / "site"
+    assert sorted(report.pages) == ["index.html", "plain.html", "second.html"]
+    assert report.charts == 3
+    assert [p.relative_to(site).as_posix() for p in site.rglob("vega*.js")] == ["assets/vega.js"]
+    for name in ("index.html", "second.html"):
+        assert '<script src="assets/vega.js"></script>' in (site / name).read_text()
+    assert "vega.js" not in (site / "plain.html").read_text()  # no charts, no runtime
+    assert sorted(p.name for p in (site / "figures").iterdir()) == ["demo-bars.svg", "demo-line.svg"]
+
+
+def test_failed_build_leaves_previous_site(make_project, build):
+    root = make_project()
+    build(root)
+    before = tree_hashes(root / "site")
+    assert "index.html" in before
+    (root / "content" / "index.md").write_text(DEMO_MD.replace("[@power2022]", "[@pwoer2022]", 1))
+    with pytest.raises(BuildError):
+        build(root)
+    assert tree_hashes(root / "site") == before
+    assert not [p.name for p in root.iterdir() if p.name.startswith(".site")]
+
+
+def test_rebuild_replaces_site_instead_of_merging(make_project, build):
+    root = make_project()
+    build(root)
+    stale = root / "site" / "stale.html"
+    stale.write_text("old")
+    (root / "content" / "index.md").write_text(DEMO_MD.replace("A test article", "A renamed article"))
+    build(root)
+    assert not stale.exists()
+    assert "<title>A renamed article</title>" in (root / "site" / "index.html").read_text()
+    assert not [p.name for p in root.iterdir() if p.name.startswith((".site", ".site-old"))]
+
+
+def test_build_to_explicit_out(make_project, build, tmp_path):
+    root = make_project()
+    out = tmp_path / "elsewhere" / "public"
+    report = build(root, out)
+    assert (out / "index.html").is_file() and not (root / "site").exists()
+    assert report.pages == ["index.html"]
+
+
+def test_warm_rebuild_hits_chart_cache(make_project, registry, tmp_path):
+    root = make_project()
+    cache = tmp_path / "fresh-cache"
+    first = Builder(root, registry=registry, cache=cache).build()
+    assert (first.cache_misses, first.cache_hits) == (2, 0)
+    assert len(list((cache / "charts").glob("*.json"))) == 2
+    again = Builder(root, registry=registry, cache=cache).build()  # a new process: disk cache
+    assert (again.cache_misses, again.cache_hits) == (0, 2)
+    builder = Builder(root, registry=registry, cache=cache)
+    builder.build()
+    same = builder.build()  # serve mode: the same Builder, memory cache
+    assert (same.cache_misses, same.cache_hits) == (0, 2)
+    for f in (cache / "charts").glob("*.json"):  # a damaged cache entry is simply recompiled
+        f.write_text("{not json")
+    damaged = Builder(root, registry=registry, cache=cache).build()
+    assert damaged.cache_misses == 2
+    assert (root / "site" / "figures" / "demo-line.svg").stat().st_size > 1000
