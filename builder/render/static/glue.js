@@ -24,7 +24,7 @@
   function broadcast(section, name, value, from) {
     (views[section] || []).forEach(function (v) {
       if (v.view !== from && hasSignal(v.view, name) && v.view.signal(name) !== value) {
-        v.view.signal(name, value).runAsync();
+        v.view.signal(name, value).run();  // synchronous: the redraw lands in this frame
       }
     });
   }
@@ -55,7 +55,7 @@
     var info = page.charts[id], section = info.section;
     el.textContent = "";
     return vegaEmbed(el, JSON.parse(specEl.textContent), {
-      mode: "vega", renderer: "canvas", actions: false, config: theme()
+      mode: "vega", renderer: "canvas", actions: false, hover: false, config: theme()
     }).then(function (result) {
       // the figure's frame carries the role, label and tab stop; vega-embed adds its own
       ["tabindex", "role", "aria-label", "aria-roledescription"].forEach(function (a) { el.removeAttribute(a); });

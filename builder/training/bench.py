@@ -1,0 +1,87 @@
+"""Training benchmarks: `run()` returns rows {name, value, unit}; the caller prints the table.
+
+Measured in one process, one thread (as the freeze store trains):
+- the opening model's steps/s;
+- a batch of small models trained together vs the same models one at a time, and the ratio;
+- the matrix-product FLOP rate the batched trainer reaches, next to this machine's float32
+  rate on a square matmul measured here too.
+"""
+from __future__ import annotations
+
+import time
+
+import torch
+
+from builder.training import models, tasks, trainer
+
+
+def train_steps_per_s(data, model: models.ModelConfig, seeds: list[int], steps: int) -> float:
+    """Optimizer steps per second of one trainer call (metrics and checkpoints at both ends)."""
+    n = len(seeds)
+    cfg = trainer.TrainConfig(steps=steps, seeds=tuple(seeds), lr=(1e-3,) * n,
+                              weight_decay=(1.0,) * n, l1=(0.0,) * n,
+                              n_metrics=2, n_checkpoints=2)
+    start = time.perf_counter()
+    trainer.train(data, model, cfg, progress=False)
+    return steps / (time.perf_counter() - start)
+
+
+def matmul_flops_per_step(model: models.ModelConfig, n_examples: int) -> float:
+    """Matrix-product FLOPs of one training step of one model (backward counted as 2x forward).
+
+    Forward: the collapsed matrices (E W_in, E W_out^T: 2 p d h each), the one-hot gather
+    (2 N p h) and the logits (2 N h p).
+    """
+    p, d, h = model.n_in, model.embed, model.hidden
+    forward = 2 * (2 * p * d * h) + 2 * n_examples * p * h + 2 * n_examples * h * p
+    return 3.0 * forward
+
+
+def matmul_gflops(n: int, repeats: int) -> float:
+    """This machine's float32 rate on an n x n matmul, best of `repeats`."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b  # warm up
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * n ** 3 / best / 1e9
+
+
+def run(quick: bool = False) -> list[dict]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return measure(quick)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def measure(quick: bool) -> list[dict]:
+    rows = []
+    row = lambda name, value, unit: rows.append(  # noqa: E731
+        {"name": name, "value": round(value, 3), "unit": unit})
+    data = tasks.modular_addition(67, 0.4, 0)
+
+    opening = models.ModelConfig(67, 67, embed=500, hidden=24)
+    steps = 200 if quick else 2000
+    rate = train_steps_per_s(data, opening, [0], steps)
+    row("opening model (p 67, embed 500, hidden 24)", rate, "steps/s")
+    row("opening model, 50,000 steps", 50_000 / rate, "s")
+
+    n_models, steps = (8, 100) if quick else (32, 500)
+    small = models.ModelConfig(67, 67, embed=32, hidden=24)
+    batched = train_steps_per_s(data, small, list(range(n_models)), steps) * n_models
+    looped = n_models / sum(1 / train_steps_per_s(data, small, [seed], steps)
+                            for seed in range(n_models))
+    row(f"{n_models} small models (embed 32) batched", batched, "model-steps/s")
+    row(f"{n_models} small models one at a time", looped, "model-steps/s")
+    row("batched / one at a time", batched / looped, "x")
+
+    peak = matmul_gflops(512 if quick else 1024, 3 if quick else 10)
+    achieved = batched * matmul_flops_per_step(small, len(data.train_x)) / 1e9
+    row("float32 matmul, square, 1 thread", peak, "GFLOP/s")
+    row(f"batched trainer matmul FLOPs ({n_models} small models)", achieved, "GFLOP/s")
+    row("batched trainer / square matmul", achieved / peak, "fraction")
+    return rows

@@ -1,0 +1,162 @@
+"""The one-hidden-layer MLP of the modular-addition figures, batched over a leading models axis.
+
+    logits = ReLU(E_in[a] W_a + E_in[b] W_b) W_out E_out^T          (no biases)
+
+Every parameter has shape (M, ...): M independent models train in the same matrix products.
+Switches (all off gives the opening model with its tied embedding and shared in-projection):
+
+- tied_embedding:      E_in and E_out are one matrix E.
+- tied_in_projection:  W_a and W_b are one matrix W_in.
+- collapsed_input:     no in-projection; the embedding maps straight to the hidden layer.
+- collapsed_output:    no out-projection; the hidden layer meets E_out directly.
+
+A collapsed side's embedding is `hidden` wide instead of `embed` wide; a tied embedding needs both
+sides equally wide.
+
+The products are computed on the collapsed matrices (E_in W_a is p x hidden, W_out E_out^T is
+hidden x p) and rows are gathered per example, instead of pushing every example through the wide
+embedding: the same function, 5-12x faster.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+# The reference's embedding initialiser (variance scaling 2, fan-in, truncated normal) divides the
+# standard deviation by the std of a unit normal truncated at +-2, so the drawn values have the
+# nominal std sqrt(2 / fan_in). Its linear layers do not correct, so theirs is ~0.88 / sqrt(fan_in).
+TRUNCATED_STD = 0.87962566103423978
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    n_in: int  # input symbols (p)
+    n_out: int  # output classes (p)
+    embed: int = 500
+    hidden: int = 24
+    tied_embedding: bool = True
+    tied_in_projection: bool = True
+    collapsed_input: bool = False
+    collapsed_output: bool = False
+
+    @property
+    def embed_in(self) -> int:
+        return self.hidden if self.collapsed_input else self.embed
+
+    @property
+    def embed_out(self) -> int:
+        return self.hidden if self.collapsed_output else self.embed
+
+    def check(self) -> None:
+        if self.tied_embedding and self.embed_in != self.embed_out:
+            raise ValueError(
+                "a tied embedding with one collapsed side needs embed == hidden "
+                f"(embed {self.embed}, hidden {self.hidden})")
+
+    def shapes(self) -> dict[str, tuple[int, int]]:
+        """Parameter name -> shape of one model's matrix, in the order they are initialised."""
+        self.check()
+        shapes = {}
+        if self.tied_embedding:
+            shapes["embed"] = (self.n_in, self.embed_in)
+        else:
+            shapes["embed_in"] = (self.n_in, self.embed_in)
+            shapes["embed_out"] = (self.n_out, self.embed_out)
+        if not self.collapsed_input:
+            if self.tied_in_projection:
+                shapes["w_in"] = (self.embed_in, self.hidden)
+            else:
+                shapes["w_in_a"] = (self.embed_in, self.hidden)
+                shapes["w_in_b"] = (self.embed_in, self.hidden)
+        if not self.collapsed_output:
+            shapes["w_out"] = (self.hidden, self.embed_out)
+        return shapes
+
+
+def init_params(cfg: ModelConfig, seeds: list[int]) -> dict[str, torch.Tensor]:
+    """One model per seed, each drawn from its own generator: (M, rows, cols) float32 tensors."""
+    per_model = []
+    for seed in seeds:
+        gen = torch.Generator().manual_seed(seed)
+        one = {}
+        for name, (rows, cols) in cfg.shapes().items():
+            t = torch.empty(rows, cols)
+            if name.startswith("embed"):  # variance scaling 2 over fan-in `rows`, corrected
+                std = math.sqrt(2.0 / rows) / TRUNCATED_STD
+            else:  # linear layer: parameter std 1 / sqrt(fan_in), truncated at 2 std
+                std = 1.0 / math.sqrt(rows)
+            one[name] = torch.nn.init.trunc_normal_(t, 0.0, std, -2 * std, 2 * std, generator=gen)
+        per_model.append(one)
+    return {name: torch.stack([one[name] for one in per_model]) for name in per_model[0]}
+
+
+def collapsed(params: dict[str, torch.Tensor], cfg: ModelConfig):
+    """(in_a, in_b, out): the (M, p, hidden) matrices the hidden layer actually sees.
+
+    in_a = E_in W_a and in_b = E_in W_b; out = (W_out E_out^T)^T, one row per output class.
+    """
+    e_in = params["embed"] if cfg.tied_embedding else params["embed_in"]
+    e_out = params["embed"] if cfg.tied_embedding else params["embed_out"]
+    if cfg.collapsed_input:
+        in_a = in_b = e_in
+    elif cfg.tied_in_projection:
+        in_a = in_b = e_in @ params["w_in"]
+    else:
+        in_a, in_b = e_in @ params["w_in_a"], e_in @ params["w_in_b"]
+    out = e_out if cfg.collapsed_output else e_out @ params["w_out"].transpose(1, 2)
+    return in_a, in_b, out
+
+
+def encode(x: torch.Tensor, n_in: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """One-hot rows (N, n_in) for the a's and the b's of inputs x (N, 2) of symbol indices.
+
+    Multiplying by one-hot rows instead of indexing keeps forward and backward as matrix
+    products; on CPU the scatter behind an indexing backward is several times slower.
+    """
+    eye = torch.eye(n_in)
+    return eye[x[:, 0]], eye[x[:, 1]]
+
+
+def forward(params: dict[str, torch.Tensor], cfg: ModelConfig, inputs) -> torch.Tensor:
+    """Logits (M, N, n_out) for inputs = encode(x, cfg.n_in)."""
+    one_a, one_b = inputs
+    in_a, in_b, out = collapsed(params, cfg)
+    if in_a is in_b:  # a shared in-projection: E[a] W + E[b] W = (onehot(a) + onehot(b)) E W
+        pre = (one_a + one_b) @ in_a
+    else:
+        pre = one_a @ in_a + one_b @ in_b
+    return torch.relu(pre) @ out.transpose(1, 2)
+
+
+def loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-model cross-entropy averaged over examples *and* classes: (M,).
+
+    Dividing by the class count follows the reference (initial loss ~ ln(p) / p, not ln(p)).
+    """
+    logp = torch.log_softmax(logits, dim=-1)
+    nll = -logp.gather(-1, y.expand(logits.shape[0], -1).unsqueeze(-1)).squeeze(-1)
+    return nll.mean(dim=1) / logits.shape[-1]
+
+
+def accuracy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-model fraction of examples whose largest logit is the label: (M,)."""
+    return (logits.argmax(dim=-1) == y).float().mean(dim=1)
+
+
+def weight_norms(params: dict[str, torch.Tensor]):
+    """(L1, L2) norms of each model's parameters taken together: two (M,) tensors."""
+    flat = torch.cat([p.flatten(1) for p in params.values()], dim=1)
+    return flat.abs().sum(dim=1), flat.square().sum(dim=1).sqrt()
+
+
+def snapshot(params: dict[str, torch.Tensor], cfg: ModelConfig) -> dict[str, torch.Tensor]:
+    """What a weight checkpoint keeps: the collapsed matrices, (M, p, hidden) each.
+
+    w_in is E W_in (with an untied in-projection: w_in_a and w_in_b); w_out is (W_out E^T)^T.
+    """
+    in_a, in_b, out = collapsed(params, cfg)
+    if cfg.collapsed_input or cfg.tied_in_projection:
+        return {"w_in": in_a, "w_out": out}
+    return {"w_in_a": in_a, "w_in_b": in_b, "w_out": out}

@@ -1,0 +1,205 @@
+"""The one training loop: full-batch AdamW over a batch of M models, with metrics and checkpoints.
+
+The M models' losses are *summed*, so each model's gradient is its own; the optimizer below is
+elementwise, with a learning rate and weight decay per model, so one step over the stacked
+parameters is exactly M independent steps.
+
+Resumable: every `save_every_s` seconds the whole state -- parameters, optimizer
+moments, RNG, the metrics and checkpoints logged so far, the step -- goes to `state_path`; the next
+call with the same `state_key` continues from it and ends with the same arrays, bit for bit, as an
+uninterrupted run. A kill loses at most the steps since the last save.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from builder.training import models
+from builder.training.tasks import Dataset
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int
+    seeds: tuple[int, ...]  # one model per seed; the per-model tuples below have the same length
+    lr: tuple[float, ...]
+    weight_decay: tuple[float, ...]  # decoupled (AdamW) weight decay, "l2"
+    l1: tuple[float, ...]  # strength of an L1 penalty added to the loss, "l1"
+    betas: tuple[float, float] = (0.9, 0.98)
+    eps: float = 1e-8
+    n_metrics: int = 500
+    n_checkpoints: int = 101
+
+    def schedule(self, count: int) -> np.ndarray:
+        """`count` logging steps spread evenly from 0 to `steps`, both ends included."""
+        return np.unique(np.round(np.linspace(0, self.steps, count)).astype(np.int64))
+
+
+METRICS = ("train_loss", "test_loss", "train_acc", "test_acc", "l1_norm", "l2_norm")
+
+
+def per_model(values, like: torch.Tensor) -> torch.Tensor:
+    """A (M, 1, 1) tensor that broadcasts a per-model value over (M, rows, cols) parameters."""
+    return torch.tensor(values, dtype=like.dtype, device=like.device).view(-1, 1, 1)
+
+
+def adamw_(params, grads, moments, step: int, lr: torch.Tensor, weight_decay: torch.Tensor,
+           cfg: TrainConfig) -> None:
+    """One AdamW step in place (torch.optim.AdamW's formula); lr and weight_decay are (M, 1, 1)."""
+    beta1, beta2 = cfg.betas
+    bias1, bias2 = 1 - beta1 ** step, 1 - beta2 ** step
+    shrink, step_size = 1 - lr * weight_decay, lr / bias1
+    for name, p in params.items():
+        m, v = moments[name]
+        p.mul_(shrink)
+        m.lerp_(grads[name], 1 - beta1)
+        v.mul_(beta2).addcmul_(grads[name], grads[name], value=1 - beta2)
+        denom = (v.sqrt() / math.sqrt(bias2)).add_(cfg.eps)
+        p.sub_(step_size * m / denom)
+
+
+def objective(params, model: models.ModelConfig, cfg: TrainConfig, inputs, y) -> torch.Tensor:
+    """The sum over models of each model's loss plus its L1 penalty: one scalar to differentiate."""
+    loss = models.loss(models.forward(params, model, inputs), y)
+    if any(cfg.l1):
+        l1, _ = models.weight_norms(params)
+        loss = loss + per_model(cfg.l1, l1).view(-1) * l1
+    return loss.sum()
+
+
+@torch.no_grad()
+def measure(params, model: models.ModelConfig, train, test) -> dict[str, torch.Tensor]:
+    """The six logged metrics, each (M,)."""
+    out = {}
+    for split, (inputs, y) in (("train", train), ("test", test)):
+        logits = models.forward(params, model, inputs)
+        out[f"{split}_loss"] = models.loss(logits, y)
+        out[f"{split}_acc"] = models.accuracy(logits, y)
+    out["l1_norm"], out["l2_norm"] = models.weight_norms(params)
+    return out
+
+
+def fresh_state(model: models.ModelConfig, cfg: TrainConfig) -> dict:
+    params = models.init_params(model, list(cfg.seeds))
+    return {
+        "step": 0,
+        "params": params,
+        "moments": {k: (torch.zeros_like(p), torch.zeros_like(p)) for k, p in params.items()},
+        "metrics": {k: [] for k in METRICS},
+        "checkpoints": {},
+        "rng": torch.get_rng_state(),
+    }
+
+
+def save_state(state: dict, path: Path, key: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({**state, "key": key}, tmp)
+    os.replace(tmp, path)
+
+
+def load_state(path: Path | None, key: str) -> dict | None:
+    """The saved state when it exists and belongs to this run (same key), else None."""
+    if path is None or not path.exists():
+        return None
+    try:
+        state = torch.load(path, weights_only=False)
+    except Exception:  # a truncated or unreadable file: start over
+        return None
+    return state if state.get("key") == key else None
+
+
+def train(data: Dataset, model: models.ModelConfig, cfg: TrainConfig, *,
+          state_path: Path | None = None, state_key: str = "", max_steps: int | None = None,
+          save_every_s: float = 30.0, progress: bool = True, desc: str = "train",
+          device: str = "cpu") -> dict[str, np.ndarray] | None:
+    """Train the M models of `cfg`; return their metrics, checkpoints and final parameters.
+
+    `max_steps` stops early (saving the state) and returns None: how tests simulate an interrupt.
+    """
+    # Once the training loss is tiny, softmax gradients are subnormal floats, which make CPU
+    # arithmetic up to 30x slower; flushing them to zero changes nothing visible. (It only reaches
+    # the calling thread: run training with torch.set_num_threads(1), see builder.freeze.)
+    torch.set_flush_denormal(True)
+    state = load_state(state_path, state_key) or fresh_state(model, cfg)
+    torch.set_rng_state(state["rng"])
+    params = {k: p.to(device).requires_grad_(True) for k, p in state["params"].items()}
+    moments = {k: (m.to(device), v.to(device)) for k, (m, v) in state["moments"].items()}
+    train_set = (tuple(t.to(device) for t in models.encode(data.train_x, model.n_in)),
+                 data.train_y.to(device))
+    test_set = (tuple(t.to(device) for t in models.encode(data.test_x, model.n_in)),
+                data.test_y.to(device))
+    any_param = next(iter(params.values()))
+    lr, weight_decay = per_model(cfg.lr, any_param), per_model(cfg.weight_decay, any_param)
+    metric_steps = set(cfg.schedule(cfg.n_metrics).tolist())
+    checkpoint_steps = set(cfg.schedule(cfg.n_checkpoints).tolist())
+
+    def current() -> dict:
+        return {**state, "params": {k: p.detach().cpu() for k, p in params.items()},
+                "moments": {k: (m.cpu(), v.cpu()) for k, (m, v) in moments.items()},
+                "rng": torch.get_rng_state()}
+
+    # counts model-steps (steps x models), so the rate shown is model-steps/s; ETA as usual
+    n_models = len(cfg.seeds)
+    bar = tqdm(total=cfg.steps * n_models, initial=state["step"] * n_models, desc=desc,
+               unit="step" if n_models == 1 else "model-step", unit_scale=n_models > 1,
+               disable=not progress, dynamic_ncols=True, mininterval=1.0)
+    last_save = time.monotonic()
+    step = state["step"]
+    try:
+        while True:
+            state["step"] = step
+            if state_path is not None and (step == max_steps
+                                           or time.monotonic() - last_save > save_every_s):
+                save_state(current(), state_path, state_key)
+                last_save = time.monotonic()
+            if step == max_steps:
+                return None
+            if step in metric_steps:
+                for k, value in measure(params, model, train_set, test_set).items():
+                    state["metrics"][k].append(value.cpu())
+                bar.set_postfix(train_acc=f"{state['metrics']['train_acc'][-1].mean():.3f}",
+                                test_acc=f"{state['metrics']['test_acc'][-1].mean():.3f}",
+                                refresh=False)
+            if step in checkpoint_steps:
+                with torch.no_grad():
+                    snap = models.snapshot(params, model)
+                for k, value in snap.items():
+                    state["checkpoints"].setdefault(k, []).append(value.cpu().clone())
+            if step == cfg.steps:
+                break
+            objective(params, model, cfg, *train_set).backward()
+            with torch.no_grad():
+                grads = {k: p.grad for k, p in params.items()}
+                adamw_(params, grads, moments, step + 1, lr, weight_decay, cfg)
+            for p in params.values():
+                p.grad = None
+            step += 1
+            bar.update(n_models)
+    finally:
+        bar.close()
+    return collect(current(), cfg, data)
+
+
+def collect(state: dict, cfg: TrainConfig, data: Dataset) -> dict[str, np.ndarray]:
+    """The finished run as numpy arrays; the models axis comes first: (M, ...)."""
+    out = {
+        "metric_step": cfg.schedule(cfg.n_metrics),
+        "checkpoint_step": cfg.schedule(cfg.n_checkpoints),
+        "train_index": data.train_index.numpy(),
+        "seed": np.array(cfg.seeds, dtype=np.int64),
+    }
+    for k, values in state["metrics"].items():
+        out[k] = torch.stack(values, dim=1).numpy()  # (M, n_metrics)
+    for k, values in state["checkpoints"].items():
+        out[k] = torch.stack(values, dim=1).numpy()  # (M, n_checkpoints, p, hidden)
+    for k, p in state["params"].items():
+        out[f"final_{k}"] = p.numpy()  # (M, rows, cols)
+    return out

@@ -1,0 +1,191 @@
+"""The freeze store and experiments.toml: keys, corruption, resuming, one-line errors."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from builder import freeze
+from builder.errors import BuildError
+from builder.training import config
+
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Train on one thread, as the freeze store does (see builder/freeze.py)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+TOML = """\
+# a tiny experiment for store tests
+[tiny]
+kind = "modular"
+p = 11
+train_fraction = 0.5
+seed = 3
+embed = 8
+hidden = 8
+weight_decay = 1.0
+lr = 1e-2
+steps = 30
+metrics = 4
+checkpoints = 3
+
+[tiny.quick]
+steps = 10
+"""
+
+
+@pytest.fixture
+def root(tmp_path):
+    (tmp_path / "content").mkdir()
+    (tmp_path / "content" / "experiments.toml").write_text(TOML)
+    return tmp_path
+
+
+def edit(root, old, new):
+    path = root / "content" / "experiments.toml"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def error_of(root) -> str:
+    with pytest.raises(BuildError) as info:
+        config.load(root)
+    return str(info.value)
+
+
+def test_ensure_trains_writes_and_then_loads(root, monkeypatch):
+    assert freeze.stale(root) == ["tiny"]
+    frozen = freeze.ensure("tiny", root=root, progress=False)
+    folder = root / "content" / "_freeze" / "tiny"
+    assert frozen.path == folder and (folder / "arrays.npz").exists()
+    assert not (folder / ".partial").exists()
+    m = json.loads((folder / "manifest.json").read_text())
+    for field in ("key", "algorithm_version", "torch_version", "seed", "device", "wall_time_s",
+                  "steps_per_s", "date", "arrays_sha256", "spec"):
+        assert field in m, field
+    assert m["spec"]["lr"] == 0.01 and m["seed"] == 3
+    assert frozen.arrays["train_acc"].shape == (4,) and frozen.arrays["w_in"].shape == (3, 11, 8)
+    assert freeze.stale(root) == []
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained although the artifact was current")
+
+    monkeypatch.setattr(freeze, "run", no_training)
+    again = freeze.ensure("tiny", root=root)
+    assert again.manifest == frozen.manifest
+    assert np.array_equal(again.arrays["final_embed"], frozen.arrays["final_embed"])
+
+
+def test_changed_spec_retrains(root):
+    first = freeze.ensure("tiny", root=root, progress=False)
+    edit(root, "lr = 1e-2", "lr = 2e-2")
+    assert freeze.stale(root) == ["tiny"]
+    second = freeze.ensure("tiny", root=root, progress=False)
+    assert second.manifest["key"] != first.manifest["key"]
+    assert second.manifest["spec"]["lr"] == 0.02
+    assert not np.array_equal(second.arrays["final_embed"], first.arrays["final_embed"])
+
+
+def test_algorithm_version_is_part_of_the_key(root, monkeypatch):
+    first = freeze.ensure("tiny", root=root, progress=False)
+    kind = freeze.KINDS["modular"]
+    monkeypatch.setitem(freeze.KINDS, "modular", type(kind)(kind.schema, kind.version + 1,
+                                                            kind.check, kind.run))
+    assert freeze.stale(root) == ["tiny"]
+    assert freeze.ensure("tiny", root=root, progress=False).manifest["algorithm_version"] == \
+        first.manifest["algorithm_version"] + 1
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "delete"])
+def test_corrupt_artifact_is_detected_and_retrained(root, damage):
+    first = freeze.ensure("tiny", root=root, progress=False)
+    npz = first.path / "arrays.npz"
+    data = npz.read_bytes()
+    if damage == "truncate":
+        npz.write_bytes(data[: len(data) // 2])
+    elif damage == "flip":
+        npz.write_bytes(data[:100] + bytes([data[100] ^ 1]) + data[101:])
+    else:
+        npz.unlink()
+    assert freeze.stale(root) == ["tiny"]
+    again = freeze.ensure("tiny", root=root, progress=False)
+    assert again.manifest["arrays_sha256"] == first.manifest["arrays_sha256"]  # deterministic
+    assert freeze.stale(root) == []
+
+
+def test_interrupted_training_resumes_from_partial(root):
+    spec = config.get("tiny", root).resolve()
+    key = freeze.spec_key(spec)
+    folder = freeze.artifact_dir("tiny", root)
+    assert freeze.train("tiny", spec, key, folder, progress=False, max_steps=17) is None
+    assert (folder / ".partial" / "state.pt").exists() and freeze.stale(root) == ["tiny"]
+    resumed = freeze.ensure("tiny", root=root, progress=False)
+    assert not (folder / ".partial").exists()
+    fresh = freeze.ensure("tiny", root=root, force=True, progress=False)
+    for name in fresh.arrays:
+        assert np.array_equal(fresh.arrays[name], resumed.arrays[name]), name
+
+
+def test_quick_profile_never_touches_freeze(root):
+    frozen = freeze.ensure("tiny", root=root, profile="quick", progress=False)
+    assert frozen.path == root / ".cache" / "quick" / "tiny"
+    assert frozen.arrays["metric_step"][-1] == 10
+    assert not (root / "content" / "_freeze").exists()
+
+
+def test_train_command_forces_retraining(root, capsys):
+    first = freeze.ensure("tiny", root=root, progress=False)
+    assert freeze.train_command(["tiny"], root=root) == 0
+    again = freeze.read("tiny", first.path, None)
+    assert again.manifest["date"] >= first.manifest["date"]
+    assert again.manifest["arrays_sha256"] == first.manifest["arrays_sha256"]
+    assert "tiny" in capsys.readouterr().out
+    with pytest.raises(BuildError, match='unknown experiment "tinny" \\(did you mean "tiny"\\?\\)'):
+        freeze.train_command(["tinny"], root=root)
+
+
+def test_unknown_experiment(root):
+    with pytest.raises(BuildError) as info:
+        freeze.ensure("mod-tpo", root=root)
+    assert str(info.value).startswith("content/experiments.toml")
+    assert 'unknown experiment "mod-tpo"' in str(info.value)
+
+
+@pytest.mark.parametrize("old, new, expected", [
+    ('lr = 1e-2', 'lr = "fast"',
+     "content/experiments.toml:10: lr must be a number, not 'fast'"),
+    ('lr = 1e-2', 'lr = -1.0', "content/experiments.toml:10: lr must be positive, not -1.0"),
+    ('hidden = 8', 'hiden = 8',
+     'content/experiments.toml:8: unknown setting "hiden" in [tiny] (did you mean "hidden"?)'),
+    ('seed = 3', 'seed = [1, "x"]',
+     "content/experiments.toml:6: seed must be an integer or a list of integers, not [1, 'x']"),
+    ('kind = "modular"', 'kind = "modulra"',
+     'content/experiments.toml:3: [tiny]: unknown kind "modulra" (did you mean "modular"?)'),
+    ('steps = 10', 'step = 10',
+     'content/experiments.toml:16: unknown setting "step" in [tiny.quick] (did you mean "steps"?)'),
+    ('[tiny.quick]', '[tiny.quik]',
+     'content/experiments.toml:15: unknown profile [tiny.quik] (did you mean "quick"?)'),
+    ('train_fraction = 0.5', 'train_fraction = 1.5',
+     "content/experiments.toml:5: train_fraction must be between 0 and 1 (exclusive), not 1.5"),
+    ('metrics = 4', 'metrics = 40',
+     "content/experiments.toml:12: [tiny] metrics = 40 is more than steps + 1 = 31"),
+    ('steps = 30', 'steps = 30\nsteps = 40', "content/experiments.toml:12: invalid TOML"),
+])
+def test_bad_toml_is_one_line_with_its_line_number(root, old, new, expected):
+    edit(root, old, new)
+    message = error_of(root)
+    assert message.startswith(expected), message
+    assert "\n" not in message
+
+
+def test_missing_setting_points_at_the_table(root):
+    edit(root, "embed = 8\n", "")
+    assert error_of(root) == "content/experiments.toml:2: [tiny] is missing embed"

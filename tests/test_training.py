@@ -1,0 +1,176 @@
+"""The trainer: the quick profile groks, runs are deterministic, resuming changes nothing."""
+from __future__ import annotations
+
+import math
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from builder import freeze
+from builder.paths import ROOT
+from builder.training import config, experiments, models, tasks, trainer
+
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Train on one thread, as the freeze store does (see builder/freeze.py)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def quick_spec():
+    return config.load(ROOT)["mod-top"].resolve("quick")
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    """The real quick profile of mod-top, through the store, in a throwaway project root."""
+    root = tmp_path_factory.mktemp("root")
+    (root / "content").mkdir()
+    shutil.copy(ROOT / "content" / "experiments.toml", root / "content" / "experiments.toml")
+    return root, freeze.ensure("mod-top", root=root, profile="quick", progress=False)
+
+
+def short(spec, **changes):
+    return {**spec, "steps": 120, "metrics": 7, "checkpoints": 4, **changes}
+
+
+def test_dataset_split():
+    data = tasks.modular_addition(67, 0.4, split_seed=0)
+    assert len(data.train_x) == 911 and len(data.test_x) == 2278 - 911
+    assert (data.train_x[:, 0] <= data.train_x[:, 1]).all()
+    assert torch.equal(data.train_y, data.train_x.sum(1) % 67)
+    both = torch.cat([data.train_x, data.test_x])
+    assert len({tuple(r) for r in both.tolist()}) == 2278
+    other = tasks.modular_addition(67, 0.4, split_seed=1)
+    assert not torch.equal(data.train_index, other.train_index)
+
+
+def test_quick_profile_groks(quick_run):
+    root, frozen = quick_run
+    a = frozen.arrays
+    assert frozen.path == root / ".cache" / "quick" / "mod-top"
+    assert not (root / "content" / "_freeze").exists()
+    assert a["train_acc"][-1] == 1.0 and a["test_acc"][-1] >= 0.95
+    memorized = np.flatnonzero(a["train_acc"] == 1.0)[0]
+    generalized = np.flatnonzero(a["test_acc"] >= 0.95)[0]
+    assert a["test_acc"][memorized] < 0.2  # memorized first ...
+    assert a["metric_step"][generalized] >= 3 * a["metric_step"][memorized]  # ... grokked later
+
+
+def test_initial_loss_and_init_scale():
+    cfg = models.ModelConfig(67, 67, embed=500, hidden=24)
+    params = models.init_params(cfg, [0, 1])
+    assert params["embed"].shape == (2, 67, 500) and params["w_out"].shape == (2, 24, 500)
+    assert params["embed"].std().item() == pytest.approx(math.sqrt(2 / 67), rel=0.03)
+    assert params["w_in"].std().item() == pytest.approx(0.88 / math.sqrt(500), rel=0.03)
+    assert params["w_in"].abs().max().item() <= 2 / math.sqrt(500)
+    assert not torch.equal(params["embed"][0], params["embed"][1])
+    data = tasks.modular_addition(67, 0.4, 0)
+    logits = models.forward(params, cfg, models.encode(data.train_x, 67))
+    assert models.loss(logits, data.train_y).tolist() == pytest.approx([math.log(67) / 67] * 2,
+                                                                         rel=0.1)
+
+
+@pytest.mark.parametrize("switches", [
+    {}, {"tied_embedding": False}, {"tied_in_projection": False},
+    {"collapsed_input": True, "tied_embedding": False}, {"collapsed_output": True, "embed": 6},
+    {"collapsed_input": True, "collapsed_output": True},
+])
+def test_forward_matches_the_formula(switches):
+    """The collapsed, one-hot forward equals ReLU(E[a] W_a + E[b] W_b) W_out E_out^T."""
+    cfg = models.ModelConfig(**{"n_in": 7, "n_out": 7, "embed": 5, "hidden": 6, **switches})
+    params = models.init_params(cfg, [3, 4])
+    x = tasks.modular_pairs(7)
+    e_in = params.get("embed", params.get("embed_in"))
+    e_out = params.get("embed", params.get("embed_out"))
+    eye = torch.eye(cfg.hidden).expand(2, -1, -1)
+    w_a = params.get("w_in", params.get("w_in_a", eye))
+    w_b = params.get("w_in", params.get("w_in_b", eye))
+    w_out = params.get("w_out", eye)
+    naive = torch.relu(e_in[:, x[:, 0]] @ w_a + e_in[:, x[:, 1]] @ w_b) @ w_out @ e_out.transpose(1, 2)
+    fast = models.forward(params, cfg, models.encode(x, 7))
+    torch.testing.assert_close(fast, naive, rtol=1e-5, atol=1e-5)
+
+
+def test_tied_embedding_with_one_collapsed_side_is_rejected():
+    with pytest.raises(ValueError, match="embed == hidden"):
+        models.ModelConfig(7, 7, embed=5, hidden=6, collapsed_output=True).shapes()
+
+
+def test_batched_models_train_as_if_alone(quick_spec):
+    """Summed losses + an elementwise optimizer: each model of a batch follows its own run."""
+    data = tasks.modular_addition(23, 0.5, 0)
+    cfg = models.ModelConfig(23, 23, embed=16, hidden=8)
+
+    def run(seeds, lrs, decays):
+        tc = trainer.TrainConfig(steps=60, seeds=seeds, lr=lrs, weight_decay=decays,
+                                 l1=(0.0,) * len(seeds), n_metrics=4, n_checkpoints=2)
+        return trainer.train(data, cfg, tc, progress=False)
+
+    both = run((5, 6), (1e-2, 3e-3), (1.0, 0.1))
+    alone = [run((5,), (1e-2,), (1.0,)), run((6,), (3e-3,), (0.1,))]
+    for m in range(2):
+        np.testing.assert_allclose(both["final_embed"][m], alone[m]["final_embed"][0], atol=1e-5)
+        np.testing.assert_allclose(both["test_loss"][m], alone[m]["test_loss"][0], rtol=1e-4)
+    assert not np.allclose(both["final_embed"][0], both["final_embed"][1], atol=1e-2)
+
+
+def test_l1_regularizer_shrinks_weights(quick_spec):
+    plain = experiments.run(short(quick_spec, weight_decay=0.0), progress=False)
+    l1 = experiments.run(short(quick_spec, regularizer="l1", weight_decay=1e-4), progress=False)
+    assert l1["l1_norm"][-1] < 0.9 * plain["l1_norm"][-1]
+
+
+def test_same_spec_gives_identical_arrays(quick_spec):
+    first = experiments.run(short(quick_spec), progress=False)
+    second = experiments.run(short(quick_spec), progress=False)
+    assert first.keys() == second.keys()
+    for key in first:
+        assert np.array_equal(first[key], second[key]), key
+    other = experiments.run(short(quick_spec, seed=2), progress=False)
+    assert not np.array_equal(first["final_embed"], other["final_embed"])
+
+
+def test_resume_after_interrupt_is_bit_identical(quick_spec, tmp_path):
+    spec = short(quick_spec)
+    whole = experiments.run(spec, progress=False)
+    state = tmp_path / "state.pt"
+    # stop at a step between logs, resume, stop again, resume to the end
+    assert experiments.run(spec, state_path=state, state_key="k", max_steps=37, progress=False) is None
+    assert state.exists()
+    assert experiments.run(spec, state_path=state, state_key="k", max_steps=80, progress=False) is None
+    resumed = experiments.run(spec, state_path=state, state_key="k", progress=False)
+    for key in whole:
+        assert np.array_equal(whole[key], resumed[key]), key
+
+
+def test_state_of_another_spec_is_ignored(quick_spec, tmp_path):
+    spec = short(quick_spec)
+    state = tmp_path / "state.pt"
+    experiments.run(short(quick_spec, lr=3e-2), state_path=state, state_key="other", max_steps=50,
+                    progress=False)
+    resumed = experiments.run(spec, state_path=state, state_key="mine", progress=False)
+    whole = experiments.run(spec, progress=False)
+    assert np.array_equal(whole["final_embed"], resumed["final_embed"])
+
+
+def test_logging_schedule(quick_spec):
+    out = experiments.run(short(quick_spec), progress=False)
+    assert out["metric_step"].tolist() == [0, 20, 40, 60, 80, 100, 120]
+    assert out["checkpoint_step"].tolist() == [0, 40, 80, 120]
+    assert out["train_loss"].shape == (7,) and out["w_in"].shape == (4, 41, 32)
+    assert out["w_in"].dtype == np.float16 and out["train_loss"].dtype == np.float32
+    # the last checkpoint is the final model, collapsed
+    w_in = out["final_embed"] @ out["final_w_in"]
+    np.testing.assert_allclose(out["w_in"][-1], w_in, rtol=2e-3, atol=2e-3)
+    w_out = out["final_embed"] @ out["final_w_out"].T
+    np.testing.assert_allclose(out["w_out"][-1], w_out, rtol=2e-3, atol=2e-3)
+    many = experiments.run(short(quick_spec, seed=[1, 2, 3], steps=10, metrics=3), progress=False)
+    assert many["train_loss"].shape == (3, 3) and many["w_in"].shape == (3, 4, 41, 32)
