@@ -119,6 +119,53 @@ def scrub_rows(site: Path, chart_id: str, frames: int = 120) -> list[dict]:
     ]
 
 
+REDRAW_JS = """async (variants) => {
+  const out = {};
+  for (const [name, spec] of Object.entries(variants)) {
+    const el = document.createElement('div');
+    document.body.appendChild(el);
+    const view = (await vegaEmbed(el, spec, {mode: 'vega', renderer: 'canvas', actions: false})).view;
+    const times = [];
+    for (let i = 0; i < 202; i++) {
+      const t = performance.now();
+      view.signal('step', (i % 101) * 500).run();
+      times.push(performance.now() - t);
+    }
+    times.sort((a, b) => a - b);
+    out[name] = [times[101], times[181]];
+    view.finalize();
+  }
+  return out;
+}"""
+
+
+def heatmap_rows(root: Path, site: Path) -> list[dict]:
+    """Redraw time of the weight heatmaps per step: colour lookup (published) vs Vega scale."""
+    from playwright.sync_api import sync_playwright
+
+    from builder.figures import mod_top
+    from builder.render.charts import ChartCache
+
+    cache = ChartCache(None)
+    variants = {
+        name: cache.compile(name, mod_top.weights_chart(root, lookup=lookup), svg=False).vega
+        for name, lookup in (("lookup", True), ("scale", False))
+    }
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.goto((site / "index.html").resolve().as_uri())
+        result = page.evaluate(REDRAW_JS, variants)
+        browser.close()
+    (lk_med, lk_p90), (sc_med, sc_p90) = result["lookup"], result["scale"]
+    return [
+        {"name": "heatmaps redraw, colour lookup (published), median", "value": lk_med, "unit": "ms"},
+        {"name": "heatmaps redraw, continuous colour scale, median", "value": sc_med, "unit": "ms"},
+        {"name": "heatmaps redraw, scale / lookup (median)", "value": sc_med / max(lk_med, 1e-3), "unit": "x"},
+        {"name": "heatmaps redraw, scale / lookup (p90)", "value": sc_p90 / max(lk_p90, 1e-3), "unit": "x"},
+    ]
+
+
 def print_table(rows: list[dict]) -> None:
     width = max(len(r["name"]) for r in rows)
     print(f"{'measure':<{width}}  {'value':>12}  unit")
@@ -142,6 +189,8 @@ def main(root: Path = paths.ROOT, quick: bool = False) -> int:
     if Path(CHROMIUM).exists() and (site / "index.html").exists():
         print()
         print_table(scrub_rows(site, scrub_chart, frames=60 if quick else 240))
+        print()
+        print_table(heatmap_rows(root, site))
     else:
         print("\n(scrub timing skipped: needs /usr/bin/chromium and a built site/, run `make site` first)")
     return 0

@@ -49,7 +49,7 @@ class Builder:
         self.registry = registry
         self.cache_dir = Path(cache) if cache else paths.cache_dir(self.root)
         self.charts = ChartCache(self.cache_dir / "charts")
-        self.vl_specs: dict[str, dict] = {}  # figure id -> Vega-Lite dict, kept between builds
+        self.compiled: dict[str, CompiledChart] = {}  # figure id -> chart, kept between builds
         self.md = make_parser()
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -62,29 +62,27 @@ class Builder:
             self.registry = default_registry(self.root)
         return self.registry
 
-    def forget_figures(self, ids=None) -> None:
-        """Drop remembered figure specs (all, or the given ids) so they are rebuilt."""
-        if ids is None:
-            self.vl_specs.clear()
-        for i in ids or []:
-            self.vl_specs.pop(i, None)
+    def forget_figures(self) -> None:
+        """Drop remembered charts so every figure is made and compiled again (serve mode)."""
+        self.compiled.clear()
 
     def _compile(self, fig) -> CompiledChart:
-        spec = self.vl_specs.get(fig.id)
-        if spec is None:
-            try:
-                made = fig.make(self.root)
-                spec = made if isinstance(made, dict) else made.to_dict()
-            except BuildError:
-                raise
-            except Exception as exc:  # a figure module bug: say which figure, keep it one line
-                raise BuildError(None, None, f'figure "{fig.id}" failed: {type(exc).__name__}: {exc}') from exc
-            self.vl_specs[fig.id] = spec
+        """The figure's compiled chart; made once per Builder (a prose edit reuses it)."""
+        if fig.id in self.compiled:
+            return self.compiled[fig.id]
+        try:
+            made = fig.make(self.root)
+            spec = made if isinstance(made, dict) else made.to_dict()
+        except BuildError:
+            raise
+        except Exception as exc:  # a figure module bug: say which figure, keep it one line
+            raise BuildError(None, None, f'figure "{fig.id}" failed: {type(exc).__name__}: {exc}') from exc
         reg = self._registry()
         if fig.scrub and fig.section not in reg.sections:
             raise BuildError(None, None, f'figure "{fig.id}" scrubs section "{fig.section}", which is not registered')
         steps = reg.sections[fig.section].steps if fig.scrub else None
-        return self.charts.compile(fig.id, spec, steps, fig.hover)
+        self.compiled[fig.id] = self.charts.compile(fig.id, spec, steps, fig.hover)
+        return self.compiled[fig.id]
 
     def _page_data(self, doc: Document) -> dict:
         reg = self._registry()
@@ -148,7 +146,7 @@ class Builder:
                     front=doc.front, body=Markup(doc.html), references=references, root="",
                     page_url=(base.rstrip("/") + "/" + ("" if name == "index.html" else name)) if base else None,
                     bibtex=self._bibtex(doc.front, name),
-                    charts=[{"id": c.id, "spec_json": Markup(script_json(c.vega))} for c in compiled],
+                    charts=[{"id": c.id, "spec_json": Markup(c.json)} for c in compiled],
                     page_data=Markup(script_json(self._page_data(doc))),
                     live_reload=Markup(live_reload) if live_reload else None,
                 )

@@ -89,8 +89,9 @@ def make_handler(site: Path, state: _State):
 
 
 def _rebuild(builder: Builder, changes: set, root: Path) -> None:
-    figure_dirs = (root / "builder" / "figures", paths.freeze_dir(root))
-    if any(any(Path(p).is_relative_to(d) for d in figure_dirs) for _, p in changes):
+    figure_inputs = (root / "builder" / "figures", paths.freeze_dir(root),
+                     paths.content_dir(root) / "experiments.toml")
+    if any(any(Path(p).is_relative_to(d) for d in figure_inputs) for _, p in changes):
         for name in list(sys.modules):
             if name.startswith("builder.figures."):
                 importlib.reload(sys.modules[name])

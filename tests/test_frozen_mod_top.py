@@ -103,3 +103,32 @@ def test_final_params_match_last_checkpoint(run):
     _, a = run
     np.testing.assert_allclose(a["w_in"][-1], a["final_embed"] @ a["final_w_in"], atol=2e-2)
     np.testing.assert_allclose(a["w_out"][-1], a["final_embed"] @ a["final_w_out"].T, atol=2e-2)
+
+
+# -- the exact numbers the prose of content/index.md quotes for this run ----------------------
+def test_prose_numbers(run):
+    _, a = run
+    steps = a["metric_step"]
+    assert first_step(a, a["train_acc"] == 1.0) == 401  # "By step 401 ... all 911"
+    at = int(np.flatnonzero(steps == 401)[0])
+    assert a["test_acc"][at] < 1 / 67  # "no better than guessing one of 67 answers"
+    assert 24_000 <= first_step(a, a["test_acc"] > 0.3) <= 26_000  # "passes 30% around 25,000"
+    assert first_step(a, a["test_acc"] > 0.99) == 27_655  # "crosses 99% at step 27,655"
+    at_20k = int(np.argmin(abs(steps - 20_000)))
+    assert a["test_acc"][at_20k] < 0.05  # "for the next twenty thousand steps ... barely moves"
+
+
+def test_test_loss_falls_before_accuracy_moves(run):
+    """Footnote: the held-out loss peaks around step 1,000, then falls while accuracy is flat."""
+    _, a = run
+    steps, loss = a["metric_step"], a["test_loss"]
+    assert 500 <= steps[int(np.argmax(loss))] <= 2_000
+    at_20k = int(np.argmin(abs(steps - 20_000)))
+    assert loss[at_20k] < 0.5 * loss.max() and a["test_acc"][at_20k] < 0.05
+
+
+def test_three_frequency_groups_cover_every_neuron(run):
+    _, a = run
+    keys = fourier.key_frequencies(a["w_in"][-1].astype(np.float64))
+    assert sorted(keys) == [21, 24, 29]
+    assert sum(len(n) for n in keys.values()) == 24

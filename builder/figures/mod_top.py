@@ -19,7 +19,11 @@ from builder.training import config
 EXPERIMENT = "mod-top"
 SECTION = "mod-top"
 TRAIN_COLOR, TEST_COLOR = "#4c78a8", "#e45756"
-LEVELS = 99  # heatmap values are stored as integers in [-LEVELS, LEVELS] of a fixed range
+# Heatmap values are stored as integers in [-LEVELS, LEVELS] of a fixed range, one character
+# each: the page holds 101 steps x 3,216 weights, so this keeps it to ~330 kB instead of ~1.1 MB
+# of JSON numbers. The characters are printable ASCII without the two JSON escapes (" and \).
+CODES = "".join(c for c in map(chr, range(33, 127)) if c not in '"\\')
+LEVELS = (len(CODES) - 1) // 2  # 46
 # Diverging colours for the heatmaps, negative (blue) to positive (orange), as (position, rgb).
 DIVERGING = ((-1.0, (31, 78, 140)), (-0.5, (111, 160, 208)), (0.0, (238, 238, 236)),
              (0.5, (240, 164, 92)), (1.0, (166, 71, 11)))
@@ -70,9 +74,9 @@ def sections(root: Path) -> list[Section]:
 
 
 def animations(root: Path) -> list[Animation]:
+    """Play from 40% of training (deep in the quiet stretch of the frozen run) to the end."""
     steps = _checkpoint_steps(_spec(root))
-    mid = steps[len(steps) // 2]
-    return [Animation("mod-top-generalize", SECTION, mid, steps[-1], 5.0)]
+    return [Animation("mod-top-generalize", SECTION, steps[len(steps) * 2 // 5], steps[-1], 6.0)]
 
 
 # -- charts --------------------------------------------------------------------------------
@@ -80,7 +84,11 @@ def _step_rule(color: str = "#888"):
     """A vertical rule and label at the section's current step."""
     base = alt.Chart(alt.Data(values=[{}])).transform_calculate(s="step")
     rule = base.mark_rule(color=color, strokeDash=[4, 3], clip=True).encode(x="s:Q")
-    label = base.mark_text(align="left", dx=4, dy=-4, baseline="bottom", fontSize=11, color=color, clip=True).encode(
+    late = "step > 0.8 * domain('x')[1]"  # near the right edge the label goes on the left
+    label = base.mark_text(
+        align=alt.expr(f"{late} ? 'right' : 'left'"), dx=alt.expr(f"{late} ? -4 : 4"),
+        baseline="top", dy=2, fontSize=11, color=color,
+    ).encode(
         x="s:Q", y=alt.value(0), text=alt.Text("label:N")
     ).transform_calculate(label="'step ' + format(step, ',')")
     return rule, label
@@ -125,16 +133,18 @@ def accuracy_chart(root: Path):
 
 def _vmax(w: np.ndarray) -> float:
     """The fixed colour range of a heatmap: nearly all of its values over the whole run."""
-    return float(np.percentile(np.abs(w), 99.5))
+    return float(np.percentile(np.abs(w), 98))
 
 
 def _packed(w: np.ndarray, steps: np.ndarray, vmax: float) -> list[dict]:
-    """One row per checkpoint: the (p x hidden) matrix as neuron-major integers."""
-    q = np.clip(np.round(w / vmax * LEVELS), -LEVELS, LEVELS).astype(int)
-    return [{"step": int(s), "w": q[i].T.reshape(-1).tolist()} for i, s in enumerate(steps)]
+    """One row per checkpoint: the (p x hidden) matrix, neuron-major, one CODES character per
+    weight (level + LEVELS); the page decodes a cell with indexof(codes, character)."""
+    q = np.clip(np.round(w / vmax * LEVELS), -LEVELS, LEVELS).astype(int) + LEVELS
+    table = np.array(list(CODES))
+    return [{"step": int(s), "w": "".join(table[q[i].T.reshape(-1)])} for i, s in enumerate(steps)]
 
 
-def _heatmap(r: dict, key: str, title: str):
+def _heatmap(r: dict, key: str, title: str, lookup: bool = True):
     """Cells are a fixed sequence; a formula reads the packed row of the current step."""
     p, hidden, steps = r["p"], r["hidden"], r["step"]
     every = int(steps[1] - steps[0])
@@ -145,13 +155,14 @@ def _heatmap(r: dict, key: str, title: str):
     cells = alt.Chart(alt.SequenceGenerator(sequence=alt.SequenceParams(start=0, stop=p * hidden, **{"as": "k"}))).transform_calculate(
         n=f"floor(datum.k / {p})", token=f"datum.k % {p}"
     ).transform_calculate(
-        w=f"{row}.w[datum.k]"
+        w=f"indexof(codes, substring({row}.w, datum.k, datum.k + 1)) - {LEVELS}"
     ).transform_calculate(
         value=f"datum.w * {scale:.6g}", n1="datum.n + 1", fill=f"palette[datum.w + {LEVELS}]"
     ).mark_rect().encode(
         x=alt.X("token:O", title=f"input number (0 to {p - 1})", axis=alt.Axis(values=list(range(0, p, 11)), labelAngle=0)),
         y=alt.Y("n:O", title="neuron", axis=alt.Axis(values=[0, hidden - 1], labelExpr="datum.value + 1")),
-        color=alt.Color("fill:N", scale=None),
+        color=alt.Color("fill:N", scale=None) if lookup else alt.Color(
+            "w:Q", scale=alt.Scale(scheme="blueorange", domain=[-LEVELS, LEVELS]), legend=None),
         tooltip=[alt.Tooltip("token:O", title="number"), alt.Tooltip("n1:O", title="neuron"),
                  alt.Tooltip("value:Q", format=".2f", title="weight")],
     )
@@ -161,14 +172,16 @@ def _heatmap(r: dict, key: str, title: str):
     return alt.layer(cells, ring).properties(width=7 * p, height=5 * hidden, title=alt.Title(title, anchor="start", fontSize=12))
 
 
-def weights_chart(root: Path):
+def weights_chart(root: Path, lookup: bool = True):
+    """lookup=False colours cells through a continuous Vega scale instead (kept for `make bench`)."""
     r = run(root)
     step = alt.param(name="step", value=sections(root)[0].initial)
     neuron = alt.param(name="neuron", value=-1)
     colours = alt.param(name="palette", value=palette())
-    top = _heatmap(r, "w_in", "W_input = E W_in: how each number feeds each neuron")
-    bottom = _heatmap(r, "w_out", "W_output = (W_out Eᵀ)ᵀ: how each neuron votes for each answer")
-    chart = alt.vconcat(top, bottom, spacing=14).add_params(step, neuron, colours)
+    codes = alt.param(name="codes", value=CODES)
+    top = _heatmap(r, "w_in", "W_input = E W_in: how each number feeds each neuron", lookup)
+    bottom = _heatmap(r, "w_out", "W_output = (W_out Eᵀ)ᵀ: how each neuron votes for each answer", lookup)
+    chart = alt.vconcat(top, bottom, spacing=14).add_params(step, neuron, colours, codes)
     return with_vega_data(chart, {key: _packed(r[key], r["step"], _vmax(r[key])) for key in ("w_in", "w_out")})
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import vl_convert as vlc
@@ -23,6 +24,11 @@ class CompiledChart:
     id: str
     vega: dict
     svg: str
+
+    @cached_property
+    def json(self) -> str:
+        """The Vega spec as it goes into the page, serialized once."""
+        return script_json(self.vega)
 
 
 def _snap_scale(steps) -> dict:
