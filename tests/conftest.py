@@ -207,6 +207,17 @@ def demo_site(tmp_path_factory, chart_cache) -> Path:
     return root / "site"
 
 
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """Train on one thread, as the freeze store does (see builder/freeze.py), then restore."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 # ---- serving and the browser ----------------------------------------------------------------
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):  # keep pytest output clean

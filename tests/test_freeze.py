@@ -13,13 +13,7 @@ from builder.training import config
 
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Train on one thread, as the freeze store does (see builder/freeze.py)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 TOML = """\
 # a tiny experiment for store tests

@@ -14,13 +14,7 @@ from builder.training import config, experiments, models, tasks, trainer
 
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Train on one thread, as the freeze store does (see builder/freeze.py)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")
