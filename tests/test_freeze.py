@@ -5,7 +5,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from builder import freeze
 from builder.errors import BuildError
