@@ -158,7 +158,7 @@ def _heatmap(r: dict, key: str, title: str, lookup: bool = True):
         w=f"indexof(codes, substring({row}.w, datum.k, datum.k + 1)) - {LEVELS}"
     ).transform_calculate(
         value=f"datum.w * {scale:.6g}", n1="datum.n + 1", fill=f"palette[datum.w + {LEVELS}]"
-    ).mark_rect().encode(
+    ).mark_rect(aria=False).encode(
         x=alt.X("token:O", title=f"input number (0 to {p - 1})", axis=alt.Axis(values=list(range(0, p, 11)), labelAngle=0)),
         y=alt.Y("n:O", title="neuron", axis=alt.Axis(values=[0, hidden - 1], labelExpr="datum.value + 1")),
         color=alt.Color("fill:N", scale=None) if lookup else alt.Color(
