@@ -119,7 +119,7 @@ def accuracy_chart(root: Path):
     late = float(steps[-1]) * 0.6  # notes far to the right are written leftwards
     annotations = [
         alt.Chart(alt.Data(values=[n for n in notes if (n["step"] > late) == right])).mark_text(
-            align="right" if right else "left", dx=-6 if right else 6, fontSize=12, fontStyle="italic"
+            align="right" if right else "left", dx=-6 if right else 6, fontSize=12, fontStyle="italic", color="#8a8a8a"
         ).encode(x="step:Q", y="accuracy:Q", text="text:N", yOffset="dy:Q")
         for right in (False, True)
     ]

@@ -16,7 +16,7 @@ import vl_convert as vlc
 
 from builder.errors import BuildError
 
-VERSION = f"vlc-{vlc.get_vega_version()}-{vlc.get_vegalite_versions()[-1]}-1"
+VERSION = f"vlc-{vlc.get_vega_version()}-{vlc.get_vegalite_versions()[-1]}-2"
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def add_hover(vega: dict, field: str, chart_id: str) -> dict:
     signal = next((s for s in vega.get("signals", []) if s.get("name") == "neuron"), None)
     if signal is None:
         raise BuildError(None, None, f'hover chart "{chart_id}" has no `neuron` param (hint: alt.param(name="neuron", value=-1))')
-    pick = f"datum && isValid(datum[{json.dumps(field)}]) ? datum[{json.dumps(field)}] : -1"
+    pick = f"datum && isValid(datum[{json.dumps(field)}]) ? datum[{json.dumps(field)}] : -2"
     signal["on"] = [{"events": "pointermove", "update": pick}, {"events": "pointerout", "update": "-1"}]
     return vega
 
@@ -103,7 +103,9 @@ class ChartCache:
         self.misses += 1
         try:
             vega = move_vega_data(vlc.vegalite_to_vega(vl_spec))
-            svg_text = vlc.vega_to_svg(vega) if svg else ""
+            svg_text = vlc.vega_to_svg(vega) if svg else ""  # the static image keeps white
+            # On the page the chart sits on the article's own background (light or dark theme).
+            vega.pop("background", None)
         except Exception as exc:
             raise BuildError(None, None, f'chart "{chart_id}" does not compile: {str(exc).splitlines()[0]}') from None
         if steps is not None:
