@@ -62,11 +62,13 @@ def test_pointer_scrub_moves_both_heatmaps(page):
     acc.scroll_into_view_if_needed()
     box = acc.bounding_box()
     page.mouse.move(box["x"] + box["width"] * 0.12, box["y"] + box["height"] * 0.5)
-    early_step = step(page)
-    early = canvas_png(page, "mod-top-weights")
+    page.wait_for_function(f"window.article.current['{SECTION}'] <= 5000")  # Vega handles it async
+    early = canvas_png(page, "mod-top-weights")  # (may scroll the page: measure the chart again)
+    acc.scroll_into_view_if_needed()
+    box = acc.bounding_box()
     page.mouse.move(box["x"] + box["width"] * 0.9, box["y"] + box["height"] * 0.5)
+    page.wait_for_function(f"window.article.current['{SECTION}'] >= 40000")
     late_step = step(page)
-    assert early_step < late_step
     assert late_step % 500 == 0  # snapped to a checkpoint
     assert canvas_png(page, "mod-top-weights") != early
     signals = page.evaluate(
@@ -113,3 +115,12 @@ def test_phone_layout_has_no_sideways_scroll(chromium, article_site):
     page.wait_for_function("document.documentElement.dataset.chartsReady === 'true'", timeout=30000)
     assert page.evaluate("document.scrollingElement.scrollWidth") <= 375
     context.close()
+
+
+def test_unwrap_checkbox_redraws_the_waves(page):
+    waves = page.locator("#mod-top-waves")
+    waves.scroll_into_view_if_needed()
+    before = canvas_png(page, "mod-top-waves")
+    waves.locator("input[type=checkbox]").check()
+    page.wait_for_timeout(100)
+    assert canvas_png(page, "mod-top-waves") != before
