@@ -25,7 +25,7 @@ from builder.errors import BuildError
 from builder.figures import Registry, default_registry
 from builder.markdown import Document, make_parser, render_markdown
 from builder.render.assets import write_assets
-from builder.render.charts import ChartCache, CompiledChart, script_json
+from builder.render.charts import ChartCache, CompiledChart, payload_script, script_json
 from builder.render.links import check_links
 
 TEMPLATES = Path(__file__).parent / "render" / "templates"
@@ -81,7 +81,7 @@ class Builder:
         if fig.scrub and fig.section not in reg.sections:
             raise BuildError(None, None, f'figure "{fig.id}" scrubs section "{fig.section}", which is not registered')
         steps = reg.sections[fig.section].steps if fig.scrub else None
-        self.compiled[fig.id] = self.charts.compile(fig.id, spec, steps, fig.hover)
+        self.compiled[fig.id] = self.charts.compile(fig.id, spec, steps, fig.hover, fig.demand)
         return self.compiled[fig.id]
 
     def _page_data(self, doc: Document) -> dict:
@@ -156,6 +156,11 @@ class Builder:
                     if c.svg:
                         figdir.mkdir(exist_ok=True)
                         (figdir / f"{c.id}.svg").write_text(c.svg, encoding="utf-8")
+                    if c.payloads:
+                        datadir = tmp / "data" / c.id
+                        datadir.mkdir(parents=True, exist_ok=True)
+                        for key, rows in c.payloads.items():
+                            (datadir / f"{key}.js").write_text(payload_script(c.id, key, rows), encoding="utf-8")
                 report.pages.append(name)
                 report.charts += len(compiled)
             write_assets(tmp, self.cache_dir)

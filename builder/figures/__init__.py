@@ -24,6 +24,7 @@ class Figure:
     make: Callable[[Path], object]  # project root -> an Altair chart, or a Vega-Lite dict (with_datasets)
     scrub: bool = False  # pointer/keyboard on this chart sets the section's step
     hover: str | None = None  # datum field whose value hovering publishes as the `neuron` signal
+    demand: str | None = None  # datum field naming the on-demand payload (with_demand) to load
     sources: tuple = ()  # freeze-store experiment names whose artifacts it reads
 
 
@@ -95,4 +96,17 @@ def with_vega_data(chart, tables: dict) -> dict:
     """
     spec = chart if isinstance(chart, dict) else chart.to_dict()
     spec.setdefault("usermeta", {}).setdefault("vegaData", {}).update(tables)
+    return spec
+
+
+def with_demand(chart, payloads: dict) -> dict:
+    """A chart's Vega-Lite dict with data that loads only when the reader asks for it.
+
+    Each payload (key -> rows) is written as data/<chart id>/<key>.js; pointing at a mark whose
+    `Figure.demand` field equals a key loads that file into the chart's "demand" dataset (give
+    the chart an alt.NamedData("demand") layer and a `demand` param). The first page load does
+    not grow by these rows.
+    """
+    spec = chart if isinstance(chart, dict) else chart.to_dict()
+    spec.setdefault("usermeta", {}).setdefault("demand", {}).update(payloads)
     return spec

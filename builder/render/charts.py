@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -24,6 +25,7 @@ class CompiledChart:
     id: str
     vega: dict
     svg: str
+    payloads: dict = field(default_factory=dict)  # key -> rows, written as data/<id>/<key>.js
 
     @cached_property
     def json(self) -> str:
@@ -37,14 +39,33 @@ def _snap_scale(steps) -> dict:
     return {"name": "step_snap", "type": "threshold", "domain": mids, "range": steps}
 
 
-def move_vega_data(vega: dict) -> dict:
-    """Put tables carried in usermeta.vegaData (figures.with_vega_data) first in `data`."""
+def move_vega_data(vega: dict) -> tuple[dict, dict]:
+    """Put tables carried in usermeta.vegaData (figures.with_vega_data) first in `data`, and take
+    out the on-demand payloads (usermeta.demand, figures.with_demand): (vega, payloads)."""
     meta = vega.get("usermeta") or {}
     tables = meta.pop("vegaData", None)
+    payloads = meta.pop("demand", None) or {}
     if not meta:
         vega.pop("usermeta", None)
     if tables:
         vega["data"] = [{"name": k, "values": v} for k, v in tables.items()] + vega.get("data", [])
+    return vega, payloads
+
+
+SAFE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def add_demand(vega: dict, field: str, chart_id: str, payloads: dict) -> dict:
+    """Pointing at (or tapping) a mark whose datum has `field` sets the `demand` signal to that
+    value; the page then loads data/<chart>/<value>.js into the `demand` dataset (glue.js)."""
+    signal = next((s for s in vega.get("signals", []) if s.get("name") == "demand"), None)
+    if signal is None or not any(d.get("name") == "demand" for d in vega.get("data", [])):
+        raise BuildError(None, None, f'on-demand chart "{chart_id}" needs a `demand` param and an alt.NamedData("demand") layer')
+    bad = [k for k in payloads if not SAFE_KEY.match(k)]
+    if bad:
+        raise BuildError(None, None, f'on-demand chart "{chart_id}": key "{bad[0]}" must use only letters, digits, - and _')
+    keep = f"datum && isValid(datum[{json.dumps(field)}]) ? '' + datum[{json.dumps(field)}] : demand"
+    signal["on"] = [{"events": "pointermove, pointerdown", "update": keep}]
     return vega
 
 
@@ -67,7 +88,7 @@ def add_hover(vega: dict, field: str, chart_id: str) -> dict:
     signal = next((s for s in vega.get("signals", []) if s.get("name") == "neuron"), None)
     if signal is None:
         raise BuildError(None, None, f'hover chart "{chart_id}" has no `neuron` param (hint: alt.param(name="neuron", value=-1))')
-    pick = f"datum && isValid(datum[{json.dumps(field)}]) ? datum[{json.dumps(field)}] : -2"
+    pick = f"datum && isValid(datum[{json.dumps(field)}]) ? datum[{json.dumps(field)}] : -1"
     signal["on"] = [{"events": "pointermove", "update": pick}, {"events": "pointerout", "update": "-1"}]
     return vega
 
@@ -82,27 +103,27 @@ class ChartCache:
         self.misses = 0
 
     def compile(self, chart_id: str, vl_spec: dict, steps=None, hover: str | None = None,
-                svg: bool = True) -> CompiledChart:
-        """steps: make the chart a scrubber over these steps; hover: datum field for `neuron`."""
+                demand: str | None = None, svg: bool = True) -> CompiledChart:
+        """steps: make the chart a scrubber over these steps; hover: datum field for `neuron`;
+        demand: datum field naming the on-demand payload to load."""
         blob = json.dumps(vl_spec, sort_keys=True, separators=(",", ":"))
-        patches = json.dumps([list(steps) if steps is not None else None, hover])
+        patches = json.dumps([list(steps) if steps is not None else None, hover, demand])
         key = hashlib.sha256((VERSION + patches + blob).encode()).hexdigest()[:24]
         if key in self.memory:
             self.hits += 1
-            vega, svg_text = self.memory[key]
-            return CompiledChart(chart_id, vega, svg_text)
+            return CompiledChart(chart_id, *self.memory[key])
         disk = self.directory / f"{key}.json" if self.directory else None
         if disk and disk.exists():
             try:
-                vega, svg_text = json.loads(disk.read_text())
-                self.memory[key] = (vega, svg_text)
+                vega, svg_text, payloads = json.loads(disk.read_text())
+                self.memory[key] = (vega, svg_text, payloads)
                 self.hits += 1
-                return CompiledChart(chart_id, vega, svg_text)
+                return CompiledChart(chart_id, vega, svg_text, payloads)
             except (ValueError, OSError):
-                pass  # a damaged cache file is simply recompiled
+                pass  # a damaged (or older) cache file is simply recompiled
         self.misses += 1
         try:
-            vega = move_vega_data(vlc.vegalite_to_vega(vl_spec))
+            vega, payloads = move_vega_data(vlc.vegalite_to_vega(vl_spec))
             svg_text = vlc.vega_to_svg(vega) if svg else ""  # the static image keeps white
             # On the page the chart sits on the article's own background (light or dark theme).
             vega.pop("background", None)
@@ -112,13 +133,22 @@ class ChartCache:
             vega = add_scrub(vega, steps, chart_id)
         if hover is not None:
             vega = add_hover(vega, hover, chart_id)
-        self.memory[key] = (vega, svg_text)
+        if demand is not None:
+            vega = add_demand(vega, demand, chart_id, payloads)
+        self.memory[key] = (vega, svg_text, payloads)
         if disk:
             disk.parent.mkdir(parents=True, exist_ok=True)
             tmp = disk.with_suffix(".tmp")
-            tmp.write_text(json.dumps([vega, svg_text], separators=(",", ":")))
+            tmp.write_text(json.dumps([vega, svg_text, payloads], separators=(",", ":")))
             tmp.replace(disk)
-        return CompiledChart(chart_id, vega, svg_text)
+        return CompiledChart(chart_id, vega, svg_text, payloads)
+
+
+def payload_script(chart_id: str, key: str, rows) -> str:
+    """A data/<chart>/<key>.js file: it registers its rows when loaded by a <script> tag, which
+    (unlike fetch) also works from file://."""
+    name = json.dumps(f"{chart_id}/{key}")
+    return f"(window.ARTICLE_DATA = window.ARTICLE_DATA || {{}})[{name}] = {script_json(rows)};\n"
 
 
 def script_json(obj) -> str:

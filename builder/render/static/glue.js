@@ -83,6 +83,13 @@
     if (hasSignal(view, "neuron")) {
       view.addSignalListener("neuron", function (_, value) { setNeuron(section, value, view); });
     }
+    if (hasSignal(view, "demand")) {
+      view.addSignalListener("demand", function (_, key) {
+        if (key) load(id + "/" + key).then(function (rows) {
+          if (view.signal("demand") === key) view.data("demand", rows).run();
+        });
+      });
+    }
     if (current[section] !== undefined && hasSignal(view, "step")) return view.signal("step", current[section]).runAsync();
   }
   function embedAll() {
@@ -96,6 +103,19 @@
       Object.keys(current).forEach(function (s) { setStep(s, current[s], "init"); });
       document.documentElement.setAttribute("data-charts-ready", "true");
     });
+  }
+
+  /* ---- data loaded on demand: data/<chart>/<key>.js (a script tag works from file://) ---- */
+  var loading = {};
+  function load(name) {
+    if (!loading[name]) loading[name] = new Promise(function (resolve, reject) {
+      var script = document.createElement("script");
+      script.src = "data/" + name + ".js";
+      script.onload = function () { resolve(window.ARTICLE_DATA[name]); };
+      script.onerror = function () { delete loading[name]; reject(new Error("cannot load " + script.src)); };
+      document.head.appendChild(script);
+    });
+    return loading[name];
   }
 
   /* ---- keyboard scrubbing ------------------------------------------------------- */
