@@ -62,7 +62,7 @@ def accuracy_chart(root: Path):
     memorized = first_step(steps, r["train_acc"], 1.0)
     generalized = first_step(steps, r["test_acc"], 0.99)
     if memorized is not None:
-        notes.append({"step": memorized, "v": 1.0, "text": "memorizes the training pairs", "dy": -8})
+        notes.append({"step": memorized, "v": 1.0, "text": "memorizes the training pairs", "dy": 12})
     if generalized is not None:
         notes.append({"step": generalized, "v": 0.5, "text": "then generalizes to unseen pairs", "dy": 0})
     chart, rows = curves(
