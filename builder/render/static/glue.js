@@ -177,6 +177,14 @@
     clearTimeout(hideTimer);
     owner = trigger;
     popup.innerHTML = source.innerHTML;
+    // a live chart cannot be cloned: a chart inside a footnote shows its static image here
+    Array.prototype.forEach.call(popup.querySelectorAll("figure.chart"), function (fig) {
+      var img = document.createElement("img");
+      img.src = "figures/" + fig.getAttribute("data-chart") + ".svg";
+      img.alt = fig.querySelector(".chart-frame").getAttribute("aria-label");
+      img.className = "popup-chart";
+      fig.parentNode.replaceChild(img, fig);
+    });
     popup.hidden = false;
     popup.style.left = popup.style.top = "0px";
     var r = trigger.getBoundingClientRect(), p = popup.getBoundingClientRect();
