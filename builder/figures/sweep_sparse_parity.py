@@ -1,0 +1,121 @@
+"""Section 3, "When does grokking happen?": 1,125 sparse-parity runs, each coloured by outcome.
+
+Read from the sweep `sweep-sparse-parity` (content/_freeze/sweep-sparse-parity/shards/), which
+only `make train NAME=sweep-sparse-parity` trains; the build shows the finished runs. The
+outcome of every run is computed in the page from two sliders, with the same rule as
+builder.analysis.outcomes; a cell's nine loss curves load on demand (data/<chart>/<cell>.js).
+"""
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from pathlib import Path
+
+import altair as alt
+import numpy as np
+
+from builder import freeze
+from builder.figures import Figure, with_datasets, with_demand
+from builder.figures._common import TEST_COLOR, TRAIN_COLOR
+
+EXPERIMENT = "sweep-sparse-parity"
+SECTION = "sweep-sparse-parity"
+CLASSES = ("high train loss", "high test loss", "train and test drop together", "grokking")
+CLASS_COLORS = ("#bab0ac", "#e45756", "#4c78a8", "#f58518")
+DEFAULT_LOSS, DEFAULT_RATIO = 1e-5, 5e4
+
+
+@lru_cache(maxsize=4)
+def sweep(root: Path):
+    return freeze.load_sweep(EXPERIMENT, root=root)
+
+
+def cell_key(i: int, j: int, k: int) -> str:
+    """The on-demand file of one grid cell (weight decay i, width j, training size k)."""
+    return f"c{i}-{j}-{k}"
+
+
+def _axis_index(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    levels = np.unique(values)
+    return levels, np.searchsorted(levels, values)
+
+
+def grid_chart(root: Path):
+    a = sweep(root).arrays
+    done = np.asarray(a["done"], bool)
+    wds, wi = _axis_index(np.asarray(a["weight_decay"]))
+    hs, hi = _axis_index(np.asarray(a["hidden"]))
+    ns, ni = _axis_index(np.asarray(a["train_size"]))
+    seeds = np.asarray(a["seed"])
+    rows, curves = [], {}
+    steps = np.asarray(a["curve_step"])
+    for r in np.flatnonzero(done):
+        key = cell_key(wi[r], hi[r], ni[r])
+        rows.append({
+            "wd": float(wds[wi[r]]), "h": int(hs[hi[r]]), "n": int(ns[ni[r]]), "seed": int(seeds[r]),
+            "mtr": float(f"{a['min_train_loss'][r]:.4g}"), "mte": float(f"{a['min_test_loss'][r]:.4g}"),
+            "mr": float(f"{a['max_ratio'][r]:.4g}"), "cell": key,
+        })
+        curves.setdefault(key, []).extend(
+            {"seed": int(seeds[r]), "step": int(s), "train": float(f"{tr:.3g}"), "test": float(f"{te:.3g}")}
+            for s, tr, te in zip(steps, a["train_curve"][r], a["test_curve"][r])
+        )
+    loss_exp = alt.param(name="loss_exp", value=math.log10(DEFAULT_LOSS), bind=alt.binding_range(
+        min=-9, max=-1, step=0.05, name="loss threshold, 10^"))
+    ratio_exp = alt.param(name="ratio_exp", value=round(math.log10(DEFAULT_RATIO), 3), bind=alt.binding_range(
+        min=0, max=8, step=0.05, name="test/train ratio threshold, 10^"))
+    demand = alt.param(name="demand", value="")
+    classify = (
+        "datum.mtr >= pow(10, loss_exp) ? 'high train loss' : datum.mte >= pow(10, loss_exp) ? 'high test loss'"
+        " : datum.mr < pow(10, ratio_exp) ? 'train and test drop together' : 'grokking'"
+    )
+    colour = alt.Color("outcome:N", title=None, scale=alt.Scale(domain=list(CLASSES), range=list(CLASS_COLORS)), legend=None)
+    dots = alt.Chart(alt.NamedData("runs")).transform_calculate(
+        outcome=classify, col="datum.seed % 3", row="floor(datum.seed / 3)"
+    ).mark_circle(size=22, opacity=1).encode(
+        x=alt.X("h:O", title="hidden neurons", axis=alt.Axis(labelAngle=0)), xOffset=alt.XOffset("col:O", scale=alt.Scale(paddingOuter=0.3)),
+        y=alt.Y("n:O", title="training strings", sort="descending"), yOffset=alt.YOffset("row:O", scale=alt.Scale(paddingOuter=0.3)),
+        color=colour,
+        tooltip=[alt.Tooltip("wd:Q", title="weight decay"), alt.Tooltip("h:O", title="hidden"),
+                 alt.Tooltip("n:O", title="train size"), alt.Tooltip("seed:O"), alt.Tooltip("outcome:N"),
+                 alt.Tooltip("mtr:Q", title="min train loss", format=".2e"), alt.Tooltip("mte:Q", title="min test loss", format=".2e"),
+                 alt.Tooltip("mr:Q", title="max test/train", format=".2e")],
+    ).properties(width=130, height=130).facet(
+        column=alt.Column("wd:O", title="weight decay", header=alt.Header(labelFontSize=11))
+    )
+    counts = alt.Chart(alt.NamedData("runs")).transform_calculate(outcome=classify).transform_aggregate(
+        count="count()", groupby=["outcome"]
+    ).transform_calculate(label="datum.outcome + ': ' + datum.count")
+    legend = alt.layer(
+        counts.mark_bar().encode(y=alt.Y("outcome:N", sort=list(CLASSES), title=None, axis=None), x=alt.X("count:Q", title="runs"), color=colour),
+        counts.mark_text(align="left", dx=4).encode(y=alt.Y("outcome:N", sort=list(CLASSES)), x="count:Q", text="label:N"),
+    ).properties(width=220, height=90, title=alt.Title("Outcomes at these thresholds", anchor="start", fontSize=12))
+    curve_lines = alt.Chart(alt.NamedData("demand")).transform_fold(["train", "test"], as_=["split", "loss"]).mark_line(
+        strokeWidth=1, opacity=0.8
+    ).encode(
+        x=alt.X("step:Q", title="Training step", axis=alt.Axis(format="~s", tickCount=4)),
+        y=alt.Y("loss:Q", title="loss (log)", scale=alt.Scale(type="log"), axis=alt.Axis(format="~g", tickCount=4)),
+        color=alt.Color("split:N", title=None, scale=alt.Scale(domain=["train", "test"], range=[TRAIN_COLOR, TEST_COLOR])),
+        detail="seed:N",
+    )
+    threshold = alt.Chart(alt.Data(values=[{}])).transform_calculate(t="pow(10, loss_exp)").mark_rule(
+        strokeDash=[3, 3], color="#888").encode(y="t:Q")
+    curves_view = alt.layer(curve_lines, threshold).properties(
+        width=300, height=160,
+        title=alt.Title(alt.expr("demand ? 'The nine runs of the cell you pointed at' : 'Point at (or tap) a cell to see its nine runs'"),
+                        anchor="start", fontSize=12))
+    chart = alt.vconcat(dots, alt.hconcat(legend, curves_view, spacing=30))
+    # (Altair's add_params trips over a facet inside a concat: set the top-level params directly)
+    chart.params = [p.param for p in (loss_exp, ratio_exp, demand)]
+    return with_demand(with_datasets(chart, {"runs": rows}), curves)
+
+
+def figures() -> list[Figure]:
+    return [
+        Figure("sweep-sparse-parity-grid", SECTION,
+               "Each dot is one of the sweep's runs, coloured by outcome; move the sliders to change the thresholds. "
+               "Point at or tap a cell for its nine loss curves.",
+               "Five small grids, one per weight decay, of hidden width by training set size; each cell holds nine dots, "
+               "one per seed, coloured by whether the run failed to fit, memorized, generalized smoothly or grokked.",
+               grid_chart, demand="cell", sources=(EXPERIMENT,)),
+    ]
