@@ -37,7 +37,8 @@ def _serve(args) -> int:
 def _train(args) -> int:
     from builder import freeze
 
-    return freeze.train_command(args.names, root=Path(args.root))
+    return freeze.train_command(args.names, root=Path(args.root), executor=args.executor,
+                                device=args.device)
 
 
 def _bench(args) -> int:
@@ -59,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_serve)
     p = sub.add_parser("train", help="force retraining of experiments (all when none named)")
     p.add_argument("names", nargs="*")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="where a sweep's shards run (ray: the optional extra, a Ray cluster)")
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     p.set_defaults(func=_train)
     p = sub.add_parser("bench", help="build and training benchmarks")
     p.add_argument("--quick", action="store_true", help="smaller measurements (for tests)")

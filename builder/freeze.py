@@ -8,6 +8,17 @@ The key is a hash of the resolved spec plus its kind's algorithm version: change
 hyperparameter or bump the version and the artifact is stale. A missing, stale, truncated or
 corrupted artifact (its sha256 no longer matches the manifest) is retrained. The "quick" profile
 (tests, CI) lives in .cache/quick/<name>/ and never touches content/_freeze/.
+
+Sweeps (kind "sweep", builder.training.sweep) are stored shard by shard, each written the moment
+it finishes:
+
+    content/_freeze/<name>/shards/<shard id>.npz   per-run summaries of one shard
+    content/_freeze/<name>/manifest.json           spec, and per shard: key, sha256, timing
+    content/_freeze/<name>/.partial/<shard id>.pt  the shard in flight (git-ignored)
+
+A sweep can take hours, so only `python -m builder train NAME` (train_sweep) trains one; it
+trains the shards that are missing or stale and nothing else. `ensure` and `load_sweep` only read
+the finished shards: the site build never starts a sweep.
 """
 from __future__ import annotations
 
@@ -90,7 +101,7 @@ def write(folder: Path, arrays: dict[str, np.ndarray], manifest: dict) -> None:
 
 
 def train(name: str, spec: dict, key: str, folder: Path, *, progress: bool = True,
-          max_steps: int | None = None) -> Frozen | None:
+          max_steps: int | None = None, device: str = "cpu") -> Frozen | None:
     """Train (resuming any partial state), then write the artifact. None if stopped early."""
     partial = folder / ".partial" / "state.pt"
     threads = torch.get_num_threads()
@@ -100,7 +111,7 @@ def train(name: str, spec: dict, key: str, folder: Path, *, progress: bool = Tru
     start = time.perf_counter()
     try:
         arrays = run(spec, state_path=partial, state_key=key, max_steps=max_steps,
-                     progress=progress, desc=name)
+                     progress=progress, desc=name, device=device)
     finally:
         torch.set_num_threads(threads)
     wall = time.perf_counter() - start
@@ -111,7 +122,8 @@ def train(name: str, spec: dict, key: str, folder: Path, *, progress: bool = Tru
         "name": name, "key": key, "kind": spec["kind"],
         "algorithm_version": KINDS[spec["kind"]].version, "spec": spec, "seed": spec["seed"],
         "torch_version": torch.__version__, "numpy_version": np.__version__,
-        "python_version": platform.python_version(), "device": f"cpu ({platform.machine()})",
+        "python_version": platform.python_version(),
+        "device": f"cpu ({platform.machine()})" if device == "cpu" else device,
         "threads": 1, "wall_time_s": round(wall, 2),
         "steps_per_s": round(spec["steps"] / wall, 1) if wall > 0 else None,
         "model_steps_per_s": round(spec["steps"] * len(seeds) / wall, 1) if wall > 0 else None,
@@ -123,33 +135,180 @@ def train(name: str, spec: dict, key: str, folder: Path, *, progress: bool = Tru
 
 
 def ensure(name: str, *, root: Path = ROOT, force: bool = False, profile: str = "full",
-           progress: bool = True) -> Frozen:
-    """The artifact of experiment `name`: loaded when current and intact, else (re)trained."""
+           progress: bool = True, device: str = "cpu") -> Frozen:
+    """The artifact of experiment `name`: loaded when current and intact, else (re)trained.
+
+    A sweep is never trained here: its finished runs are returned as load_sweep does.
+    """
     spec = config.get(name, root).resolve(profile)
+    if spec["kind"] == "sweep":
+        return load_sweep(name, root=root, profile=profile)
     key = spec_key(spec)
     folder = artifact_dir(name, root, profile)
     if not force:
         frozen = read(name, folder, key)
         if frozen is not None:
             return frozen
-    frozen = train(name, spec, key, folder, progress=progress)
+    frozen = train(name, spec, key, folder, progress=progress, device=device)
     assert frozen is not None, f"{folder}: artifact unreadable right after writing it"
     return frozen
 
 
 def stale(root: Path = ROOT) -> list[str]:
-    """Names of experiments whose frozen artifact is missing, out of date or corrupt."""
-    return [name for name, experiment in config.load(root).items()
-            if read(name, artifact_dir(name, root), spec_key(experiment.resolve())) is None]
+    """Names of experiments whose frozen artifact is missing, out of date or corrupt (for a
+    sweep: not every run finished)."""
+    names = []
+    for name, experiment in config.load(root).items():
+        spec = experiment.resolve()
+        if spec["kind"] == "sweep":
+            m = load_sweep(name, root=root).manifest
+            if m["runs_done"] < m["runs_total"]:
+                names.append(name)
+        elif read(name, artifact_dir(name, root), spec_key(spec)) is None:
+            names.append(name)
+    return names
 
 
-def train_command(names: list[str], root: Path = ROOT) -> int:
-    """`python -m builder train [NAME ...]`: retrain the named experiments (all when empty)."""
+# ---- sweeps ----
+
+def _sweep_manifest(folder: Path) -> dict:
+    try:
+        return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def finished_shards(plan, folder: Path) -> dict:
+    """Shard id -> manifest entry, for the plan's shards whose file is current and intact."""
+    entries = _sweep_manifest(folder).get("shards", {})
+    done = {}
+    for shard in plan.shards:
+        entry = entries.get(shard.id)
+        if entry is None or entry.get("key") != shard.key:
+            continue
+        file = folder / "shards" / f"{shard.id}.npz"
+        try:
+            if sha256(file) == entry.get("sha256"):
+                done[shard.id] = entry
+        except OSError:
+            continue
+    return done
+
+
+def load_sweep(name: str, *, root: Path = ROOT, profile: str = "full") -> Frozen:
+    """A sweep's finished runs, without training anything.
+
+    Arrays cover the whole grid, one row per run in grid order (the product of the axes, first
+    axis slowest): `done` (R,) bool; one (R,) array per axis (e.g. hidden, seed, train_size,
+    weight_decay); min_train_loss, min_test_loss, max_ratio, final_train_acc, final_test_acc (R,)
+    float32; train_curve, test_curve (R, curve_points) float32; curve_step (curve_points,).
+    Unfinished runs hold NaN. manifest["runs_done"] / ["runs_total"] count them.
+    """
+    from builder.training import sweep
+    spec = config.get(name, root).resolve(profile)
+    plan = sweep.plan(spec)
+    folder = artifact_dir(name, root, profile)
+    done = finished_shards(plan, folder)
+    n, c = len(plan.runs), plan.curve_points
+    arrays: dict[str, np.ndarray] = {"done": np.zeros(n, dtype=bool)}
+    for axis in plan.axes:
+        arrays[axis] = np.array([run[axis] for run in plan.runs])
+    for key in ("min_train_loss", "min_test_loss", "max_ratio", "final_train_acc",
+                "final_test_acc"):
+        arrays[key] = np.full(n, np.nan, dtype=np.float32)
+    arrays["train_curve"] = np.full((n, c), np.nan, dtype=np.float32)
+    arrays["test_curve"] = np.full((n, c), np.nan, dtype=np.float32)
+    arrays["curve_step"] = sweep.curve_step(spec)
+    for shard_id in done:
+        with np.load(folder / "shards" / f"{shard_id}.npz", allow_pickle=False) as npz:
+            rows = npz["run"]
+            arrays["done"][rows] = True
+            for key in arrays:
+                if key in npz.files and key not in ("curve_step", "run"):
+                    arrays[key][rows] = npz[key]
+    manifest = {**_sweep_manifest(folder), "name": name, "kind": "sweep", "key": spec_key(spec),
+                "spec": spec, "runs_total": n, "runs_done": int(arrays["done"].sum()),
+                "shards_total": len(plan.shards), "shards_done": len(done)}
+    return Frozen(name, manifest, arrays, folder)
+
+
+def train_sweep(name: str, *, root: Path = ROOT, profile: str = "full", executor: str = "local",
+                device: str = "cpu", progress: bool = True,
+                max_steps: int | None = None) -> Frozen | None:
+    """Train the sweep's missing shards, writing each as it finishes; None if stopped early.
+
+    Shards of an older grid (keys no longer in the plan) are deleted first.
+    """
+    from builder.training import sweep
+    spec = config.get(name, root).resolve(profile)
+    plan = sweep.plan(spec)
+    folder = artifact_dir(name, root, profile)
+    (folder / "shards").mkdir(parents=True, exist_ok=True)
+    done = finished_shards(plan, folder)
+    current = {shard.id for shard in plan.shards}
+    for file in (folder / "shards").glob("*.npz"):
+        if file.stem not in current:
+            file.unlink()
+    manifest = {"name": name, "kind": "sweep", "key": spec_key(spec), "spec": spec,
+                "algorithm_version": KINDS[spec["of"]].version,
+                "summary_version": sweep.SUMMARY_VERSION, "runs_total": len(plan.runs),
+                "shards": done}
+    _write_json(folder / "manifest.json", manifest)
+
+    def on_done(shard, arrays, info):
+        file = folder / "shards" / f"{shard.id}.npz"
+        tmp = file.with_suffix(".npz.tmp")
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, file)
+        # merge into the manifest on disk: another process may have finished shards meanwhile
+        on_disk = _sweep_manifest(folder).get("shards", {})
+        manifest["shards"] = {**on_disk, **manifest["shards"], shard.id: {
+            "key": shard.key, "runs": len(shard.runs), "sha256": sha256(file),
+            "bytes": file.stat().st_size, **info, "torch_version": torch.__version__,
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}}
+        _write_json(folder / "manifest.json", manifest)
+
+    pending = [shard for shard in plan.shards if shard.id not in done]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # see train(): the trainer's flush reaches one thread
+    try:
+        complete = sweep.execute(
+            plan, pending, on_done, executor=executor, device=device,
+            state_dir=folder / ".partial", max_steps=max_steps, progress=progress, desc=name,
+            runs_done=sum(len(s.runs) for s in plan.shards if s.id in done))
+    finally:
+        torch.set_num_threads(threads)
+    if complete:
+        shutil.rmtree(folder / ".partial", ignore_errors=True)
+    return load_sweep(name, root=root, profile=profile) if complete else None
+
+
+def train_command(names: list[str], root: Path = ROOT, *, executor: str = "local",
+                  device: str = "cpu") -> int:
+    """`python -m builder train [NAME ...]`: retrain the named experiments (all when empty).
+
+    A sweep trains only its missing shards (a finished sweep trains nothing); --executor and
+    --device apply to sweeps (device also to single runs).
+    """
     experiments = config.load(root)
     for name in names:
         config.get(name, root)  # an unknown name stops here, before any training
     for name in names or list(experiments):
-        frozen = ensure(name, root=root, force=True)
+        if experiments[name].kind == "sweep":
+            frozen = train_sweep(name, root=root, executor=executor, device=device)
+            m = frozen.manifest
+            print(f"{name}: {m['runs_done']}/{m['runs_total']} runs -> {frozen.path}")
+            continue
+        frozen = ensure(name, root=root, force=True, device=device)
         m = frozen.manifest
         print(f"{name}: {m['wall_time_s']} s, {m['steps_per_s']} steps/s -> {frozen.path}")
     return 0

@@ -8,7 +8,8 @@ from conftest import REPO
 
 pytestmark = pytest.mark.browser
 SECTION = "mod-top"
-CHARTS = ("mod-top-accuracy", "mod-top-weights", "mod-top-waves")
+CHARTS = ("mod-top-accuracy", "mod-top-weights", "mod-top-waves", "sparse-parity-accuracy", "sparse-parity-loss",
+          "sparse-parity-weights", "sparse-parity-trajectories", "sparse-parity-l1-l2")
 
 
 @pytest.fixture(scope="module")
@@ -124,3 +125,22 @@ def test_unwrap_checkbox_redraws_the_waves(page):
     waves.locator("input[type=checkbox]").check()
     page.wait_for_timeout(100)
     assert canvas_png(page, "mod-top-waves") != before
+
+
+def test_parity_section_scrubs_and_plays(page):
+    """Section 2: scrubbing either curve moves the heatmap; its two animate links play their phases."""
+    weights = page.locator("#sparse-parity-weights")
+    traj = page.locator("#sparse-parity-trajectories .chart-frame")
+    traj.focus()
+    page.keyboard.press("Home")
+    assert page.evaluate("window.article.current['sparse-parity']") == 0
+    start = canvas_png(page, "sparse-parity-weights")
+    page.locator("#sparse-parity-trajectories .chart-frame").focus()
+    page.keyboard.press("End")
+    assert page.evaluate("window.article.current['sparse-parity']") == 4000
+    weights.scroll_into_view_if_needed()
+    assert canvas_png(page, "sparse-parity-weights") != start
+    for anim, end in (("sparse-parity-memorize", 800), ("sparse-parity-generalize", 2400)):
+        page.locator(f"button.animate[data-animate='{anim}']").click()
+        page.wait_for_function(f"window.article.current['sparse-parity'] === {end}", timeout=15000)
+    assert page.evaluate("window.article.current['mod-top']") != 2400  # sections keep their own step

@@ -87,8 +87,10 @@ def curves(name: str, steps: np.ndarray, series: dict, *, y: alt.Y, initial: int
 
 
 def vmax_of(w: np.ndarray) -> float:
-    """The fixed colour range of a heatmap: nearly all of its values over the whole run."""
-    return float(np.percentile(np.abs(w), 98))
+    """The fixed colour range of a heatmap: nearly all of its values over the whole run, but at
+    least a fifth of the largest (a sparse matrix's 98th percentile can be ~0)."""
+    a = np.abs(w)
+    return float(max(np.percentile(a, 98), 0.2 * a.max()))
 
 
 def packed(w: np.ndarray, steps: np.ndarray, vmax: float) -> list[dict]:
@@ -100,7 +102,8 @@ def packed(w: np.ndarray, steps: np.ndarray, vmax: float) -> list[dict]:
 
 
 def heatmap(key: str, w: np.ndarray, steps: np.ndarray, title: str, *, x_title: str, x_axis: alt.Axis,
-            y_title: str = "neuron", cell: tuple = (7, 5), lookup: bool = True, tooltip_x: str = "number"):
+            y_title: str = "neuron", cell: tuple = (7, 5), lookup: bool = True, tooltip_x: str = "number",
+            vmax: float | None = None):
     """Heatmap of w (checkpoints, columns, rows) at the current `step`; rows are neurons.
 
     Cells are a fixed sequence; a formula reads the packed row of the current step from the
@@ -111,7 +114,7 @@ def heatmap(key: str, w: np.ndarray, steps: np.ndarray, title: str, *, x_title: 
     every = int(steps[1] - steps[0]) if len(steps) > 1 else 1
     if not np.array_equal(steps, steps[0] + every * np.arange(len(steps))):
         raise ValueError("heatmap checkpoints must be evenly spaced")
-    scale = vmax_of(w) / LEVELS
+    scale = (vmax or vmax_of(w)) / LEVELS
     row = f"data('{key}')[clamp(round((step - {int(steps[0])}) / {every}), 0, {len(steps) - 1})]"
     cells = alt.Chart(alt.SequenceGenerator(sequence=alt.SequenceParams(start=0, stop=n_cols * n_rows, **{"as": "k"}))).transform_calculate(
         n=f"floor(datum.k / {n_cols})", token=f"datum.k % {n_cols}"

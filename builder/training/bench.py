@@ -4,7 +4,10 @@ Measured in one process, one thread (as the freeze store trains):
 - the opening model's steps/s;
 - a batch of small models trained together vs the same models one at a time, and the ratio;
 - the matrix-product FLOP rate the batched trainer reaches, next to this machine's float32
-  rate on a square matmul measured here too.
+  rate on a square matmul measured here too;
+- the sparse-parity sweep's throughput: one shard of its runs (same width and training size,
+  different seeds and weight decays, each with its own strings) trained as one batch vs one run
+  at a time, in model-steps/s, and the GFLOP/s that is.
 """
 from __future__ import annotations
 
@@ -12,7 +15,8 @@ import time
 
 import torch
 
-from builder.training import models, tasks, trainer
+from builder.paths import ROOT
+from builder.training import config, experiments, models, sweep, tasks, trainer
 
 
 def train_steps_per_s(data, model: models.ModelConfig, seeds: list[int], steps: int) -> float:
@@ -35,6 +39,31 @@ def matmul_flops_per_step(model: models.ModelConfig, n_examples: int) -> float:
     p, d, h = model.n_in, model.embed, model.hidden
     forward = 2 * (2 * p * d * h) + 2 * n_examples * p * h + 2 * n_examples * h * p
     return 3.0 * forward
+
+
+def parity_flops_per_step(n_examples: int, n_in: int, hidden: int) -> float:
+    """Matrix-product FLOPs of one sparse-parity training step of one model.
+
+    Forward: x W_in (2 N n_in h) and the logit (2 N h). Backward: the W_in gradient (2 N n_in h),
+    the w_out gradient and the hidden layer's gradient (2 N h each); no gradient for the inputs.
+    """
+    return 4.0 * n_examples * n_in * hidden + 6.0 * n_examples * hidden
+
+
+def sweep_shard_rates(hidden: int, n_models: int, steps: int) -> tuple[float, float]:
+    """(batched, one at a time) model-steps/s for runs of the sparse-parity sweep at `hidden`."""
+    plan = sweep.plan(config.get("sweep-sparse-parity", ROOT).resolve())
+    runs = [r for r in plan.runs if r["hidden"] == hidden and r["train_size"] == 1250][:n_models]
+    runs = [{**r, "steps": steps, "metrics": 2} for r in runs]
+
+    def rate(batch):
+        start = time.perf_counter()
+        experiments.run_parity_batch(batch, progress=False)
+        return len(batch) * steps / (time.perf_counter() - start)
+
+    batched = rate(runs)
+    looped = len(runs) / sum(1 / rate([r]) for r in runs)
+    return batched, looped
 
 
 def matmul_gflops(n: int, repeats: int) -> float:
@@ -84,4 +113,18 @@ def measure(quick: bool) -> list[dict]:
     row("float32 matmul, square, 1 thread", peak, "GFLOP/s")
     row(f"batched trainer matmul FLOPs ({n_models} small models)", achieved, "GFLOP/s")
     row("batched trainer / square matmul", achieved / peak, "fraction")
+
+    # the sparse-parity sweep (train size 1,250): a cache-sized shard vs one run at a time
+    steps = 50 if quick else 300
+    for hidden in ((64,) if quick else (16, 64, 256)):
+        n_models = sweep.auto_shard_size({"train_size": 1250, "hidden": hidden})
+        batched, looped = sweep_shard_rates(hidden, n_models, steps)
+        flops = parity_flops_per_step(1250, 31, hidden)
+        row(f"sweep shard, hidden {hidden}: {n_models} runs batched", batched, "model-steps/s")
+        row(f"sweep shard, hidden {hidden}: one run at a time", looped, "model-steps/s")
+        row(f"sweep shard, hidden {hidden}: batched / one at a time", batched / looped, "x")
+        row(f"sweep shard, hidden {hidden}: batched matmul FLOPs", batched * flops / 1e9,
+            "GFLOP/s")
+        row(f"sweep shard, hidden {hidden}: batched / square matmul",
+            batched * flops / 1e9 / peak, "fraction")
     return rows

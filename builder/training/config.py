@@ -20,7 +20,8 @@ PROFILES = ("full", "quick")  # "full" is the table itself; other profiles are s
 @dataclass(frozen=True)
 class Setting:
     """One key of a schema: its type, default (None means required) and an optional check."""
-    type: str  # "int", "float", "bool", "str", "seed" (an int or a list of ints)
+    type: str  # "int", "float", "bool", "str", "seed" (an int or a list of ints);
+    # "grid T": a sweep setting, one T or a list of T (an axis of the grid)
     default: object = None
     check: object = None  # value -> error message or None
     choices: tuple = ()
@@ -76,6 +77,16 @@ def locate(text: str, table: str, key: str | None = None) -> int | None:
 def check_value(setting: Setting, value) -> str | None:
     """Why `value` is not valid for `setting`, or None when it is."""
     kind = setting.type
+    if kind.startswith("grid "):  # a sweep setting: one value, or a list of values (an axis)
+        values = value if isinstance(value, list) else [value]
+        if not values:
+            return "must not be an empty list"
+        inner = Setting(kind[5:], setting.default, setting.check, setting.choices, setting.doc)
+        for one in values:
+            problem = check_value(inner, one)
+            if problem:
+                return problem if len(values) == 1 else f"values {problem}"
+        return None
     ok = {
         "int": isinstance(value, int) and not isinstance(value, bool),
         "float": isinstance(value, (int, float)) and not isinstance(value, bool),

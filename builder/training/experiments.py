@@ -93,17 +93,8 @@ def train_config(spec: dict) -> trainer.TrainConfig:
 FLOAT16 = ("w_in", "w_in_a", "w_in_b", "w_out")
 
 
-def run_modular(spec: dict, **train_options) -> dict[str, np.ndarray] | None:
-    """Train a modular-addition experiment; None when stopped early (see trainer.train).
-
-    With a single `seed` the models axis is dropped: metrics are (n_metrics,), checkpoints
-    (n_checkpoints, p, hidden); with a list of seeds every array keeps it first.
-    """
-    data = tasks.modular_addition(spec["p"], spec["train_fraction"], spec["split_seed"])
-    out = trainer.train(data, model_config(spec), train_config(spec), **train_options)
-    if out is None:
-        return None
-    single = not isinstance(spec["seed"], list)
+def finish(out: dict[str, np.ndarray], single: bool) -> dict[str, np.ndarray]:
+    """The trainer's arrays as stored: checkpoints float16, the models axis dropped if `single`."""
     arrays = {}
     for key, value in out.items():
         if single and key not in ("metric_step", "checkpoint_step", "train_index", "seed"):
@@ -116,22 +107,154 @@ def run_modular(spec: dict, **train_options) -> dict[str, np.ndarray] | None:
     return arrays
 
 
+def run_modular(spec: dict, **train_options) -> dict[str, np.ndarray] | None:
+    """Train a modular-addition experiment; None when stopped early (see trainer.train).
+
+    With a single `seed` the models axis is dropped: metrics are (n_metrics,), checkpoints
+    (n_checkpoints, p, hidden); with a list of seeds every array keeps it first.
+    """
+    data = tasks.modular_addition(spec["p"], spec["train_fraction"], spec["split_seed"])
+    out = trainer.train(data, model_config(spec), train_config(spec), **train_options)
+    if out is None:
+        return None
+    return finish(out, single=not isinstance(spec["seed"], list))
+
+
+PARITY = {
+    "n_bits": Setting("int", 30, positive, doc="random bits per string"),
+    "parity_bits": Setting("int", 3, positive, doc="the label is the parity of the first k bits"),
+    "train_size": Setting("int", None, positive, doc="the fixed training batch"),
+    "test_size": Setting("int", None, positive, doc="fresh test strings"),
+    "seed": Setting("seed", None, doc="init and data seed; a list trains one model per seed"),
+    "hidden": Setting("int", None, positive),
+    "regularizer": Setting("str", None, choices=("l1", "l2")),
+    "weight_decay": Setting("float", None, non_negative,
+                            doc="l1: strength of the L1 penalty; l2: decoupled AdamW decay"),
+    "lr": Setting("float", None, positive),
+    "beta1": Setting("float", 0.9, beta),
+    "beta2": Setting("float", 0.98, beta),
+    "eps": Setting("float", 1e-8, positive),
+    "steps": Setting("int", None, positive),
+    "metrics": Setting("int", 500, lambda v: None if v >= 2 else "must be at least 2"),
+    "checkpoints": Setting("int", 101, lambda v: None if v >= 0 else "must be zero or more"),
+}
+
+# Settings that may differ between the models of one batch: a sweep trains runs together when
+# everything else (and so every tensor shape) is the same.
+PARITY_PER_MODEL = ("seed", "weight_decay", "lr")
+
+
+def check_parity(spec: dict):
+    if spec["parity_bits"] > spec["n_bits"]:
+        return "parity_bits", f"parity_bits = {spec['parity_bits']} is more than n_bits"
+    for key in ("metrics", "checkpoints"):
+        if spec[key] > spec["steps"] + 1:
+            return key, f"{key} = {spec[key]} is more than steps + 1 = {spec['steps'] + 1}"
+    return None
+
+
+def run_parity_batch(specs: list[dict], **train_options) -> dict[str, np.ndarray] | None:
+    """Train sparse-parity runs that differ only in PARITY_PER_MODEL settings as one batch.
+
+    Each spec has a single seed. Arrays keep the models axis first, in the order of `specs`.
+    """
+    first = specs[0]
+    for spec in specs:
+        different = [k for k in first if k not in PARITY_PER_MODEL and spec[k] != first[k]]
+        if different:
+            raise ValueError(f"runs of one batch differ in {', '.join(different)}")
+    seeds = [spec["seed"] for spec in specs]
+    data = tasks.sparse_parity(first["n_bits"], first["parity_bits"], first["train_size"],
+                               first["test_size"], seeds)
+    model = models.ParityConfig(n_in=first["n_bits"] + 1, hidden=first["hidden"])
+    l1 = first["regularizer"] == "l1"
+    cfg = trainer.TrainConfig(
+        steps=first["steps"], seeds=tuple(seeds), lr=tuple(s["lr"] for s in specs),
+        weight_decay=tuple(0.0 if l1 else s["weight_decay"] for s in specs),
+        l1=tuple(s["weight_decay"] if l1 else 0.0 for s in specs),
+        betas=(first["beta1"], first["beta2"]), eps=first["eps"],
+        n_metrics=first["metrics"], n_checkpoints=first["checkpoints"])
+    out = trainer.train(data, model, cfg, **train_options)
+    return None if out is None else finish(out, single=False)
+
+
+def run_parity(spec: dict, **train_options) -> dict[str, np.ndarray] | None:
+    """Train a sparse-parity experiment; as run_modular, a single seed drops the models axis.
+
+    Arrays: train/test loss and acc, l1/l2 norm (n_metrics,); w_in (n_checkpoints, 31, hidden)
+    float16, inputs x neurons with "Bias" last; w_out (n_checkpoints, hidden) float16;
+    final_w_in (31, hidden), final_w_out (hidden, 1) float32.
+    """
+    seeds = spec["seed"] if isinstance(spec["seed"], list) else [spec["seed"]]
+    out = run_parity_batch([{**spec, "seed": s} for s in seeds], **train_options)
+    return None if out is None else finish(out, single=not isinstance(spec["seed"], list))
+
+
+def grid(setting: Setting) -> Setting:
+    """A run setting as a sweep setting: a single value, or a list of values (a grid axis)."""
+    kind = "int" if setting.type == "seed" else setting.type
+    return Setting(f"grid {kind}", setting.default, setting.check, setting.choices, setting.doc)
+
+
+# kind = "sweep": the settings of its runs (for now every sweep is `of = "parity"`, so its
+# schema is the parity schema, each setting a value or a list) and three of its own.
+SWEEP = {
+    "of": Setting("str", "parity", choices=("parity",), doc="the kind of every run"),
+    "shard_size": Setting("int", 0, non_negative,
+                          doc="runs trained together; 0 picks a cache-sized batch per shape"),
+    "curve_points": Setting("int", 101, lambda v: None if v >= 2 else "must be at least 2",
+                            doc="logged steps kept of each run's loss curves"),
+    **{key: grid(setting) for key, setting in PARITY.items()},
+}
+
+
+def check_sweep(spec: dict):
+    """The first run setting that is wrong in combination, as check_parity sees it."""
+    from builder.training import sweep
+    for key in ("steps", "metrics"):
+        if isinstance(spec[key], list):
+            return key, f"{key} cannot be an axis: every run of a sweep logs the same steps"
+    _, runs = sweep.expand(spec)
+    for run_spec in runs:
+        problem = KINDS[spec["of"]].check(run_spec)
+        if problem:
+            return problem
+    if spec["curve_points"] > spec["metrics"]:
+        return "curve_points", (f"curve_points = {spec['curve_points']} is more than "
+                                f"metrics = {spec['metrics']}")
+    return None
+
+
+def run_sweep(spec: dict, **train_options):
+    raise ValueError("a sweep trains shard by shard: use builder.freeze.train_sweep")
+
+
 @dataclass(frozen=True)
 class Kind:
     schema: dict[str, Setting]
     version: int
     check: Callable[[dict], tuple[str, str] | None]
     run: Callable[..., dict[str, np.ndarray] | None]
+    # for sweeps: settings that may differ within a batch, and the runner of such a batch
+    per_model: tuple[str, ...] = ()
+    run_batch: Callable[..., dict[str, np.ndarray] | None] | None = None
 
 
 KINDS: dict[str, Kind] = {
     # version 1: full-batch AdamW, loss / p, collapsed-matrix forward, denormals flushed.
     "modular": Kind(MODULAR, 1, check_modular, run_modular),
+    # version 1: a training batch and a test set per seed (streams 2s, 2s+1), bias as input 31,
+    # one logit, binary cross-entropy, full-batch AdamW, L1 in the loss or decoupled L2.
+    "parity": Kind(PARITY, 1, check_parity, run_parity, PARITY_PER_MODEL, run_parity_batch),
+    # version 1: see builder.training.sweep (its shards also carry sweep.SUMMARY_VERSION).
+    "sweep": Kind(SWEEP, 1, check_sweep, run_sweep),
 }
 
 
 def run(spec: dict, *, state_path: Path | None = None, state_key: str = "",
-        max_steps: int | None = None, progress: bool = True, desc: str = "train"):
+        max_steps: int | None = None, progress: bool = True, desc: str = "train",
+        device: str = "cpu"):
     """Run a resolved spec with its kind's runner."""
     return KINDS[spec["kind"]].run(spec, state_path=state_path, state_key=state_key,
-                                   max_steps=max_steps, progress=progress, desc=desc)
+                                   max_steps=max_steps, progress=progress, desc=desc,
+                                   device=device)

@@ -1,4 +1,9 @@
-"""The one-hidden-layer MLP of the modular-addition figures, batched over a leading models axis.
+"""The models, batched over a leading models axis: the modular-addition and sparse-parity MLPs.
+
+The trainer sees a model only through its config's methods (`init`, `encode`, `forward`, `loss`,
+`accuracy`, `snapshot`), so both configs below offer the same six.
+
+Modular addition:
 
     logits = ReLU(E_in[a] W_a + E_in[b] W_b) W_out E_out^T          (no biases)
 
@@ -73,6 +78,25 @@ class ModelConfig:
         if not self.collapsed_output:
             shapes["w_out"] = (self.hidden, self.embed_out)
         return shapes
+
+    # the trainer's interface (the module functions below do the work)
+    def init(self, seeds: list[int]) -> dict[str, torch.Tensor]:
+        return init_params(self, seeds)
+
+    def encode(self, x: torch.Tensor):
+        return encode(x, self.n_in)
+
+    def forward(self, params, inputs) -> torch.Tensor:
+        return forward(params, self, inputs)
+
+    def loss(self, logits, y) -> torch.Tensor:
+        return loss(logits, y)
+
+    def accuracy(self, logits, y) -> torch.Tensor:
+        return accuracy(logits, y)
+
+    def snapshot(self, params) -> dict[str, torch.Tensor]:
+        return snapshot(params, self)
 
 
 def init_params(cfg: ModelConfig, seeds: list[int]) -> dict[str, torch.Tensor]:
@@ -160,3 +184,50 @@ def snapshot(params: dict[str, torch.Tensor], cfg: ModelConfig) -> dict[str, tor
     if cfg.collapsed_input or cfg.tied_in_projection:
         return {"w_in": in_a, "w_out": out}
     return {"w_in_a": in_a, "w_in_b": in_b, "w_out": out}
+
+
+@dataclass(frozen=True)
+class ParityConfig:
+    """Sparse parity: logit = ReLU(x W_in) w_out for x = 30 bits and a constant 1 (31 inputs).
+
+    The appended 1 is the hidden layer's bias (its row of W_in), so W_in holds every first-layer
+    weight and the heatmap shows the bias as one more input. No output bias: the labels are
+    balanced, and without one every weight sits in the two matrices the figures draw.
+    """
+    n_in: int = 31  # the bits and the constant 1
+    hidden: int = 64
+
+    def shapes(self) -> dict[str, tuple[int, int]]:
+        return {"w_in": (self.n_in, self.hidden), "w_out": (self.hidden, 1)}
+
+    def init(self, seeds: list[int]) -> dict[str, torch.Tensor]:
+        """Truncated normal at +-2 std, parameter std 1 / sqrt(fan_in), as the modular layers."""
+        per_model = []
+        for seed in seeds:
+            gen = torch.Generator().manual_seed(seed)
+            one = {}
+            for name, (rows, cols) in self.shapes().items():
+                std = 1.0 / math.sqrt(rows)
+                one[name] = torch.nn.init.trunc_normal_(
+                    torch.empty(rows, cols), 0.0, std, -2 * std, 2 * std, generator=gen)
+            per_model.append(one)
+        return {name: torch.stack([one[name] for one in per_model]) for name in per_model[0]}
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return x  # already (M, N, n_in) floats
+
+    def forward(self, params, x: torch.Tensor) -> torch.Tensor:
+        """One logit per example: (M, N)."""
+        return (torch.relu(x @ params["w_in"]) @ params["w_out"]).squeeze(-1)
+
+    def loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Per-model binary cross-entropy, averaged over examples: (M,)."""
+        return torch.nn.functional.binary_cross_entropy_with_logits(
+            logits, y, reduction="none").mean(dim=1)
+
+    def accuracy(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return ((logits > 0).to(y.dtype) == y).float().mean(dim=1)
+
+    def snapshot(self, params) -> dict[str, torch.Tensor]:
+        """w_in (M, n_in, hidden): inputs x neurons, the bias last; w_out (M, hidden)."""
+        return {"w_in": params["w_in"].detach(), "w_out": params["w_out"].detach().squeeze(-1)}

@@ -1,5 +1,8 @@
 """The one training loop: full-batch AdamW over a batch of M models, with metrics and checkpoints.
 
+The model is any config with the methods init, encode, forward, loss, accuracy and snapshot
+(builder.training.models has the modular and the sparse-parity one).
+
 The M models' losses are *summed*, so each model's gradient is its own; the optimizer below is
 elementwise, with a learning rate and weight decay per model, so one step over the stacked
 parameters is exactly M independent steps.
@@ -65,9 +68,9 @@ def adamw_(params, grads, moments, step: int, lr: torch.Tensor, weight_decay: to
         p.sub_(step_size * m / denom)
 
 
-def objective(params, model: models.ModelConfig, cfg: TrainConfig, inputs, y) -> torch.Tensor:
+def objective(params, model, cfg: TrainConfig, inputs, y) -> torch.Tensor:
     """The sum over models of each model's loss plus its L1 penalty: one scalar to differentiate."""
-    loss = models.loss(models.forward(params, model, inputs), y)
+    loss = model.loss(model.forward(params, inputs), y)
     if any(cfg.l1):
         l1, _ = models.weight_norms(params)
         loss = loss + per_model(cfg.l1, l1).view(-1) * l1
@@ -75,19 +78,19 @@ def objective(params, model: models.ModelConfig, cfg: TrainConfig, inputs, y) ->
 
 
 @torch.no_grad()
-def measure(params, model: models.ModelConfig, train, test) -> dict[str, torch.Tensor]:
+def measure(params, model, train, test) -> dict[str, torch.Tensor]:
     """The six logged metrics, each (M,)."""
     out = {}
     for split, (inputs, y) in (("train", train), ("test", test)):
-        logits = models.forward(params, model, inputs)
-        out[f"{split}_loss"] = models.loss(logits, y)
-        out[f"{split}_acc"] = models.accuracy(logits, y)
+        logits = model.forward(params, inputs)
+        out[f"{split}_loss"] = model.loss(logits, y)
+        out[f"{split}_acc"] = model.accuracy(logits, y)
     out["l1_norm"], out["l2_norm"] = models.weight_norms(params)
     return out
 
 
-def fresh_state(model: models.ModelConfig, cfg: TrainConfig) -> dict:
-    params = models.init_params(model, list(cfg.seeds))
+def fresh_state(model, cfg: TrainConfig) -> dict:
+    params = model.init(list(cfg.seeds))
     return {
         "step": 0,
         "params": params,
@@ -116,13 +119,21 @@ def load_state(path: Path | None, key: str) -> dict | None:
     return state if state.get("key") == key else None
 
 
-def train(data: Dataset, model: models.ModelConfig, cfg: TrainConfig, *,
+def to_device(inputs, device: str):
+    """A tensor, or a tuple of tensors, on `device`."""
+    if isinstance(inputs, torch.Tensor):
+        return inputs.to(device)
+    return tuple(t.to(device) for t in inputs)
+
+
+def train(data: Dataset, model, cfg: TrainConfig, *,
           state_path: Path | None = None, state_key: str = "", max_steps: int | None = None,
           save_every_s: float = 30.0, progress: bool = True, desc: str = "train",
-          device: str = "cpu") -> dict[str, np.ndarray] | None:
+          device: str = "cpu", bar: tqdm | None = None) -> dict[str, np.ndarray] | None:
     """Train the M models of `cfg`; return their metrics, checkpoints and final parameters.
 
     `max_steps` stops early (saving the state) and returns None: how tests simulate an interrupt.
+    `bar`: an open progress bar to advance by model-steps instead of opening one (a sweep's).
     """
     # Once the training loss is tiny, softmax gradients are subnormal floats, which make CPU
     # arithmetic up to 30x slower; flushing them to zero changes nothing visible. (It only reaches
@@ -132,10 +143,8 @@ def train(data: Dataset, model: models.ModelConfig, cfg: TrainConfig, *,
     torch.set_rng_state(state["rng"])
     params = {k: p.to(device).requires_grad_(True) for k, p in state["params"].items()}
     moments = {k: (m.to(device), v.to(device)) for k, (m, v) in state["moments"].items()}
-    train_set = (tuple(t.to(device) for t in models.encode(data.train_x, model.n_in)),
-                 data.train_y.to(device))
-    test_set = (tuple(t.to(device) for t in models.encode(data.test_x, model.n_in)),
-                data.test_y.to(device))
+    train_set = (to_device(model.encode(data.train_x), device), data.train_y.to(device))
+    test_set = (to_device(model.encode(data.test_x), device), data.test_y.to(device))
     any_param = next(iter(params.values()))
     lr, weight_decay = per_model(cfg.lr, any_param), per_model(cfg.weight_decay, any_param)
     metric_steps = set(cfg.schedule(cfg.n_metrics).tolist())
@@ -148,9 +157,13 @@ def train(data: Dataset, model: models.ModelConfig, cfg: TrainConfig, *,
 
     # counts model-steps (steps x models), so the rate shown is model-steps/s; ETA as usual
     n_models = len(cfg.seeds)
-    bar = tqdm(total=cfg.steps * n_models, initial=state["step"] * n_models, desc=desc,
-               unit="step" if n_models == 1 else "model-step", unit_scale=n_models > 1,
-               disable=not progress, dynamic_ncols=True, mininterval=1.0)
+    own_bar = bar is None
+    if own_bar:
+        bar = tqdm(total=cfg.steps * n_models, initial=state["step"] * n_models, desc=desc,
+                   unit="step" if n_models == 1 else "model-step", unit_scale=n_models > 1,
+                   disable=not progress, dynamic_ncols=True, mininterval=1.0)
+    else:
+        bar.update(state["step"] * n_models)
     last_save = time.monotonic()
     step = state["step"]
     try:
@@ -164,13 +177,16 @@ def train(data: Dataset, model: models.ModelConfig, cfg: TrainConfig, *,
                 return None
             if step in metric_steps:
                 for k, value in measure(params, model, train_set, test_set).items():
-                    state["metrics"][k].append(value.cpu())
-                bar.set_postfix(train_acc=f"{state['metrics']['train_acc'][-1].mean():.3f}",
-                                test_acc=f"{state['metrics']['test_acc'][-1].mean():.3f}",
-                                refresh=False)
+                    # as Python floats (exact for float32): small tensors kept between the
+                    # big, freed activations pin glibc's heap, which then grows every step
+                    state["metrics"][k].append(value.cpu().tolist())
+                if own_bar:
+                    bar.set_postfix(train_acc=f"{np.mean(state['metrics']['train_acc'][-1]):.3f}",
+                                    test_acc=f"{np.mean(state['metrics']['test_acc'][-1]):.3f}",
+                                    refresh=False)
             if step in checkpoint_steps:
                 with torch.no_grad():
-                    snap = models.snapshot(params, model)
+                    snap = model.snapshot(params)
                 for k, value in snap.items():
                     state["checkpoints"].setdefault(k, []).append(value.cpu().clone())
             if step == cfg.steps:
@@ -184,7 +200,8 @@ def train(data: Dataset, model: models.ModelConfig, cfg: TrainConfig, *,
             step += 1
             bar.update(n_models)
     finally:
-        bar.close()
+        if own_bar:
+            bar.close()
     return collect(current(), cfg, data)
 
 
@@ -193,11 +210,14 @@ def collect(state: dict, cfg: TrainConfig, data: Dataset) -> dict[str, np.ndarra
     out = {
         "metric_step": cfg.schedule(cfg.n_metrics),
         "checkpoint_step": cfg.schedule(cfg.n_checkpoints),
-        "train_index": data.train_index.numpy(),
-        "seed": np.array(cfg.seeds, dtype=np.int64),
     }
+    if data.train_index is not None:
+        out["train_index"] = data.train_index.numpy()
+    out["seed"] = np.array(cfg.seeds, dtype=np.int64)
     for k, values in state["metrics"].items():
-        out[k] = torch.stack(values, dim=1).numpy()  # (M, n_metrics)
+        # (M, n_metrics) float32; lists of floats (or, in older saved states, tensors)
+        out[k] = torch.stack([torch.as_tensor(v, dtype=torch.float32) for v in values],
+                             dim=1).numpy()
     for k, values in state["checkpoints"].items():
         out[k] = torch.stack(values, dim=1).numpy()  # (M, n_checkpoints, p, hidden)
     for k, p in state["params"].items():

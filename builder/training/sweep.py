@@ -1,0 +1,219 @@
+"""Sweeps: a grid in experiments.toml expands to runs; runs that share every shape train together.
+
+    [sweep-sparse-parity]
+    kind = "sweep"
+    of = "parity"                  # the kind of every run
+    hidden = [16, 32, 64]          # a list is an axis of the grid; a single value is shared
+    seed = [0, 1, 2]
+
+`plan(spec)` expands the grid (the product of the axes, first axis slowest) into run specs of the
+`of` kind, groups the runs that differ only in settings the kind can vary per model (seed, lr,
+weight decay: the same tensor shapes), and cuts each group into cache-sized shards. A shard is
+the unit of work: it trains as one batch and its summaries are saved as soon as it finishes (by
+the caller of `execute`, see builder.freeze), so a killed sweep loses at most the shards in
+flight, and those resume from their partial state. Every shard has a key (the hash of its runs'
+specs), so a finished shard is never trained twice and a changed grid retrains only what changed.
+
+Per run we keep a summary, not the weights: the minimum train and test loss over the logged
+steps, the largest test/train loss ratio, the final accuracies and both loss curves down-sampled
+to `curve_points` logged steps.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from builder.training.experiments import KINDS
+
+# Settings of the sweep itself; every other setting belongs to the runs.
+SWEEP_SETTINGS = ("of", "shard_size", "curve_points", "kind")
+# Bump when the summary arrays change: every shard is then retrained.
+SUMMARY_VERSION = 1
+# The train loss is floored here before dividing: a float32 loss can underflow to exactly 0.
+RATIO_FLOOR = 1e-30
+# Auto shard size: the most models (of SHARD_SIZES) whose hidden activations fit SHARD_BYTES;
+# models ALONE_HIDDEN or more wide train alone (batching them was slower at every size tried).
+# Measured on this machine (one thread, train size 1,250, model-steps/s): hidden 16: 15 models
+# ~4,600-4,800, one at a time ~1,300; hidden 64: 15 models ~1,350-1,500, one ~600-900; hidden
+# 128: 9 models ~830, one ~360; hidden 256: one ~420-470, 3 together ~380. 45 at once falls out
+# of cache (builder/training/bench.py).
+SHARD_BYTES = 6 << 20
+ALONE_HIDDEN = 256
+SHARD_SIZES = (1, 3, 5, 9, 15)
+
+
+@dataclass(frozen=True)
+class Shard:
+    id: str  # readable: the shared axis values and a counter, e.g. "hidden16-train_size750-0"
+    key: str  # sha256 of its runs' spec keys and the summary version
+    runs: tuple[int, ...]  # indices into Plan.runs
+
+
+@dataclass(frozen=True)
+class Plan:
+    of: str
+    axes: dict  # axis name -> its values, in grid order
+    runs: list  # one resolved spec of kind `of` per grid point, in grid order
+    shards: list  # cheapest first
+    curve_points: int
+    steps: int
+
+
+def spec_key(spec: dict) -> str:
+    """sha256 of a resolved spec and its kind's algorithm version (as builder.freeze.spec_key)."""
+    payload = {"spec": spec, "algorithm_version": KINDS[spec["kind"]].version}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def expand(spec: dict) -> tuple[dict, list[dict]]:
+    """(axes, runs): the grid's axes and one run spec per grid point, first axis slowest."""
+    shared = {k: v for k, v in spec.items() if k not in SWEEP_SETTINGS}
+    axes = {k: v for k, v in shared.items() if isinstance(v, list)}
+    runs = []
+    for values in itertools.product(*axes.values()):
+        run = {**shared, **dict(zip(axes, values)), "kind": spec["of"]}
+        runs.append(dict(sorted(run.items())))
+    return axes, runs
+
+
+def batch_cost(run: dict) -> int:
+    """Bytes of one model's hidden activations on its training batch: what must stay in cache."""
+    return 4 * run.get("train_size", 1) * run.get("hidden", 1)
+
+
+def auto_shard_size(run: dict) -> int:
+    if run.get("hidden", 0) >= ALONE_HIDDEN:
+        return 1
+    fits = [m for m in SHARD_SIZES if m * batch_cost(run) <= SHARD_BYTES]
+    return fits[-1] if fits else 1
+
+
+def plan(spec: dict) -> Plan:
+    """The sweep's runs and shards. Pure: the same spec always gives the same plan."""
+    kind = KINDS[spec["of"]]
+    axes, runs = expand(spec)
+    groups: dict[str, list[int]] = {}
+    for i, run in enumerate(runs):
+        shared = {k: v for k, v in run.items() if k not in kind.per_model}
+        groups.setdefault(json.dumps(shared, sort_keys=True), []).append(i)
+    shards = []
+    for members in sorted(groups.values(), key=lambda m: (batch_cost(runs[m[0]]), m[0])):
+        first = runs[members[0]]
+        size = spec["shard_size"] or auto_shard_size(first)
+        label = "-".join(f"{k}{first[k]}" for k in axes if k not in kind.per_model) or "all"
+        for j in range(0, len(members), size):
+            chunk = tuple(members[j:j + size])
+            key = hashlib.sha256(json.dumps({
+                "runs": [spec_key(runs[i]) for i in chunk], "curve_points": spec["curve_points"],
+                "summary_version": SUMMARY_VERSION}).encode()).hexdigest()
+            shards.append(Shard(f"{label}-{j // size}", key, chunk))
+    return Plan(spec["of"], axes, runs, shards, spec["curve_points"], spec["steps"])
+
+
+def curve_picks(n_logged: int, curve_points: int) -> np.ndarray:
+    """Which of `n_logged` logged steps a down-sampled curve keeps: evenly spaced, ends included."""
+    return np.unique(np.round(np.linspace(0, n_logged - 1, curve_points)).astype(np.int64))
+
+
+def curve_step(spec: dict) -> np.ndarray:
+    """The training steps of a sweep's down-sampled curves."""
+    logged = np.unique(np.round(np.linspace(0, spec["steps"], spec["metrics"])).astype(np.int64))
+    return logged[curve_picks(len(logged), spec["curve_points"])]
+
+
+def summarize(out: dict[str, np.ndarray], curve_points: int) -> dict[str, np.ndarray]:
+    """Per-run summaries of a batch's metrics (models axis first)."""
+    train = out["train_loss"].astype(np.float64)
+    test = out["test_loss"].astype(np.float64)
+    picks = curve_picks(train.shape[1], curve_points)
+    return {
+        "min_train_loss": train.min(axis=1).astype(np.float32),
+        "min_test_loss": test.min(axis=1).astype(np.float32),
+        "max_ratio": (test / np.maximum(train, RATIO_FLOOR)).max(axis=1).astype(np.float32),
+        "final_train_acc": out["train_acc"][:, -1].astype(np.float32),
+        "final_test_acc": out["test_acc"][:, -1].astype(np.float32),
+        "curve_step": out["metric_step"][picks],
+        "train_curve": train[:, picks].astype(np.float32),
+        "test_curve": test[:, picks].astype(np.float32),
+    }
+
+
+def run_shard(plan: Plan, shard: Shard, *, state_path: Path | None = None,
+              max_steps: int | None = None, device: str = "cpu", bar=None):
+    """Train one shard's runs as one batch: its summaries plus `run` (grid indices), or None
+    when stopped at `max_steps` (the state is then in `state_path`)."""
+    specs = [plan.runs[i] for i in shard.runs]
+    out = KINDS[plan.of].run_batch(specs, state_path=state_path, state_key=shard.key,
+                                   max_steps=max_steps, progress=False, device=device, bar=bar)
+    if out is None:
+        return None
+    return {"run": np.array(shard.runs, dtype=np.int64), **summarize(out, plan.curve_points)}
+
+
+def _ray_shard(plan: Plan, shard: Shard, device: str):
+    """A Ray task: one thread, as the local executor (the trainer's flush reaches one thread)."""
+    import torch
+    torch.set_num_threads(1)
+    start = time.perf_counter()
+    return run_shard(plan, shard, device=device), time.perf_counter() - start
+
+
+def execute(plan: Plan, shards: list[Shard], on_done, *, executor: str = "local",
+            device: str = "cpu", state_dir: Path | None = None, max_steps: int | None = None,
+            progress: bool = True, desc: str = "sweep", runs_done: int = 0) -> bool:
+    """Train `shards`, calling on_done(shard, arrays, info) as each one finishes.
+
+    Returns False when stopped early by `max_steps` (local executor only: the shard in flight
+    keeps its state in state_dir/<id>.pt and resumes from it next time), else True.
+    """
+    total = len(plan.runs)
+    bar = tqdm(total=total * plan.steps, initial=runs_done * plan.steps, unit="model-step",
+               unit_scale=True, disable=not progress, dynamic_ncols=True, mininterval=1.0,
+               desc=f"{desc}: runs {runs_done}/{total}")
+    done = runs_done
+
+    def finished(shard, arrays, wall):
+        nonlocal done
+        done += len(shard.runs)
+        rate = len(shard.runs) * plan.steps / wall if wall > 0 else None
+        on_done(shard, arrays, {"wall_time_s": round(wall, 2), "device": device,
+                                "model_steps_per_s": None if rate is None else round(rate, 1)})
+        bar.set_description(f"{desc}: runs {done}/{total}", refresh=True)
+
+    try:
+        if executor == "local":
+            for shard in shards:
+                start = time.perf_counter()
+                state = None if state_dir is None else state_dir / f"{shard.id}.pt"
+                arrays = run_shard(plan, shard, state_path=state, max_steps=max_steps,
+                                   device=device, bar=bar)
+                if arrays is None:
+                    return False
+                finished(shard, arrays, time.perf_counter() - start)
+                if state is not None:
+                    state.unlink(missing_ok=True)
+            return True
+        if executor == "ray":
+            import ray  # the optional extra: pip install -e '.[ray]'
+            if not ray.is_initialized():
+                ray.init()  # joins the cluster in RAY_ADDRESS, else starts a local one
+            task = ray.remote(num_cpus=1, num_gpus=1 if device.startswith("cuda") else 0)(
+                _ray_shard)
+            pending = {task.remote(plan, shard, device): shard for shard in shards}
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                shard = pending.pop(ready[0])
+                arrays, wall = ray.get(ready[0])
+                bar.update(len(shard.runs) * plan.steps)
+                finished(shard, arrays, wall)
+            return True
+        raise ValueError(f'unknown executor "{executor}" (local or ray)')
+    finally:
+        bar.close()

@@ -1,0 +1,109 @@
+"""What the article claims about the frozen sparse-parity runs and the sweep (sections 2 and 3).
+
+These read the committed artifacts; they fail (not skip) when one is missing or stale:
+retrain with `python -m builder train sparse-parity` (or sparse-parity-l2). The sweep trains for
+hours in the background (`python -m builder train sweep-sparse-parity`); until it finishes, its
+tests check only the finished shards.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from builder import freeze
+from builder.analysis import outcomes
+from builder.paths import ROOT, freeze_dir
+from builder.training import config
+
+
+def frozen(name):
+    spec = config.get(name).resolve()
+    found = freeze.read(name, freeze_dir(ROOT) / name, freeze.spec_key(spec))
+    assert found is not None, \
+        f"content/_freeze/{name} is missing or stale: run `python -m builder train {name}`"
+    return spec, found.arrays
+
+
+@pytest.fixture(scope="module")
+def l1():
+    return frozen("sparse-parity")
+
+
+@pytest.fixture(scope="module")
+def l2():
+    return frozen("sparse-parity-l2")
+
+
+def first(a, condition):
+    hits = np.flatnonzero(condition)
+    assert len(hits), "never happens"
+    return hits[0]
+
+
+def test_shapes(l1):
+    spec, a = l1
+    assert a["w_in"].shape == (101, 31, spec["hidden"]) and a["w_in"].dtype == np.float16
+    assert a["w_out"].shape == (101, spec["hidden"])
+    assert a["checkpoint_step"][[0, -1]].tolist() == [0, spec["steps"]]
+    assert a["train_acc"].shape == a["test_loss"].shape == (spec["metrics"],)
+    assert spec["train_size"] == 1200 and spec["regularizer"] == "l1"
+
+
+def test_memorizes_first_then_generalizes(l1):
+    _, a = l1
+    memorizing = (a["train_acc"] >= 0.99) & (a["test_acc"] <= 0.60)
+    memorized = first(a, memorizing)
+    generalized = first(a, a["test_acc"] >= 0.99)
+    assert memorized < generalized
+    assert a["test_acc"][-1] >= 0.99 and a["train_acc"][-1] >= 0.99
+
+
+def test_train_loss_rises_before_test_loss_collapses(l1):
+    _, a = l1
+    memorized = first(a, a["train_acc"] >= 0.99)
+    generalized = first(a, a["test_acc"] >= 0.99)
+    window = a["train_loss"][memorized:generalized + 1]
+    lowest = np.minimum.accumulate(window)
+    assert (window / lowest).max() > 1.2  # a visible rise on a log axis
+
+
+def test_first_three_inputs_carry_the_weight_at_the_end(l1):
+    _, a = l1
+    w = np.abs(a["w_in"][-1].astype(np.float32))  # (31, hidden), bias last
+    assert w[:3].sum() > 0.5 * w.sum()  # most of all first-layer weight, bias included
+    assert w[:3].sum() > 0.95 * w[:30].sum()  # the 27 distractors faded to ~0
+    start = np.abs(a["w_in"][0].astype(np.float32))
+    assert start[:3].sum() < 0.2 * start[:30].sum()  # not so at the start
+
+
+def test_l2_spreads_weight_over_more_neurons(l1, l2):
+    _, a1 = l1
+    _, a2 = l2
+    assert a2["test_acc"][-1] >= 0.99
+
+    def neurons_using_the_three(a):
+        per_neuron = np.abs(a["w_in"][-1].astype(np.float32))[:3].sum(axis=0)
+        return int((per_neuron > 0.1 * per_neuron.max()).sum())
+
+    assert neurons_using_the_three(a2) > 2 * neurons_using_the_three(a1)
+    w2 = np.abs(a2["w_in"][-1].astype(np.float32))
+    assert w2[:3].sum() < 0.8 * w2[:30].sum()  # distractors keep weight under L2
+
+
+def test_finished_sweep_runs_are_grid_points_with_classes():
+    sweep = freeze.load_sweep("sweep-sparse-parity")
+    a, m = sweep.arrays, sweep.manifest
+    assert m["runs_total"] == 1125 and a["done"].shape == (1125,)
+    assert m["runs_done"] == int(a["done"].sum())
+    done = a["done"]
+    spec = config.get("sweep-sparse-parity").resolve()
+    for axis in ("hidden", "train_size", "weight_decay", "seed"):
+        assert set(a[axis][done].tolist()) <= set(spec[axis])
+    points = set(zip(*(a[axis][done].tolist() for axis in ("hidden", "train_size",
+                                                             "weight_decay", "seed"))))
+    assert len(points) == m["runs_done"]
+    for key in ("min_train_loss", "min_test_loss", "max_ratio"):
+        assert np.isfinite(a[key][done]).all() and np.isnan(a[key][~done]).all()
+    assert (a["min_train_loss"][done] <= a["train_curve"][done].min(axis=1)).all()
+    codes = outcomes.classify_sweep(a)
+    assert (codes[done] >= 0).all() and (codes[~done] == outcomes.UNFINISHED).all()

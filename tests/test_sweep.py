@@ -1,0 +1,145 @@
+"""The sweep runner: grid expansion, shards, resuming after a kill, never training twice, Ray."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from builder import freeze
+from builder.errors import BuildError
+from builder.paths import ROOT
+from builder.training import config, sweep
+
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+
+NAME = "sweep-sparse-parity"
+SUMMARIES = ("min_train_loss", "min_test_loss", "max_ratio", "final_train_acc",
+             "final_test_acc", "train_curve", "test_curve")
+
+
+@pytest.fixture
+def root(tmp_path):
+    (tmp_path / "content").mkdir()
+    shutil.copy(ROOT / "content" / "experiments.toml", tmp_path / "content" / "experiments.toml")
+    return tmp_path
+
+
+def quick(root, **options):
+    return freeze.train_sweep(NAME, root=root, profile="quick", progress=False, **options)
+
+
+def test_full_grid_expands_to_every_run_once():
+    spec = config.get(NAME).resolve()
+    plan = sweep.plan(spec)
+    assert len(plan.runs) == 5 * 5 * 5 * 9 == 1125
+    assert plan.axes == {"hidden": [16, 32, 64, 128, 256], "seed": list(range(9)),
+                         "train_size": [750, 1000, 1250, 1500, 1750],
+                         "weight_decay": [0.01, 0.03, 0.1, 0.3, 1.0]}
+    points = {(r["hidden"], r["seed"], r["train_size"], r["weight_decay"]) for r in plan.runs}
+    assert len(points) == 1125
+    assert all(r["kind"] == "parity" and r["regularizer"] == "l2" and r["steps"] == 20000
+               and r["test_size"] == 5000 and r["lr"] == 3e-3 for r in plan.runs)
+    in_shards = sorted(i for shard in plan.shards for i in shard.runs)
+    assert in_shards == list(range(1125))
+    for shard in plan.shards:  # a shard shares every shape
+        shapes = {(plan.runs[i]["hidden"], plan.runs[i]["train_size"]) for i in shard.runs}
+        assert len(shapes) == 1 and len(shard.runs) in sweep.SHARD_SIZES
+    assert len({shard.id for shard in plan.shards}) == len(plan.shards)
+    costs = [sweep.batch_cost(plan.runs[s.runs[0]]) for s in plan.shards]
+    assert costs == sorted(costs)  # cheapest first
+
+
+def test_grid_values_are_checked():
+    text = (ROOT / "content" / "experiments.toml").read_text()
+    bad = text.replace("hidden = [16, 32, 64, 128, 256]", "hidden = [16, 32, -64]", 1)
+    line = bad.splitlines().index("hidden = [16, 32, -64]") + 1
+    with pytest.raises(BuildError,
+                       match=rf"experiments.toml:{line}: hidden values must be positive"):
+        config.parse(bad)
+
+
+def test_summaries_of_a_batch():
+    out = {"train_loss": np.array([[1.0, 1e-3, 0.0, 1e-6]]),
+           "test_loss": np.array([[1.0, 0.5, 0.1, 1e-6]]),
+           "train_acc": np.array([[0.5, 1.0, 1.0, 1.0]]),
+           "test_acc": np.array([[0.5, 0.5, 0.9, 1.0]]),
+           "metric_step": np.array([0, 10, 20, 30])}
+    s = sweep.summarize(out, curve_points=2)
+    assert s["min_train_loss"].tolist() == [0.0] and s["min_test_loss"][0] == np.float32(1e-6)
+    assert s["max_ratio"][0] == np.float32(0.1 / sweep.RATIO_FLOOR)  # a zero loss is floored
+    assert s["curve_step"].tolist() == [0, 30] and s["train_curve"].shape == (1, 2)
+    assert s["final_test_acc"].tolist() == [1.0]
+
+
+def test_resume_after_a_kill_mid_shard_gives_identical_summaries(root, tmp_path_factory):
+    whole_root = tmp_path_factory.mktemp("whole")
+    shutil.copytree(root / "content", whole_root / "content")
+    whole = quick(whole_root)
+    assert whole.manifest["runs_done"] == whole.manifest["runs_total"] == 8
+    # killed in the middle of the first shard: nothing finished, its state kept
+    assert quick(root, max_steps=120) is None
+    assert freeze.load_sweep(NAME, root=root, profile="quick").manifest["runs_done"] == 0
+    assert list((root / ".cache" / "quick" / NAME / ".partial").glob("*.pt"))
+    resumed = quick(root)
+    for key in SUMMARIES + ("done", "hidden", "seed", "train_size", "weight_decay"):
+        assert np.array_equal(whole.arrays[key], resumed.arrays[key], equal_nan=True), key
+    assert not (root / ".cache" / "quick" / NAME / ".partial").exists()
+
+
+def test_a_finished_sweep_trains_nothing_and_a_lost_shard_only_itself(root, monkeypatch):
+    first = quick(root)
+    calls = []
+    real = sweep.run_shard
+    monkeypatch.setattr(sweep, "run_shard",
+                        lambda plan, shard, **kw: calls.append(shard.id) or real(plan, shard, **kw))
+    again = quick(root)
+    assert calls == []
+    assert np.array_equal(first.arrays["max_ratio"], again.arrays["max_ratio"])
+    folder = root / ".cache" / "quick" / NAME
+    lost = sorted((folder / "shards").glob("*.npz"))[0]
+    lost.write_bytes(b"truncated")  # corrupt: its sha256 no longer matches
+    partial = freeze.load_sweep(NAME, root=root, profile="quick")
+    assert partial.manifest["runs_done"] == 4 and np.isnan(partial.arrays["max_ratio"]).sum() == 4
+    quick(root)
+    assert calls == [lost.stem]
+
+
+def test_the_build_never_trains_a_sweep(root, monkeypatch):
+    def no_training(*args, **kwargs):
+        raise AssertionError("a sweep was trained outside `python -m builder train`")
+
+    monkeypatch.setattr(sweep, "execute", no_training)
+    frozen = freeze.ensure(NAME, root=root, profile="quick")
+    assert frozen.manifest["runs_done"] == 0 and frozen.manifest["runs_total"] == 8
+    assert not frozen.arrays["done"].any() and np.isnan(frozen.arrays["min_test_loss"]).all()
+    assert frozen.arrays["train_curve"].shape == (8, 11)
+    assert frozen.arrays["curve_step"].tolist() == list(range(0, 301, 30))
+
+
+def test_a_changed_grid_keeps_the_shards_it_still_has(root):
+    quick(root)
+    path = root / "content" / "experiments.toml"
+    path.write_text(path.read_text().replace("hidden = [8, 16]", "hidden = [8, 12]", 1))
+    frozen = freeze.load_sweep(NAME, root=root, profile="quick")
+    assert frozen.manifest["runs_done"] == 4  # hidden 8 still matches, hidden 12 is new
+    assert frozen.arrays["done"].tolist() == [True] * 4 + [False] * 4
+    done = quick(root)
+    assert done.manifest["runs_done"] == 8
+    shards = json.loads((root / ".cache" / "quick" / NAME / "manifest.json").read_text())["shards"]
+    assert all("hidden16" not in shard for shard in shards)
+
+
+def test_ray_executor_gives_the_same_summaries(root, tmp_path_factory):
+    ray = pytest.importorskip("ray", reason="ray is not installed: pip install -e '.[ray]'")
+    local_root = tmp_path_factory.mktemp("local")
+    shutil.copytree(root / "content", local_root / "content")
+    local = quick(local_root)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        remote = quick(root, executor="ray")
+    finally:
+        ray.shutdown()
+    for key in SUMMARIES:
+        assert np.array_equal(local.arrays[key], remote.arrays[key]), key
