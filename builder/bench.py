@@ -184,11 +184,11 @@ def main(root: Path = paths.ROOT, quick: bool = False) -> int:
     train = training_bench.run(quick=quick)
     print()
     print_table(train)
-    scrub_chart = "mod-top-accuracy"
     site = paths.site_dir(root)
     if Path(CHROMIUM).exists() and (site / "index.html").exists():
-        print()
-        print_table(scrub_rows(site, scrub_chart, frames=60 if quick else 240))
+        for scrub_chart in ("mod-top-accuracy", "sparse-parity-accuracy"):
+            print()
+            print_table(scrub_rows(site, scrub_chart, frames=60 if quick else 240))
         print()
         print_table(heatmap_rows(root, site))
     else:

@@ -88,7 +88,8 @@ class Builder:
         reg = self._registry()
         sections = {reg.figures[c].section for c in doc.charts}
         return {
-            "charts": {c: {"section": reg.figures[c].section, "scrub": reg.figures[c].scrub} for c in doc.charts},
+            "charts": {c: {"section": reg.figures[c].section, "scrub": reg.figures[c].scrub,
+                           "follow": reg.figures[c].follow} for c in doc.charts},
             "sections": {
                 k: {"steps": list(reg.sections[k].steps), "initial": reg.sections[k].initial}
                 for k in sorted(sections) if k in reg.sections

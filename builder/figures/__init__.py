@@ -23,6 +23,7 @@ class Figure:
     description: str  # text alternative for screen readers and the no-JS image
     make: Callable[[Path], object]  # project root -> an Altair chart, or a Vega-Lite dict (with_datasets)
     scrub: bool = False  # pointer/keyboard on this chart sets the section's step
+    follow: bool = True  # redraw when the section's step changes (False: a scrub source only)
     hover: str | None = None  # datum field whose value hovering publishes as the `neuron` signal
     demand: str | None = None  # datum field naming the on-demand payload (with_demand) to load
     sources: tuple = ()  # freeze-store experiment names whose artifacts it reads

@@ -103,7 +103,7 @@ def packed(w: np.ndarray, steps: np.ndarray, vmax: float) -> list[dict]:
 
 def heatmap(key: str, w: np.ndarray, steps: np.ndarray, title: str, *, x_title: str, x_axis: alt.Axis,
             y_title: str = "neuron", cell: tuple = (7, 5), lookup: bool = True, tooltip_x: str = "number",
-            vmax: float | None = None):
+            vmax: float | None = None, tooltip: bool = True):
     """Heatmap of w (checkpoints, columns, rows) at the current `step`; rows are neurons.
 
     Cells are a fixed sequence; a formula reads the packed row of the current step from the
@@ -127,8 +127,9 @@ def heatmap(key: str, w: np.ndarray, steps: np.ndarray, title: str, *, x_title: 
         y=alt.Y("n:O", title=y_title, axis=alt.Axis(values=[0, n_rows - 1], labelExpr="datum.value + 1")),
         color=alt.Color("fill:N", scale=None) if lookup else alt.Color(
             "w:Q", scale=alt.Scale(scheme="blueorange", domain=[-LEVELS, LEVELS]), legend=None),
+        # per-cell tooltips cost ~40% of a redraw; large heatmaps go without
         tooltip=[alt.Tooltip("token:O", title=tooltip_x), alt.Tooltip("n1:O", title="neuron"),
-                 alt.Tooltip("value:Q", format=".2f", title="weight")],
+                 alt.Tooltip("value:Q", format=".2f", title="weight")] if tooltip else alt.Undefined,
     )
     ring = alt.Chart(alt.Data(values=[{}])).transform_filter("neuron >= 0").transform_calculate(n="neuron").mark_rect(
         fill=None, stroke="#222", strokeWidth=1.5

@@ -12,7 +12,7 @@ import numpy as np
 from builder import freeze
 from builder.figures import Animation, Figure, Section, with_datasets, with_vega_data
 from builder.figures._common import (CODES, LEVELS, TEST_COLOR, curves, first_step, heatmap, heatmap_params,
-                                     packed, step_rule, vmax_of)
+                                     packed, vmax_of)
 from builder.training import config
 
 EXPERIMENT, L2_EXPERIMENT = "sparse-parity", "sparse-parity-l2"
@@ -91,7 +91,7 @@ def weights_chart(root: Path):
     r = run(root)
     n_inputs = r["w_in"].shape[1]
     inputs = heatmap("w_in", r["w_in"], r["step"], "Weights from each input",
-                     x_title="input bit", x_axis=_input_axis(n_inputs), cell=(8, 3), tooltip_x="input")
+                     x_title="input bit", x_axis=_input_axis(n_inputs), cell=(8, 3), tooltip=False)
     output = heatmap("w_out", r["w_out"], r["step"], "Output",
                      x_title="", x_axis=alt.Axis(labels=False, ticks=False), y_title="", cell=(12, 3),
                      tooltip_x="output")
@@ -129,8 +129,9 @@ def trajectories_chart(root: Path):
         for g, color, width, opacity in (("useful bit", TEST_COLOR, 1.0, 0.6), ("distractor bit", "#8c8c8c", 0.5, 0.12),
                                          ("bias", BIAS_COLOR, 1.0, 0.6))
     ]
-    rule, label = step_rule()
-    chart = alt.layer(*layers, rule, label).add_params(
+    # No step marker on this chart: anything here that moved with the step would make the canvas
+    # redraw all ~4,000 lines (~200 ms a frame, measured); pointing at it still sets the step.
+    chart = alt.layer(*layers).add_params(
         alt.param(name="step", value=sections(root)[0].initial), alt.param(name="codes", value=CODES)
     ).properties(width="container", height=220, title=alt.Title(
         "Every first-layer weight over training: useful bits (red), bias (green), distractors (grey)", anchor="start"))
@@ -169,9 +170,9 @@ def figures() -> list[Figure]:
                "Heatmap of the first-layer weights (31 inputs by the hidden neurons) and the output weights, dense and noisy while memorizing, then zero except for the first three inputs and the bias.",
                weights_chart, hover="n", sources=src),
         Figure("sparse-parity-trajectories", SECTION,
-               "Each line is one first-layer weight over training. Move the pointer along it to scrub.",
+               "Each line is one first-layer weight over training. Move the pointer along it to scrub the charts above.",
                "Line chart of every first-layer weight over training; the weights on the three useful bits grow while the distractors shrink to zero.",
-               trajectories_chart, scrub=True, sources=src),
+               trajectories_chart, scrub=True, follow=False, sources=src),
         Figure("sparse-parity-l1-l2", "sparse-parity-footnote",
                "Final first-layer weights with an L1 penalty (left) and with L2 weight decay (right).",
                "Two heatmaps of final first-layer weights: with L1 only a few neurons use the three useful bits; with L2 the weight is spread across many neurons.",

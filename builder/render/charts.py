@@ -6,6 +6,7 @@ snapped to the nearest step of the section with a threshold scale.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -17,7 +18,7 @@ import vl_convert as vlc
 
 from builder.errors import BuildError
 
-VERSION = f"vlc-{vlc.get_vega_version()}-{vlc.get_vegalite_versions()[-1]}-2"
+VERSION = f"vlc-{vlc.get_vega_version()}-{vlc.get_vegalite_versions()[-1]}-3"
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,24 @@ def move_vega_data(vega: dict) -> tuple[dict, dict]:
     if tables:
         vega["data"] = [{"name": k, "values": v} for k, v in tables.items()] + vega.get("data", [])
     return vega, payloads
+
+
+MAX_VECTOR_SVG = 400_000  # bytes; beyond this the static image is a PNG wrapped in an SVG
+
+
+def static_svg(vega: dict) -> str:
+    """The chart as a static SVG for print and no-JS readers. A chart of thousands of marks
+    (the parity weight trajectories: 6.4 MB as vectors) becomes an embedded PNG instead, so the
+    file keeps its name and stays small."""
+    svg = vlc.vega_to_svg(vega)
+    if len(svg) <= MAX_VECTOR_SVG:
+        return svg
+    png = vlc.vega_to_png(vega, scale=2)
+    m = re.search(r'width="([\d.]+)"\s+height="([\d.]+)"', svg)
+    w, h = (m.group(1), m.group(2)) if m else ("100%", "100%")
+    data = base64.b64encode(png).decode()
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}">'
+            f'<image width="{w}" height="{h}" href="data:image/png;base64,{data}"/></svg>')
 
 
 SAFE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -124,7 +143,7 @@ class ChartCache:
         self.misses += 1
         try:
             vega, payloads = move_vega_data(vlc.vegalite_to_vega(vl_spec))
-            svg_text = vlc.vega_to_svg(vega) if svg else ""  # the static image keeps white
+            svg_text = static_svg(vega) if svg else ""  # the static image keeps white
             # On the page the chart sits on the article's own background (light or dark theme).
             vega.pop("background", None)
         except Exception as exc:

@@ -23,6 +23,7 @@
   /* ---- shared signals: `step` (scrubbing) and `neuron` (hover highlight) ---------- */
   function broadcast(section, name, value, from) {
     (views[section] || []).forEach(function (v) {
+      if (name === "step" && page.charts[v.id].follow === false) return;  // a scrub source only
       if (v.view !== from && hasSignal(v.view, name) && v.view.signal(name) !== value) {
         v.view.signal(name, value).run();  // synchronous: the redraw lands in this frame
       }
