@@ -63,6 +63,17 @@ def notes_layers(notes: list[dict], y: str, x_max: float) -> list:
     return [dots, *texts]
 
 
+def phase_notes(steps, train_acc, test_acc, *, fit_level: float, fit: tuple, rule: tuple) -> list[dict]:
+    """Annotations at the step the training set is fit (train accuracy reaches fit_level) and
+    the step the rule is found (test accuracy reaches 99%); fit/rule: (text, y, dy)."""
+    notes = []
+    for level, values, (text, y, dy) in ((fit_level, train_acc, fit), (0.99, test_acc, rule)):
+        step = first_step(steps, values, level)
+        if step is not None:
+            notes.append({"step": step, "v": y, "text": text, "dy": dy})
+    return notes
+
+
 def curves(name: str, steps: np.ndarray, series: dict, *, y: alt.Y, initial: int, title: str,
            legend_suffix: str, notes: list[dict] = (), height: int = 220):
     """Train/test curves over steps with the step rule: a scrub chart's Vega-Lite spec pieces.

@@ -14,7 +14,7 @@ import numpy as np
 from builder import freeze
 from builder.analysis import fourier
 from builder.figures import Animation, Figure, Section, with_datasets, with_vega_data
-from builder.figures._common import (TRAIN_COLOR, curves, first_step, heatmap, heatmap_params, packed,
+from builder.figures._common import (TRAIN_COLOR, curves, heatmap, heatmap_params, packed, phase_notes,
                                      vmax_of)
 from builder.training import config
 
@@ -58,13 +58,8 @@ def animations(root: Path) -> list[Animation]:
 def accuracy_chart(root: Path):
     r = run(root)
     steps = r["metric_step"]
-    notes = []
-    memorized = first_step(steps, r["train_acc"], 1.0)
-    generalized = first_step(steps, r["test_acc"], 0.99)
-    if memorized is not None:
-        notes.append({"step": memorized, "v": 1.0, "text": "memorizes the training pairs", "dy": 12})
-    if generalized is not None:
-        notes.append({"step": generalized, "v": 0.5, "text": "then generalizes to unseen pairs", "dy": 0})
+    notes = phase_notes(steps, r["train_acc"], r["test_acc"], fit_level=1.0,
+                        fit=("memorizes the training pairs", 1.0, 12), rule=("then generalizes to unseen pairs", 0.5, 0))
     chart, rows = curves(
         "accuracy", steps, {"train": r["train_acc"], "test": r["test_acc"]},
         y=alt.Y("v:Q", title="Accuracy", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%", tickCount=5)),

@@ -11,8 +11,8 @@ import numpy as np
 
 from builder import freeze
 from builder.figures import Animation, Figure, Section, with_datasets, with_vega_data
-from builder.figures._common import (CODES, LEVELS, TEST_COLOR, curves, first_step, heatmap, heatmap_params,
-                                     packed, vmax_of)
+from builder.figures._common import (CODES, LEVELS, TEST_COLOR, curves, heatmap, heatmap_params, packed,
+                                     phase_notes, vmax_of)
 from builder.training import config
 
 EXPERIMENT, L2_EXPERIMENT = "sparse-parity", "sparse-parity-l2"
@@ -57,13 +57,8 @@ def animations(root: Path) -> list[Animation]:
 def accuracy_chart(root: Path):
     r = run(root)
     steps = r["metric_step"]
-    notes = []
-    memorized = first_step(steps, r["train_acc"], 0.99)
-    generalized = first_step(steps, r["test_acc"], 0.99)
-    if memorized is not None:
-        notes.append({"step": memorized, "v": 0.9, "text": "fits the training batch", "dy": 0})
-    if generalized is not None:
-        notes.append({"step": generalized, "v": 0.75, "text": "finds the rule", "dy": 0})
+    notes = phase_notes(steps, r["train_acc"], r["test_acc"], fit_level=0.99,
+                        fit=("fits the training batch", 0.9, 0), rule=("finds the rule", 0.75, 0))
     chart, rows = curves(
         "accuracy", steps, {"train": r["train_acc"], "test": r["test_acc"]},
         y=alt.Y("v:Q", title="Accuracy", scale=alt.Scale(domain=[0.45, 1], clamp=True), axis=alt.Axis(format="%", tickCount=6)),

@@ -32,6 +32,19 @@ def beta(value):
     return None if 0 <= value < 1 else f"must be in [0, 1), not {value}"
 
 
+# Settings every kind trains with: the regularizer's strength and full-batch AdamW.
+OPTIMIZER = {
+    "weight_decay": Setting("float", None, non_negative,
+                            doc="l2: decoupled AdamW decay; l1: strength of the L1 penalty"),
+    "lr": Setting("float", None, positive),
+    "beta1": Setting("float", 0.9, beta),
+    "beta2": Setting("float", 0.98, beta),
+    "eps": Setting("float", 1e-8, positive),
+    "steps": Setting("int", None, positive),
+    "metrics": Setting("int", 500, lambda v: None if v >= 2 else "must be at least 2"),
+}
+
+
 MODULAR = {
     "p": Setting("int", None, lambda v: None if v >= 2 else f"must be at least 2, not {v}",
                  doc="modulus; inputs are unordered pairs a <= b"),
@@ -45,14 +58,7 @@ MODULAR = {
     "collapsed_input": Setting("bool", False),
     "collapsed_output": Setting("bool", False),
     "regularizer": Setting("str", "l2", choices=("l2", "l1")),
-    "weight_decay": Setting("float", None, non_negative,
-                            doc="l2: decoupled AdamW decay; l1: strength of the L1 penalty"),
-    "lr": Setting("float", None, positive),
-    "beta1": Setting("float", 0.9, beta),
-    "beta2": Setting("float", 0.98, beta),
-    "eps": Setting("float", 1e-8, positive),
-    "steps": Setting("int", None, positive),
-    "metrics": Setting("int", 500, lambda v: None if v >= 2 else "must be at least 2"),
+    **OPTIMIZER,
     "checkpoints": Setting("int", 101, lambda v: None if v >= 2 else "must be at least 2"),
 }
 
@@ -128,14 +134,7 @@ PARITY = {
     "seed": Setting("seed", None, doc="init and data seed; a list trains one model per seed"),
     "hidden": Setting("int", None, positive),
     "regularizer": Setting("str", None, choices=("l1", "l2")),
-    "weight_decay": Setting("float", None, non_negative,
-                            doc="l1: strength of the L1 penalty; l2: decoupled AdamW decay"),
-    "lr": Setting("float", None, positive),
-    "beta1": Setting("float", 0.9, beta),
-    "beta2": Setting("float", 0.98, beta),
-    "eps": Setting("float", 1e-8, positive),
-    "steps": Setting("int", None, positive),
-    "metrics": Setting("int", 500, lambda v: None if v >= 2 else "must be at least 2"),
+    **OPTIMIZER,
     "checkpoints": Setting("int", 101, lambda v: None if v >= 0 else "must be zero or more"),
 }
 
