@@ -213,6 +213,3 @@ def site_size(site: Path) -> tuple[int, int]:
             gz += len(gzip.compress(data, 9))
     return raw, gz
 
-
-def build(root: Path = paths.ROOT, out: Path | None = None, registry: Registry | None = None) -> BuildReport:
-    return Builder(root, registry).build(out)

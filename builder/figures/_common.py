@@ -31,6 +31,11 @@ def heatmap_params() -> list:
     return [alt.param(name="palette", value=palette()), alt.param(name="codes", value=CODES)]
 
 
+def checkpoint_steps(spec: dict) -> tuple:
+    """The steps at which a run of this resolved spec keeps its weights (both ends included)."""
+    return tuple(int(s) for s in np.linspace(0, spec["steps"], spec["checkpoints"]).round())
+
+
 def first_step(steps: np.ndarray, values: np.ndarray, at_least: float) -> int | None:
     """First logged step at which `values` reaches `at_least` (None if never)."""
     hit = np.nonzero(values >= at_least)[0]

@@ -14,8 +14,8 @@ import numpy as np
 from builder import freeze
 from builder.analysis import fourier
 from builder.figures import Animation, Figure, Section, with_datasets, with_vega_data
-from builder.figures._common import (TRAIN_COLOR, curves, heatmap, heatmap_params, packed, phase_notes,
-                                     vmax_of)
+from builder.figures._common import (TRAIN_COLOR, checkpoint_steps, curves, heatmap, heatmap_params, packed,
+                                     phase_notes, vmax_of)
 from builder.training import config
 
 EXPERIMENT = "mod-top"
@@ -39,18 +39,14 @@ def _spec(root: Path) -> dict:
     return config.get(EXPERIMENT, root).resolve("full")
 
 
-def _checkpoint_steps(spec: dict) -> tuple:
-    return tuple(int(s) for s in np.linspace(0, spec["steps"], spec["checkpoints"]).round())
-
-
 def sections(root: Path) -> list[Section]:
-    steps = _checkpoint_steps(_spec(root))
+    steps = checkpoint_steps(_spec(root))
     return [Section(SECTION, steps, steps[len(steps) // 5])]
 
 
 def animations(root: Path) -> list[Animation]:
     """Play from 40% of training (deep in the quiet stretch of the frozen run) to the end."""
-    steps = _checkpoint_steps(_spec(root))
+    steps = checkpoint_steps(_spec(root))
     return [Animation("mod-top-generalize", SECTION, steps[len(steps) * 2 // 5], steps[-1], 6.0)]
 
 

@@ -11,8 +11,8 @@ import numpy as np
 
 from builder import freeze
 from builder.figures import Animation, Figure, Section, with_datasets, with_vega_data
-from builder.figures._common import (CODES, LEVELS, TEST_COLOR, curves, heatmap, heatmap_params, packed,
-                                     phase_notes, vmax_of)
+from builder.figures._common import (CODES, LEVELS, TEST_COLOR, checkpoint_steps, curves, heatmap, heatmap_params,
+                                     packed, phase_notes, vmax_of)
 from builder.training import config
 
 EXPERIMENT, L2_EXPERIMENT = "sparse-parity", "sparse-parity-l2"
@@ -41,7 +41,7 @@ def run(root: Path, name: str = EXPERIMENT) -> dict:
 
 def _steps(root: Path) -> tuple:
     spec = config.get(EXPERIMENT, root).resolve("full")
-    return tuple(int(s) for s in np.linspace(0, spec["steps"], spec["checkpoints"]).round())
+    return checkpoint_steps(spec)
 
 
 def sections(root: Path) -> list[Section]:

@@ -74,11 +74,16 @@ def static_svg(vega: dict) -> str:
 SAFE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
+def _named(items, name: str) -> dict | None:
+    """The Vega signal (or dataset) called `name`, or None."""
+    return next((item for item in items if item.get("name") == name), None)
+
+
 def add_demand(vega: dict, field: str, chart_id: str, payloads: dict) -> dict:
     """Pointing at (or tapping) a mark whose datum has `field` sets the `demand` signal to that
     value; the page then loads data/<chart>/<value>.js into the `demand` dataset (glue.js)."""
-    signal = next((s for s in vega.get("signals", []) if s.get("name") == "demand"), None)
-    if signal is None or not any(d.get("name") == "demand" for d in vega.get("data", [])):
+    signal = _named(vega.get("signals", []), "demand")
+    if signal is None or _named(vega.get("data", []), "demand") is None:
         raise BuildError(None, None, f'on-demand chart "{chart_id}" needs a `demand` param and an alt.NamedData("demand") layer')
     bad = [k for k in payloads if not SAFE_KEY.match(k)]
     if bad:
@@ -90,11 +95,10 @@ def add_demand(vega: dict, field: str, chart_id: str, payloads: dict) -> dict:
 
 def add_scrub(vega: dict, steps, chart_id: str) -> dict:
     """Make pointer movement over the plot set the `step` signal to the nearest step."""
-    signals = vega.setdefault("signals", [])
-    step = next((s for s in signals if s.get("name") == "step"), None)
+    step = _named(vega.get("signals", []), "step")
     if step is None:
         raise BuildError(None, None, f'scrub chart "{chart_id}" has no `step` param (hint: alt.param(name="step", value=...))')
-    if not any(s.get("name") == "x" for s in vega.get("scales", [])):
+    if _named(vega.get("scales", []), "x") is None:
         raise BuildError(None, None, f'scrub chart "{chart_id}" needs a single x scale named "x"')
     vega["scales"].append(_snap_scale(steps))
     expr = "scale('step_snap', clamp(invert('x', x()), domain('x')[0], domain('x')[1]))"
@@ -104,7 +108,7 @@ def add_scrub(vega: dict, steps, chart_id: str) -> dict:
 
 def add_hover(vega: dict, field: str, chart_id: str) -> dict:
     """Make hovering a mark whose datum has `field` set the `neuron` signal (-1 when none)."""
-    signal = next((s for s in vega.get("signals", []) if s.get("name") == "neuron"), None)
+    signal = _named(vega.get("signals", []), "neuron")
     if signal is None:
         raise BuildError(None, None, f'hover chart "{chart_id}" has no `neuron` param (hint: alt.param(name="neuron", value=-1))')
     pick = f"datum && isValid(datum[{json.dumps(field)}]) ? datum[{json.dumps(field)}] : -1"
