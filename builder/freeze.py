@@ -23,11 +23,13 @@ the finished shards: the site build never starts a sweep.
 from __future__ import annotations
 
 import datetime
+import fcntl
 import hashlib
 import json
 import os
 import platform
 import shutil
+import sys
 import time
 import zipfile
 from dataclasses import dataclass
@@ -179,7 +181,7 @@ def _sweep_manifest(folder: Path) -> dict:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".json.tmp")
+    tmp = path.with_suffix(f".json.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     os.replace(tmp, path)
 
@@ -269,13 +271,22 @@ def train_sweep(name: str, *, root: Path = ROOT, profile: str = "full", executor
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, file)
-        # merge into the manifest on disk: another process may have finished shards meanwhile
-        on_disk = _sweep_manifest(folder).get("shards", {})
-        manifest["shards"] = {**on_disk, **manifest["shards"], shard.id: {
-            "key": shard.key, "runs": len(shard.runs), "sha256": sha256(file),
-            "bytes": file.stat().st_size, **info, "torch_version": torch.__version__,
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}}
-        _write_json(folder / "manifest.json", manifest)
+        entry = {"key": shard.key, "runs": len(shard.runs), "sha256": sha256(file),
+                 "bytes": file.stat().st_size, **info, "torch_version": torch.__version__,
+                 "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+        # merge into the manifest on disk under a lock: other processes may share this sweep
+        with open(folder / ".manifest.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            on_disk = _sweep_manifest(folder).get("shards", {})
+            manifest["shards"] = {**on_disk, **manifest["shards"], shard.id: entry}
+            _write_json(folder / "manifest.json", manifest)
+
+    def finished_elsewhere(shard) -> bool:  # by another process sharing this sweep
+        entry = _sweep_manifest(folder).get("shards", {}).get(shard.id)
+        if entry is None or entry.get("key") != shard.key:
+            return False
+        manifest["shards"][shard.id] = entry
+        return True
 
     pending = [shard for shard in plan.shards if shard.id not in done]
     threads = torch.get_num_threads()
@@ -284,12 +295,19 @@ def train_sweep(name: str, *, root: Path = ROOT, profile: str = "full", executor
         complete = sweep.execute(
             plan, pending, on_done, executor=executor, device=device,
             state_dir=folder / ".partial", max_steps=max_steps, progress=progress, desc=name,
-            runs_done=sum(len(s.runs) for s in plan.shards if s.id in done))
+            runs_done=sum(len(s.runs) for s in plan.shards if s.id in done),
+            finished_elsewhere=finished_elsewhere)
     finally:
         torch.set_num_threads(threads)
-    if complete:
+    if not complete:
+        return None
+    others = sweep.claimed_elsewhere(folder / ".partial")
+    if others:
+        print(f"{name}: nothing left to claim; {len(others)} shard(s) still training in other "
+              f"processes ({', '.join(sorted(others))})", file=sys.stderr)
+    else:
         shutil.rmtree(folder / ".partial", ignore_errors=True)
-    return load_sweep(name, root=root, profile=profile) if complete else None
+    return load_sweep(name, root=root, profile=profile)
 
 
 def train_command(names: list[str], root: Path = ROOT, *, executor: str = "local",

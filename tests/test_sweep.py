@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -104,6 +106,50 @@ def test_a_finished_sweep_trains_nothing_and_a_lost_shard_only_itself(root, monk
     assert partial.manifest["runs_done"] == 4 and np.isnan(partial.arrays["max_ratio"]).sum() == 4
     quick(root)
     assert calls == [lost.stem]
+
+
+def test_a_shard_held_by_a_live_process_is_left_to_it_and_taken_over_when_it_dies(
+        root, monkeypatch, capsys):
+    spec = config.get(NAME, root).resolve("quick")
+    held = sweep.plan(spec).shards[0]
+    partial = root / ".cache" / "quick" / NAME / ".partial"
+    partial.mkdir(parents=True)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        (partial / f"{held.id}.lock").write_text(str(other.pid))
+        calls = []
+        real = sweep.run_shard
+        monkeypatch.setattr(sweep, "run_shard", lambda plan, shard, **kw:
+                            calls.append(shard.id) or real(plan, shard, **kw))
+        first = quick(root)
+        assert held.id not in calls and calls
+        assert not first.arrays["done"][list(held.runs)].any()
+        assert f"still training in other processes ({held.id})" in capsys.readouterr().err
+        assert (partial / f"{held.id}.lock").exists()  # the other process's lock is kept
+    finally:
+        other.kill()
+        other.wait()
+    calls.clear()
+    second = quick(root)  # its holder died: the lock is taken over
+    assert calls == [held.id]
+    assert second.arrays["done"].all() and not partial.exists()
+
+
+def test_two_processes_share_one_sweep_and_agree_with_one(root, tmp_path_factory):
+    whole_root = tmp_path_factory.mktemp("whole")
+    shutil.copytree(root / "content", whole_root / "content")
+    whole = quick(whole_root)
+    code = ("import sys, torch; torch.set_num_threads(1); from pathlib import Path; "
+            "from builder import freeze; "
+            f"freeze.train_sweep({NAME!r}, root=Path(sys.argv[1]), profile='quick', "
+            "progress=False)")
+    workers = [subprocess.Popen([sys.executable, "-c", code, str(root)], cwd=ROOT)
+               for _ in range(2)]
+    assert [w.wait(timeout=600) for w in workers] == [0, 0]
+    shared = freeze.load_sweep(NAME, root=root, profile="quick")
+    assert shared.manifest["shards_done"] == shared.manifest["shards_total"]
+    for key in SUMMARIES + ("done",):
+        assert np.array_equal(whole.arrays[key], shared.arrays[key], equal_nan=True), key
 
 
 def test_the_build_never_trains_a_sweep(root, monkeypatch):

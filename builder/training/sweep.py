@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,13 +166,65 @@ def _ray_shard(plan: Plan, shard: Shard, device: str):
     return run_shard(plan, shard, device=device), time.perf_counter() - start
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def claim(state_dir: Path, shard: Shard) -> Path | None:
+    """Claim `shard` for this process: state_dir/<id>.lock holds our pid. None when another live
+    process holds it; a lock left by a dead process is taken over (its state file resumes)."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    lock = state_dir / f"{shard.id}.lock"
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                holder = int(lock.read_text() or 0)
+            except (OSError, ValueError):
+                holder = 0
+            if holder and holder != os.getpid() and _alive(holder):
+                return None
+            lock.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        return lock
+    return None
+
+
+def claimed_elsewhere(state_dir: Path) -> list[str]:
+    """Ids of shards that live processes other than this one are training."""
+    held = []
+    for lock in state_dir.glob("*.lock") if state_dir.exists() else ():
+        try:
+            holder = int(lock.read_text() or 0)
+        except (OSError, ValueError):
+            continue
+        if holder != os.getpid() and _alive(holder):
+            held.append(lock.stem)
+    return held
+
+
 def execute(plan: Plan, shards: list[Shard], on_done, *, executor: str = "local",
             device: str = "cpu", state_dir: Path | None = None, max_steps: int | None = None,
-            progress: bool = True, desc: str = "sweep", runs_done: int = 0) -> bool:
+            progress: bool = True, desc: str = "sweep", runs_done: int = 0,
+            finished_elsewhere=None) -> bool:
     """Train `shards`, calling on_done(shard, arrays, info) as each one finishes.
 
     Returns False when stopped early by `max_steps` (local executor only: the shard in flight
     keeps its state in state_dir/<id>.pt and resumes from it next time), else True.
+
+    With the local executor and a state_dir, several processes can share one sweep: each claims
+    a shard (a lock file) before training it and skips shards another live process holds or
+    that `finished_elsewhere(shard)` reports done; True then means this process has nothing
+    left to claim (others may still be training).
     """
     total = len(plan.runs)
     bar = tqdm(total=total * plan.steps, initial=runs_done * plan.steps, unit="model-step",
@@ -190,15 +243,26 @@ def execute(plan: Plan, shards: list[Shard], on_done, *, executor: str = "local"
     try:
         if executor == "local":
             for shard in shards:
-                start = time.perf_counter()
-                state = None if state_dir is None else state_dir / f"{shard.id}.pt"
-                arrays = run_shard(plan, shard, state_path=state, max_steps=max_steps,
-                                   device=device, bar=bar)
-                if arrays is None:
-                    return False
-                finished(shard, arrays, time.perf_counter() - start)
-                if state is not None:
-                    state.unlink(missing_ok=True)
+                lock = None if state_dir is None else claim(state_dir, shard)
+                if state_dir is not None and lock is None:
+                    continue  # another process is training it
+                try:
+                    if finished_elsewhere is not None and finished_elsewhere(shard):
+                        done += len(shard.runs)
+                        bar.update(len(shard.runs) * plan.steps)
+                        continue
+                    start = time.perf_counter()
+                    state = None if state_dir is None else state_dir / f"{shard.id}.pt"
+                    arrays = run_shard(plan, shard, state_path=state, max_steps=max_steps,
+                                       device=device, bar=bar)
+                    if arrays is None:
+                        return False
+                    finished(shard, arrays, time.perf_counter() - start)
+                    if state is not None:
+                        state.unlink(missing_ok=True)
+                finally:
+                    if lock is not None:
+                        lock.unlink(missing_ok=True)
             return True
         if executor == "ray":
             import ray  # the optional extra: pip install -e '.[ray]'
