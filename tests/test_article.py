@@ -1,15 +1,18 @@
 """The published article itself, built from content/ and the frozen runs, in headless Chromium."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+from builder import freeze
+from builder.analysis import outcomes
 from builder.build import Builder
 from conftest import REPO
 
 pytestmark = pytest.mark.browser
 SECTION = "mod-top"
 CHARTS = ("mod-top-accuracy", "mod-top-weights", "mod-top-waves", "sparse-parity-accuracy", "sparse-parity-loss",
-          "sparse-parity-weights", "sparse-parity-trajectories", "sparse-parity-l1-l2")
+          "sparse-parity-weights", "sparse-parity-trajectories", "sparse-parity-l1-l2", "sweep-sparse-parity-grid")
 
 
 @pytest.fixture(scope="module")
@@ -144,3 +147,89 @@ def test_parity_section_scrubs_and_plays(page):
         page.locator(f"button.animate[data-animate='{anim}']").click()
         page.wait_for_function(f"window.article.current['sparse-parity'] === {end}", timeout=15000)
     assert page.evaluate("window.article.current['mod-top']") != 2400  # sections keep their own step
+
+
+# The sweep grid (section 3): legend counts read from the rendered text marks; a cell's tile
+# centre from the scenegraph (group offsets summed down to the tile).
+SWEEP_JS = """() => {
+  const v = window.article.views()['sweep-sparse-parity'][0].view;
+  const texts = [], tiles = {};
+  const visit = (node, ox, oy) => {
+    if (node.marktype === 'text') for (const it of node.items) texts.push(it.text);
+    if (node.marktype === 'rect' && node.name.endsWith('child_layer_0_marks'))
+      for (const it of node.items) tiles[it.datum.cell] = [ox + it.x + it.width / 2, oy + it.y + it.height / 2];
+    for (const it of node.items || []) for (const child of it.items || []) visit(child, ox + (it.x || 0), oy + (it.y || 0));
+  };
+  visit(v.scenegraph().root, 0, 0);
+  const box = v.container().querySelector('canvas').getBoundingClientRect();
+  const [px, py] = v.origin();
+  for (const k in tiles) tiles[k] = [box.left + px + tiles[k][0], box.top + py + tiles[k][1]];
+  return {texts, tiles, demand: v.signal('demand'), rows: v.data('demand').length,
+          loss: v.signal('loss_thr'), ratio: v.signal('ratio_thr')};
+}"""
+
+
+def sweep_state(page):
+    return page.evaluate(SWEEP_JS)
+
+
+def shown_counts(state):
+    counts = {}
+    for text in state["texts"]:
+        name, _, n = str(text).rpartition(": ")
+        if name in outcomes.CLASSES:
+            counts[name] = int(n)
+    return counts
+
+
+def expected_counts(page, loss, ratio):
+    """Python's classifier (builder.analysis.outcomes) on the runs the page holds."""
+    runs = page.evaluate("window.article.views()['sweep-sparse-parity'][0].view.data('runs')"
+                         ".map(d => [d.mtr, d.mte, d.mr])")
+    codes = outcomes.classify(*np.array(runs).T, loss, ratio)
+    return {k: v for k, v in outcomes.counts(codes).items() if v}
+
+
+def set_slider(page, name, value):
+    page.locator(f"#sweep-sparse-parity-grid input[type=range][name='{name}']").evaluate(
+        "(el, v) => { el.value = v; el.dispatchEvent(new Event('input', {bubbles: true})); }", str(value))
+
+
+def test_sweep_grid_counts_recolour_and_load_cells_on_demand(page):
+    grid = page.locator("#sweep-sparse-parity-grid")
+    grid.scroll_into_view_if_needed()
+    state = sweep_state(page)
+    assert (state["loss"], state["ratio"]) == (1e-5, 5e4)  # the defaults of the issue, exactly
+    assert shown_counts(state) == expected_counts(page, 1e-5, 5e4)
+    before = canvas_png(page, "sweep-sparse-parity-grid")
+    set_slider(page, "loss_exp", -3)
+    set_slider(page, "ratio_exp", 3)
+    state = sweep_state(page)
+    assert (state["loss"], state["ratio"]) == (1e-3, 1e3)
+    assert shown_counts(state) == expected_counts(page, 1e-3, 1e3) != expected_counts(page, 1e-5, 5e4)
+    assert canvas_png(page, "sweep-sparse-parity-grid") != before
+    # no cell's curves in the first load; pointing at a tile loads that cell's nine runs
+    assert not [u for u in page.requests if "/data/sweep-sparse-parity-grid/" in u]
+    cell = sorted(state["tiles"])[0]
+    page.mouse.move(*state["tiles"][cell])
+    page.wait_for_function(
+        "window.article.views()['sweep-sparse-parity'][0].view.data('demand').length > 0", timeout=10000)
+    state = sweep_state(page)
+    curve_points = len(freeze.load_sweep("sweep-sparse-parity").arrays["curve_step"])
+    assert state["demand"] == cell and state["rows"] == 9 * curve_points
+    assert [u for u in page.requests if u.endswith(f"/data/sweep-sparse-parity-grid/{cell}.js")]
+
+
+def test_sweep_cell_opens_with_a_tap(chromium, article_site):
+    context = chromium.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    page = context.new_page()
+    page.goto((article_site / "index.html").as_uri())
+    page.wait_for_function("document.documentElement.dataset.chartsReady === 'true'", timeout=30000)
+    page.locator("#sweep-sparse-parity-grid").scroll_into_view_if_needed()
+    tiles = sweep_state(page)["tiles"]
+    cell = next(k for k, (x, y) in sorted(tiles.items()) if 0 < x < 390 and 0 < y < 844)
+    page.touchscreen.tap(*tiles[cell])
+    page.wait_for_function(
+        "window.article.views()['sweep-sparse-parity'][0].view.signal('demand') !== ''", timeout=10000)
+    assert sweep_state(page)["demand"] == cell
+    context.close()

@@ -107,3 +107,21 @@ def test_finished_sweep_runs_are_grid_points_with_classes():
     assert (a["min_train_loss"][done] <= a["train_curve"][done].min(axis=1)).all()
     codes = outcomes.classify_sweep(a)
     assert (codes[done] >= 0).all() and (codes[~done] == outcomes.UNFINISHED).all()
+
+
+def test_sweep_figure_holds_every_finished_run_with_its_exact_summaries():
+    from builder.figures import sweep_sparse_parity as fig
+
+    a = freeze.load_sweep("sweep-sparse-parity").arrays
+    rows, curves = fig.grid_data(ROOT)
+    done = np.flatnonzero(a["done"])
+    assert len(rows) == len(done)
+    # the page classifies the same float32 values as Python does
+    page = outcomes.classify(*np.array([[r["mtr"], r["mte"], r["mr"]] for r in rows],
+                                       dtype=np.float32).T)
+    assert page.tolist() == outcomes.classify_sweep(a)[done].tolist()
+    points = len(a["curve_step"])
+    for key, curve in curves.items():
+        runs = [r for r in rows if r["cell"] == key]
+        assert len(curve) == len(runs) * points and len({r["seed"] for r in runs}) == len(runs)
+        assert {(r["wd"], r["h"], r["n"]) for r in runs} == {(runs[0]["wd"], runs[0]["h"], runs[0]["n"])}

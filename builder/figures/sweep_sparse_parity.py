@@ -23,6 +23,8 @@ SECTION = "sweep-sparse-parity"
 CLASSES = ("high train loss", "high test loss", "train and test drop together", "grokking")
 CLASS_COLORS = ("#bab0ac", "#e45756", "#4c78a8", "#f58518")
 DEFAULT_LOSS, DEFAULT_RATIO = 1e-5, 5e4
+# the curves panel: fixed, so cells compare at a glance (train losses reach ~1e-15)
+CURVE_DOMAIN = (1e-15, 100)
 
 
 @lru_cache(maxsize=4)
@@ -35,12 +37,20 @@ def cell_key(i: int, j: int, k: int) -> str:
     return f"c{i}-{j}-{k}"
 
 
+def _f32(value) -> float:
+    """The shortest decimal that reads back as the same float32: the page's numbers classify as
+    the frozen ones do."""
+    return float(str(np.float32(value)))
+
+
 def _axis_index(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     levels = np.unique(values)
     return levels, np.searchsorted(levels, values)
 
 
-def grid_chart(root: Path):
+def grid_data(root: Path) -> tuple[list[dict], dict[str, list[dict]]]:
+    """One row per finished run (grid values, the three summaries, its cell), and per cell the
+    nine runs' loss curves (the on-demand payloads)."""
     a = sweep(root).arrays
     done = np.asarray(a["done"], bool)
     wds, wi = _axis_index(np.asarray(a["weight_decay"]))
@@ -53,34 +63,60 @@ def grid_chart(root: Path):
         key = cell_key(wi[r], hi[r], ni[r])
         rows.append({
             "wd": float(wds[wi[r]]), "h": int(hs[hi[r]]), "n": int(ns[ni[r]]), "seed": int(seeds[r]),
-            "mtr": float(f"{a['min_train_loss'][r]:.4g}"), "mte": float(f"{a['min_test_loss'][r]:.4g}"),
-            "mr": float(f"{a['max_ratio'][r]:.4g}"), "cell": key,
+            "mtr": _f32(a["min_train_loss"][r]), "mte": _f32(a["min_test_loss"][r]),
+            "mr": _f32(a["max_ratio"][r]), "cell": key,
         })
         curves.setdefault(key, []).extend(
             {"seed": int(seeds[r]), "step": int(s), "train": float(f"{tr:.3g}"), "test": float(f"{te:.3g}")}
             for s, tr, te in zip(steps, a["train_curve"][r], a["test_curve"][r])
         )
+    return rows, curves
+
+
+def grid_chart(root: Path):
+    rows, curves = grid_data(root)
+    steps = np.asarray(sweep(root).arrays["curve_step"])
+    # The sliders move exponents; the thresholds are those powers of ten rounded to two
+    # significant digits (10^4.7 -> 50,000), so the defaults are exactly 1e-5 and 5e4, as in
+    # builder.analysis.outcomes, and the legend title shows the numbers the colours use.
     loss_exp = alt.param(name="loss_exp", value=math.log10(DEFAULT_LOSS), bind=alt.binding_range(
-        min=-9, max=-1, step=0.05, name="loss threshold, 10^"))
-    ratio_exp = alt.param(name="ratio_exp", value=round(math.log10(DEFAULT_RATIO), 3), bind=alt.binding_range(
-        min=0, max=8, step=0.05, name="test/train ratio threshold, 10^"))
+        min=-9, max=-1, step=0.05, name="loss threshold (log₁₀)"))
+    ratio_exp = alt.param(name="ratio_exp", value=round(math.log10(DEFAULT_RATIO), 2), bind=alt.binding_range(
+        min=0, max=8, step=0.05, name="test/train ratio threshold (log₁₀)"))
+    loss_thr = alt.param(name="loss_thr", expr="toNumber(format(pow(10, loss_exp), '.2r'))")
+    ratio_thr = alt.param(name="ratio_thr", expr="toNumber(format(pow(10, ratio_exp), '.2r'))")
     demand = alt.param(name="demand", value="")
     classify = (
-        "datum.mtr >= pow(10, loss_exp) ? 'high train loss' : datum.mte >= pow(10, loss_exp) ? 'high test loss'"
-        " : datum.mr < pow(10, ratio_exp) ? 'train and test drop together' : 'grokking'"
+        "datum.mtr >= loss_thr ? 'high train loss' : datum.mte >= loss_thr ? 'high test loss'"
+        " : datum.mr < ratio_thr ? 'train and test drop together' : 'grokking'"
     )
     colour = alt.Color("outcome:N", title=None, scale=alt.Scale(domain=list(CLASSES), range=list(CLASS_COLORS)), legend=None)
-    dots = alt.Chart(alt.NamedData("runs")).transform_calculate(
+    x = alt.X("h:O", title="hidden neurons", axis=alt.Axis(labelAngle=0), scale=alt.Scale(paddingInner=0.12))
+    y = alt.Y("n:O", title="training strings", sort="descending", scale=alt.Scale(paddingInner=0.12))
+    # one tile per cell behind its nine dots: the target to point at, outlined while its curves show
+    tiles = alt.Chart().transform_aggregate(
+        runs="count()", groupby=["wd", "h", "n", "cell"]
+    ).mark_rect(cornerRadius=3, strokeWidth=1.5,  # full band: Vega-Lite would size it by the
+                width=alt.expr("bandwidth('concat_0_x')"),  # dots' offset scale; the names are
+                height=alt.expr("bandwidth('concat_0_y')")).encode(  # those of the first concat child
+        x=x, y=y,
+        fill=alt.value("#888"), fillOpacity=alt.value(0.1),
+        stroke=alt.condition("datum.cell === demand", alt.value("#333"), alt.value("transparent")),
+        tooltip=[alt.Tooltip("wd:Q", title="weight decay"), alt.Tooltip("h:O", title="hidden"),
+                 alt.Tooltip("n:O", title="training strings"), alt.Tooltip("runs:Q", title="runs")],
+    )
+    dots = alt.Chart().transform_calculate(
         outcome=classify, col="datum.seed % 3", row="floor(datum.seed / 3)"
     ).mark_circle(size=22, opacity=1).encode(
-        x=alt.X("h:O", title="hidden neurons", axis=alt.Axis(labelAngle=0)), xOffset=alt.XOffset("col:O", scale=alt.Scale(paddingOuter=0.3)),
-        y=alt.Y("n:O", title="training strings", sort="descending"), yOffset=alt.YOffset("row:O", scale=alt.Scale(paddingOuter=0.3)),
+        x=x, xOffset=alt.XOffset("col:O", scale=alt.Scale(paddingOuter=0.3)),
+        y=y, yOffset=alt.YOffset("row:O", scale=alt.Scale(paddingOuter=0.3)),
         color=colour,
         tooltip=[alt.Tooltip("wd:Q", title="weight decay"), alt.Tooltip("h:O", title="hidden"),
                  alt.Tooltip("n:O", title="train size"), alt.Tooltip("seed:O"), alt.Tooltip("outcome:N"),
                  alt.Tooltip("mtr:Q", title="min train loss", format=".2e"), alt.Tooltip("mte:Q", title="min test loss", format=".2e"),
                  alt.Tooltip("mr:Q", title="max test/train", format=".2e")],
-    ).properties(width=130, height=130).facet(
+    )
+    grids = alt.layer(tiles, dots, data=alt.NamedData("runs")).properties(width=130, height=130).facet(
         column=alt.Column("wd:O", title="weight decay", header=alt.Header(labelFontSize=11))
     )
     counts = alt.Chart(alt.NamedData("runs")).transform_calculate(outcome=classify).transform_aggregate(
@@ -89,24 +125,30 @@ def grid_chart(root: Path):
     legend = alt.layer(
         counts.mark_bar().encode(y=alt.Y("outcome:N", sort=list(CLASSES), title=None, axis=None), x=alt.X("count:Q", title="runs"), color=colour),
         counts.mark_text(align="left", dx=4).encode(y=alt.Y("outcome:N", sort=list(CLASSES)), x="count:Q", text="label:N"),
-    ).properties(width=220, height=90, title=alt.Title("Outcomes at these thresholds", anchor="start", fontSize=12))
+    ).properties(width=220, height=90, title=alt.Title(
+        alt.expr("'Outcomes at loss threshold ' + format(loss_thr, '.2~e') + ', ratio ' + format(ratio_thr, '.2~e')"),
+        anchor="start", fontSize=12))
     curve_lines = alt.Chart(alt.NamedData("demand")).transform_fold(["train", "test"], as_=["split", "loss"]).mark_line(
         strokeWidth=1, opacity=0.8
     ).encode(
-        x=alt.X("step:Q", title="Training step", axis=alt.Axis(format="~s", tickCount=4)),
-        y=alt.Y("loss:Q", title="loss (log)", scale=alt.Scale(type="log"), axis=alt.Axis(format="~g", tickCount=4)),
-        color=alt.Color("split:N", title=None, scale=alt.Scale(domain=["train", "test"], range=[TRAIN_COLOR, TEST_COLOR])),
+        x=alt.X("step:Q", title="Training step", scale=alt.Scale(domain=[0, int(steps[-1])]),
+                axis=alt.Axis(format="~s", tickCount=4)),
+        y=alt.Y("loss:Q", title="loss (log)", scale=alt.Scale(type="log", domain=list(CURVE_DOMAIN), clamp=True),
+                axis=alt.Axis(format=".0e", values=[1e-15, 1e-10, 1e-5, 1])),
+        color=alt.Color("split:N", title=None, scale=alt.Scale(domain=["train", "test"], range=[TRAIN_COLOR, TEST_COLOR]),
+                        legend=alt.Legend(orient="bottom-right", labelExpr="datum.label + ' loss'")),
         detail="seed:N",
     )
-    threshold = alt.Chart(alt.Data(values=[{}])).transform_calculate(t="pow(10, loss_exp)").mark_rule(
+    threshold = alt.Chart(alt.Data(values=[{}])).transform_calculate(t="loss_thr").mark_rule(
         strokeDash=[3, 3], color="#888").encode(y="t:Q")
     curves_view = alt.layer(curve_lines, threshold).properties(
         width=300, height=160,
         title=alt.Title(alt.expr("demand ? 'The nine runs of the cell you pointed at' : 'Point at (or tap) a cell to see its nine runs'"),
                         anchor="start", fontSize=12))
-    chart = alt.vconcat(dots, alt.hconcat(legend, curves_view, spacing=30))
+    chart = alt.vconcat(grids, alt.hconcat(legend, curves_view, spacing=30).resolve_scale(color="independent")).resolve_scale(
+        color="independent")
     # (Altair's add_params trips over a facet inside a concat: set the top-level params directly)
-    chart.params = [p.param for p in (loss_exp, ratio_exp, demand)]
+    chart.params = [p.param for p in (loss_exp, ratio_exp, loss_thr, ratio_thr, demand)]
     return with_demand(with_datasets(chart, {"runs": rows}), curves)
 
 
