@@ -89,7 +89,7 @@ def add_demand(vega: dict, field: str, chart_id: str, payloads: dict) -> dict:
     if bad:
         raise BuildError(None, None, f'on-demand chart "{chart_id}": key "{bad[0]}" must use only letters, digits, - and _')
     keep = f"datum && isValid(datum[{json.dumps(field)}]) ? '' + datum[{json.dumps(field)}] : demand"
-    signal["on"] = [{"events": "pointermove, pointerdown", "update": keep}]
+    signal["on"] = [{"events": "pointermove, pointerdown, touchstart", "update": keep}]
     return vega
 
 
@@ -107,12 +107,15 @@ def add_scrub(vega: dict, steps, chart_id: str) -> dict:
 
 
 def add_hover(vega: dict, field: str, chart_id: str) -> dict:
-    """Make hovering a mark whose datum has `field` set the `neuron` signal (-1 when none)."""
+    """Make hovering a mark whose datum has `field` set the `neuron` signal (-1 when none).
+
+    A tap picks too (touchstart); the mouse leaving the chart clears it, a finger lifting does not
+    (touch fires pointerout right after the tap)."""
     signal = _named(vega.get("signals", []), "neuron")
     if signal is None:
         raise BuildError(None, None, f'hover chart "{chart_id}" has no `neuron` param (hint: alt.param(name="neuron", value=-1))')
     pick = f"datum && isValid(datum[{json.dumps(field)}]) ? datum[{json.dumps(field)}] : -1"
-    signal["on"] = [{"events": "pointermove", "update": pick}, {"events": "pointerout", "update": "-1"}]
+    signal["on"] = [{"events": "pointermove, touchstart", "update": pick}, {"events": "pointerout[event.pointerType !== 'touch']", "update": "-1"}]
     return vega
 
 
