@@ -12,7 +12,9 @@ from conftest import REPO
 pytestmark = pytest.mark.browser
 SECTION = "mod-top"
 CHARTS = ("mod-top-accuracy", "mod-top-weights", "mod-top-waves", "sparse-parity-accuracy", "sparse-parity-loss",
-          "sparse-parity-weights", "sparse-parity-trajectories", "sparse-parity-l1-l2", "sweep-sparse-parity-grid")
+          "sparse-parity-weights", "sparse-parity-trajectories", "sparse-parity-l1-l2", "sweep-sparse-parity-grid",
+          "embed-heatmap", "embed-circle", "five-neuron-accuracy", "five-neuron-weights", "five-neuron-plane",
+          "five-neuron-joined")
 
 
 @pytest.fixture(scope="module")
@@ -149,28 +151,41 @@ def test_parity_section_scrubs_and_plays(page):
     assert page.evaluate("window.article.current['mod-top']") != 2400  # sections keep their own step
 
 
-# The sweep grid (section 3): legend counts read from the rendered text marks; a cell's tile
-# centre from the scenegraph (group offsets summed down to the tile).
-SWEEP_JS = """() => {
-  const v = window.article.views()['sweep-sparse-parity'][0].view;
-  const texts = [], tiles = {};
+# Marks located through the Vega scenegraph: the page position of the first item (in drawing
+# order: the leftmost panel first) of a mark type whose datum has `field`, keyed by that field's
+# value (group offsets summed down to the item).
+CENTRES_JS = """([section, index, marktype, field]) => {
+  const v = window.article.views()[section][index].view;
+  const found = {};
   const visit = (node, ox, oy) => {
-    if (node.marktype === 'text') for (const it of node.items) texts.push(it.text);
-    if (node.marktype === 'rect' && node.name.endsWith('child_layer_0_marks'))
-      for (const it of node.items) tiles[it.datum.cell] = [ox + it.x + it.width / 2, oy + it.y + it.height / 2];
+    if (node.marktype === marktype)
+      for (const it of node.items) if (it.datum && it.datum[field] !== undefined && !(it.datum[field] in found)) {
+        const b = it.bounds;
+        found[it.datum[field]] = [ox + (b.x1 + b.x2) / 2, oy + (b.y1 + b.y2) / 2];
+      }
     for (const it of node.items || []) for (const child of it.items || []) visit(child, ox + (it.x || 0), oy + (it.y || 0));
   };
   visit(v.scenegraph().root, 0, 0);
   const box = v.container().querySelector('canvas').getBoundingClientRect();
-  const [px, py] = v.origin();
-  for (const k in tiles) tiles[k] = [box.left + px + tiles[k][0], box.top + py + tiles[k][1]];
-  return {texts, tiles, demand: v.signal('demand'), rows: v.data('demand').length,
-          loss: v.signal('loss_thr'), ratio: v.signal('ratio_thr')};
+  const [ox0, oy0] = v.origin(), pad = v.padding();  // the origin excludes the padding
+  for (const k in found) found[k] = [box.left + pad.left + ox0 + found[k][0], box.top + pad.top + oy0 + found[k][1]];
+  return found;
 }"""
 
 
+def centres(page, section, marktype, field, index=0):
+    return page.evaluate(CENTRES_JS, [section, index, marktype, field])
+
+
 def sweep_state(page):
-    return page.evaluate(SWEEP_JS)
+    texts = page.evaluate("""() => { const out = [];
+      const visit = n => { if (n.marktype === 'text') for (const it of n.items) out.push(it.text);
+        for (const it of n.items || []) for (const c of it.items || []) visit(c); };
+      visit(window.article.views()['sweep-sparse-parity'][0].view.scenegraph().root); return out; }""")
+    v = "window.article.views()['sweep-sparse-parity'][0].view"
+    return {"texts": texts, "tiles": centres(page, "sweep-sparse-parity", "rect", "cell"),
+            **page.evaluate(f"({{demand: {v}.signal('demand'), rows: {v}.data('demand').length, "
+                            f"loss: {v}.signal('loss_thr'), ratio: {v}.signal('ratio_thr')}})")}
 
 
 def shown_counts(state):
@@ -220,16 +235,54 @@ def test_sweep_grid_counts_recolour_and_load_cells_on_demand(page):
     assert [u for u in page.requests if u.endswith(f"/data/sweep-sparse-parity-grid/{cell}.js")]
 
 
-def test_sweep_cell_opens_with_a_tap(chromium, article_site):
+def inside_frame(page, chart_id, points, width):
+    """The keys of `points` that lie inside the chart's (sideways scrolling) frame on screen."""
+    frame = page.locator(f"#{chart_id} .chart-frame").bounding_box()
+    left, right = max(frame["x"], 0) + 10, min(frame["x"] + frame["width"], width) - 10
+    return [k for k, (x, y) in sorted(points.items()) if left < x < right and frame["y"] < y < frame["y"] + frame["height"]]
+
+
+def test_sweep_cell_and_neuron_open_with_a_tap(chromium, article_site):
     context = chromium.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
     page = context.new_page()
     page.goto((article_site / "index.html").as_uri())
     page.wait_for_function("document.documentElement.dataset.chartsReady === 'true'", timeout=30000)
     page.locator("#sweep-sparse-parity-grid").scroll_into_view_if_needed()
     tiles = sweep_state(page)["tiles"]
-    cell = next(k for k, (x, y) in sorted(tiles.items()) if 0 < x < 390 and 0 < y < 844)
+    cell = inside_frame(page, "sweep-sparse-parity-grid", tiles, 390)[0]
     page.touchscreen.tap(*tiles[cell])
     page.wait_for_function(
         "window.article.views()['sweep-sparse-parity'][0].view.signal('demand') !== ''", timeout=10000)
     assert sweep_state(page)["demand"] == cell
+    # a tap on a neuron picks it, and it stays picked after the finger lifts
+    page.locator("#five-neuron-joined").scroll_into_view_if_needed()
+    index = page.evaluate("window.article.views()['five-neuron'].findIndex(v => v.id === 'five-neuron-joined')")
+    left = centres(page, "five-neuron", "symbol", "n", index=index)  # the in-projection panel
+    neuron = inside_frame(page, "five-neuron-joined", left, 390)[-1]
+    page.touchscreen.tap(*left[neuron])
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.article.hovered['five-neuron']") == int(neuron)
     context.close()
+
+
+def test_five_neuron_section_scrubs_plays_and_highlights(page):
+    plane = page.locator("#five-neuron-plane")
+    page.locator("#five-neuron-accuracy .chart-frame").focus()
+    page.keyboard.press("Home")
+    plane.scroll_into_view_if_needed()
+    start = canvas_png(page, "five-neuron-plane")
+    page.locator("#five-neuron-accuracy .chart-frame").focus()
+    page.keyboard.press("End")
+    assert page.evaluate("window.article.current['five-neuron']") == 15000
+    plane.scroll_into_view_if_needed()
+    assert canvas_png(page, "five-neuron-plane") != start
+    # pointing at a neuron's point highlights that neuron in the section's charts
+    index = page.evaluate("window.article.views()['five-neuron'].findIndex(v => v.id === 'five-neuron-plane')")
+    points = centres(page, "five-neuron", "symbol", "n", index=index)
+    assert sorted(points) == ["0", "1", "2", "3", "4"]
+    page.mouse.move(*points["3"])
+    page.wait_for_function("window.article.hovered['five-neuron'] === 3", timeout=5000)
+    assert page.evaluate("window.article.views()['five-neuron'].find(v => v.id === 'five-neuron-weights')"
+                         ".view.signal('neuron')") == 3
+    page.locator("button.animate[data-animate='five-neuron-converge']").click()
+    page.wait_for_function("window.article.current['five-neuron'] === 3000", timeout=15000)

@@ -63,6 +63,12 @@ MODULAR = {
 }
 
 
+# kind = "circle": the modular task with the embedding fixed on the unit circle (section 4).
+CIRCLE = {key: setting for key, setting in MODULAR.items()
+          if key not in ("embed", "tied_embedding", "tied_in_projection", "collapsed_input",
+                         "collapsed_output")}
+
+
 def check_modular(spec: dict):
     """(key, message) for settings that are wrong only in combination, else None."""
     try:
@@ -76,6 +82,9 @@ def check_modular(spec: dict):
 
 
 def model_config(spec: dict) -> models.ModelConfig:
+    if spec["kind"] == "circle":
+        return models.ModelConfig(n_in=spec["p"], n_out=spec["p"], embed=2, hidden=spec["hidden"],
+                                  circle_embedding=True)
     return models.ModelConfig(
         n_in=spec["p"], n_out=spec["p"], embed=spec["embed"], hidden=spec["hidden"],
         tied_embedding=spec["tied_embedding"], tied_in_projection=spec["tied_in_projection"],
@@ -247,6 +256,9 @@ KINDS: dict[str, Kind] = {
     "parity": Kind(PARITY, 1, check_parity, run_parity, PARITY_PER_MODEL, run_parity_batch),
     # version 1: see builder.training.sweep (its shards also carry sweep.SUMMARY_VERSION).
     "sweep": Kind(SWEEP, 1, check_sweep, run_sweep),
+    # version 1: as modular version 1, with E fixed on the unit circle; checkpoints also keep
+    # proj_in (2 x hidden) and proj_out (hidden x 2) in float32.
+    "circle": Kind(CIRCLE, 1, check_modular, run_modular),
 }
 
 

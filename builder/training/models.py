@@ -18,6 +18,10 @@ Switches (all off gives the opening model with its tied embedding and shared in-
 A collapsed side's embedding is `hidden` wide instead of `embed` wide; a tied embedding needs both
 sides equally wide.
 
+- circle_embedding:    E is not learned but fixed: row i is (cos, sin)(2 pi i / p), so only the
+                       2 x hidden in-projection and the hidden x 2 out-projection train (the
+                       five-neuron model of section 4). Needs embed 2, tied, nothing collapsed.
+
 The products are computed on the collapsed matrices (E_in W_a is p x hidden, W_out E_out^T is
 hidden x p) and rows are gathered per example, instead of pushing every example through the wide
 embedding: the same function, 5-12x faster.
@@ -45,6 +49,7 @@ class ModelConfig:
     tied_in_projection: bool = True
     collapsed_input: bool = False
     collapsed_output: bool = False
+    circle_embedding: bool = False
 
     @property
     def embed_in(self) -> int:
@@ -55,6 +60,9 @@ class ModelConfig:
         return self.hidden if self.collapsed_output else self.embed
 
     def check(self) -> None:
+        if self.circle_embedding and (self.embed != 2 or not self.tied_embedding
+                                      or self.collapsed_input or self.collapsed_output):
+            raise ValueError("a circle embedding is tied, 2 wide and has both projections")
         if self.tied_embedding and self.embed_in != self.embed_out:
             raise ValueError(
                 "a tied embedding with one collapsed side needs embed == hidden "
@@ -64,7 +72,9 @@ class ModelConfig:
         """Parameter name -> shape of one model's matrix, in the order they are initialised."""
         self.check()
         shapes = {}
-        if self.tied_embedding:
+        if self.circle_embedding:
+            pass  # fixed, not a parameter: see circle()
+        elif self.tied_embedding:
             shapes["embed"] = (self.n_in, self.embed_in)
         else:
             shapes["embed_in"] = (self.n_in, self.embed_in)
@@ -116,13 +126,22 @@ def init_params(cfg: ModelConfig, seeds: list[int]) -> dict[str, torch.Tensor]:
     return {name: torch.stack([one[name] for one in per_model]) for name in per_model[0]}
 
 
+def circle(p: int) -> torch.Tensor:
+    """The fixed embedding (1, p, 2): number i at angle 2 pi i / p on the unit circle."""
+    angle = 2 * math.pi * torch.arange(p, dtype=torch.float64) / p
+    return torch.stack([angle.cos(), angle.sin()], dim=1).float().unsqueeze(0)
+
+
 def collapsed(params: dict[str, torch.Tensor], cfg: ModelConfig):
     """(in_a, in_b, out): the (M, p, hidden) matrices the hidden layer actually sees.
 
     in_a = E_in W_a and in_b = E_in W_b; out = (W_out E_out^T)^T, one row per output class.
     """
-    e_in = params["embed"] if cfg.tied_embedding else params["embed_in"]
-    e_out = params["embed"] if cfg.tied_embedding else params["embed_out"]
+    if cfg.circle_embedding:
+        e_in = e_out = circle(cfg.n_in)
+    else:
+        e_in = params["embed"] if cfg.tied_embedding else params["embed_in"]
+        e_out = params["embed"] if cfg.tied_embedding else params["embed_out"]
     if cfg.collapsed_input:
         in_a = in_b = e_in
     elif cfg.tied_in_projection:
@@ -181,6 +200,9 @@ def snapshot(params: dict[str, torch.Tensor], cfg: ModelConfig) -> dict[str, tor
     w_in is E W_in (with an untied in-projection: w_in_a and w_in_b); w_out is (W_out E^T)^T.
     """
     in_a, in_b, out = collapsed(params, cfg)
+    if cfg.circle_embedding:  # also the two small projections themselves
+        return {"w_in": in_a, "w_out": out, "proj_in": params["w_in"].detach(),
+                "proj_out": params["w_out"].detach()}
     if cfg.collapsed_input or cfg.tied_in_projection:
         return {"w_in": in_a, "w_out": out}
     return {"w_in_a": in_a, "w_in_b": in_b, "w_out": out}
