@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import html
+import inspect
 import json
 import os
 import re
@@ -89,7 +90,9 @@ class Builder:
         sections = {reg.figures[c].section for c in doc.charts}
         return {
             "charts": {c: {"section": reg.figures[c].section, "scrub": reg.figures[c].scrub,
-                           "follow": reg.figures[c].follow} for c in doc.charts},
+                           "follow": reg.figures[c].follow, "shares": list(reg.figures[c].shares),
+                           "limits": [list(lim) for lim in reg.figures[c].limits],
+                           "mirrors": [list(m) for m in reg.figures[c].mirrors]} for c in doc.charts},
             "sections": {
                 k: {"steps": list(reg.sections[k].steps), "initial": reg.sections[k].initial}
                 for k in sorted(sections) if k in reg.sections
@@ -114,6 +117,23 @@ class Builder:
         return f"@article{{{re.sub(r'[^a-z0-9]', '', first)}{date.year}{word},\n{body}\n}}"
 
     # -- the build ----------------------------------------------------------------------
+    def _run_checks(self, figures) -> None:
+        """The placed figures' build-time checks (e.g. the appendix's exactness check), each once
+        per Builder: a failure stops the build with the check's one-line message."""
+        done = self.__dict__.setdefault("_checks_done", set())
+        for fig in figures:
+            for check in fig.checks:
+                if check in done:
+                    continue
+                try:
+                    check()
+                except ValueError as exc:
+                    source = Path(inspect.getsourcefile(check))
+                    where = source.relative_to(paths.ROOT) if source.is_relative_to(paths.ROOT) else source
+                    raise BuildError(where, None,
+                                     f'check "{check.__name__}" of figure "{fig.id}" failed: {exc}') from None
+                done.add(check)
+
     def build(self, out: Path | None = None, live_reload: str | None = None) -> BuildReport:
         """Build into a temp dir, check links, then replace `out` (default site/)."""
         t0 = time.perf_counter()
@@ -137,6 +157,7 @@ class Builder:
                 docs.append(render_markdown(src.read_text(encoding="utf-8"), rel, refs, reg.figures, reg.animations, self.md))
             template = self.env.get_template("article.html.j2")
             for doc in docs:
+                self._run_checks([reg.figures[c] for c in doc.charts])
                 compiled = [self._compile(reg.figures[c]) for c in doc.charts]
                 name = "index.html" if doc.path.stem == "index" else f"{doc.path.stem}.html"
                 references = [

@@ -286,3 +286,52 @@ def test_five_neuron_section_scrubs_plays_and_highlights(page):
                          ".view.signal('neuron')") == 3
     page.locator("button.animate[data-animate='five-neuron-converge']").click()
     page.wait_for_function("window.article.current['five-neuron'] === 3000", timeout=15000)
+
+
+def appendix_state(page):
+    v = "window.article.views()['appendix'].find(x => x.id === 'appendix-circles').view"
+    names = ["a", "b", "s_in", "d_in", "Nn", "Mn", "act", "zx", "zy", "answer", "truth"]
+    state = page.evaluate(f"(() => {{ const v = {v}; return {{{', '.join(f'{n}: v.signal({n!r})' for n in names)}}}; }})()")
+    state["prose"] = page.locator("output.live[data-signal='answer']").inner_text()
+    return state
+
+
+def set_input(page, name, value):
+    page.locator(f"#appendix-circles input[name='{name}']").evaluate(
+        "(el, v) => { el.value = v; el.dispatchEvent(new Event('input', {bubbles: true})); "
+        "el.dispatchEvent(new Event('change', {bubbles: true})); }", str(value))
+    page.wait_for_timeout(150)
+
+
+def test_appendix_inputs_solve_back_and_match_the_python_construction(page):
+    from builder.analysis import construction
+
+    page.locator("#appendix-circles").scroll_into_view_if_needed()
+    set_input(page, "a", 30)
+    s = appendix_state(page)
+    assert (s["a"], s["b"], s["s_in"], s["d_in"]) == (30, 15, 45, 15) and s["prose"] == "45"
+    set_input(page, "s_in", 50)  # keeps a - b = 15 where it can: 15 + 50 is odd, so 14
+    s = appendix_state(page)
+    assert (s["a"], s["b"], s["s_in"], s["d_in"]) == (32, 18, 50, 14)
+    set_input(page, "d_in", -20)  # keeps the sum
+    s = appendix_state(page)
+    assert (s["a"], s["b"], s["s_in"], s["d_in"]) == (15, 35, 50, -20)
+    set_input(page, "M", 31)  # a smaller modulus clamps b and the sliders' ranges
+    s = appendix_state(page)
+    assert (s["Mn"], s["a"], s["b"]) == (31, 15, 30)
+    assert page.locator("#appendix-circles input[name='a']").get_attribute("max") == "30"
+    before = canvas_png(page, "appendix-outputs")
+    for n, m, act, a, b in ((5, 31, "ReLU", 15, 30), (6, 31, "ReLU", 0, 2), (4, 31, "x²", 7, 9), (7, 200, "x²", 150, 99)):
+        set_input(page, "M", m)
+        set_input(page, "N", n)
+        page.locator(f"#appendix-circles input[type=radio][value='{act}']").check()
+        set_input(page, "a", a)
+        set_input(page, "b", b)
+        s = appendix_state(page)
+        assert (s["Nn"], s["Mn"], s["act"], s["a"], s["b"]) == (n, m, act, a, b)
+        z = construction.readout(n, m, "square" if act == "x²" else "relu", a=[a])[0, b]
+        assert np.allclose([s["zx"], s["zy"]], z, atol=1e-9), (n, m, act)
+        codes, _ = construction.classify(n, m, "square" if act == "x²" else "relu")
+        right = codes[a, b] == construction.CORRECT
+        assert (s["answer"] == str((a + b) % m)) == right and s["prose"] == s["answer"]
+    assert canvas_png(page, "appendix-outputs") != before

@@ -143,3 +143,59 @@ def test_warm_rebuild_hits_chart_cache(make_project, registry, tmp_path):
     damaged = Builder(root, registry=registry, cache=cache).build()
     assert damaged.cache_misses == 2
     assert (root / "site" / "figures" / "demo-line.svg").stat().st_size > 1000
+
+
+def _one_figure_registry(**fields):
+    """A registry whose only figure (section "demo") has the given extra Figure fields."""
+    import demo_figures
+
+    from builder.figures import Figure, Registry
+
+    class M:
+        __file__ = demo_figures.__file__
+
+        @staticmethod
+        def figures():
+            return [Figure("demo-bars", "demo", "Prices.", "Bar chart of prices.", lambda root: demo_figures.bar_chart(), **fields)]
+
+    reg = Registry()
+    reg.add(M, None)
+    return reg
+
+
+def test_a_failing_build_check_stops_the_build_in_one_line(make_project, chart_cache):
+    calls = []
+
+    def passes():
+        calls.append("passes")
+
+    def construction_is_exact():
+        raise ValueError("x^2 with N = 5 gives 3 for 1 + 1 (mod 12)")
+
+    root = make_project(index=FRONT + "{{< chart demo-bars >}}\n")
+    builder = Builder(root, registry=_one_figure_registry(checks=(passes,)), cache=chart_cache)
+    builder.build()
+    builder.build()
+    assert calls == ["passes"]  # once per Builder (a `make serve` session), not per rebuild
+    before = tree_hashes(root / "site")
+    with pytest.raises(BuildError) as info:
+        Builder(root, registry=_one_figure_registry(checks=(construction_is_exact,)), cache=chart_cache).build()
+    assert str(info.value) == ('tests/test_build.py: check "construction_is_exact" of figure "demo-bars" failed: '
+                               "x^2 with N = 5 gives 3 for 1 + 1 (mod 12)")
+    assert tree_hashes(root / "site") == before
+
+
+def test_signal_handlers_reach_the_compiled_chart(tmp_path):
+    import altair as alt
+
+    from builder.figures import with_signal_handlers
+    from builder.render.charts import ChartCache
+
+    chart = alt.Chart(alt.Data(values=[{"v": 1}])).mark_point().encode(x="v:Q").add_params(
+        alt.param(name="a", value=1), alt.param(name="b", value=2))
+    on = [{"events": {"signal": "b"}, "update": "b + 1"}]
+    compiled = ChartCache(None).compile("demo", with_signal_handlers(chart, {"a": on}), svg=False)
+    (a,) = [s for s in compiled.vega["signals"] if s["name"] == "a"]
+    assert a["on"] == on and "usermeta" not in compiled.vega
+    with pytest.raises(BuildError, match='chart "demo" does not compile: signal handlers for "c"'):
+        ChartCache(None).compile("demo", with_signal_handlers(chart, {"c": on}), svg=False)

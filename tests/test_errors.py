@@ -66,6 +66,12 @@ CASES = {
     "undefined-footnote": (
         FRONT + "Text.[^nope]\n\n[^note]: x\n", DEMO_BIB,
         'content/index.md:4: footnote "[^nope]" is never defined (did you mean "note"?) (hint: add a line "[^nope]: text")'),
+    "show-chart-unknown-section": (
+        FRONT + "It is [3]{show=\"demp.answer\"}.\n", DEMO_BIB,
+        'content/index.md:4: show="demp.answer" names no chart section (did you mean "demo"?)'),
+    "show-chart-no-signal": (
+        FRONT + "It is [3]{show=\"demo\"}.\n", DEMO_BIB,
+        'content/index.md:4: show="demo" names no chart section (hint: write section.signal)'),
     "broken-anchor": (
         FRONT + "Intro.\n\nSee [the end](#nowhere).\n", DEMO_BIB,
         'content/index.md:6: broken link "#nowhere" (no element with id "nowhere")'),

@@ -178,6 +178,13 @@ def test_animate_span_renders_button(render):
     assert doc.animations == ["demo-play"]
 
 
+def test_show_span_renders_a_live_output(render):
+    doc = render(body('The answer is [24]{show="demo.answer"}.\n'))
+    (out,) = Elements(doc.html).find("output")
+    assert out["data-section"] == "demo" and out["data-signal"] == "answer" and out["class"] == "live"
+    assert '>24</output>.' in doc.html  # the written value stays for readers without JavaScript
+
+
 def test_sticky_container_splits_graphic_and_text(render):
     doc = render(body("::: sticky\n{{< chart demo-line >}}\n\nProse beside it.\n:::\n"))
     m = re.search(r'<div class="sticky">\s*<div class="sticky-graphic">(.*?)</div>\s*<div class="sticky-text">(.*?)</div>\s*</div>',

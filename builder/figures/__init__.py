@@ -27,6 +27,13 @@ class Figure:
     hover: str | None = None  # datum field whose value hovering publishes as the `neuron` signal
     demand: str | None = None  # datum field naming the on-demand payload (with_demand) to load
     sources: tuple = ()  # freeze-store experiment names whose artifacts it reads
+    shares: tuple = ()  # params kept equal across the section's charts (as `step` is)
+    limits: tuple = ()  # (input name, min signal, max signal): a bound slider's range follows them
+    checks: tuple = ()  # callables run once per build when the figure is placed; ValueError fails it
+    # (source signal, target param) pairs: the page copies each source into its target whenever
+    # a source changes, all in one update. Two-way inputs need this: a Vega param cannot react
+    # to a signal that depends on it (the dataflow would have a cycle).
+    mirrors: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -110,4 +117,13 @@ def with_demand(chart, payloads: dict) -> dict:
     """
     spec = chart if isinstance(chart, dict) else chart.to_dict()
     spec.setdefault("usermeta", {}).setdefault("demand", {}).update(payloads)
+    return spec
+
+
+def with_signal_handlers(chart, handlers: dict) -> dict:
+    """A chart's Vega-Lite dict whose params also react to events: name -> Vega `on` handlers,
+    e.g. {"a": [{"events": {"signal": "total"}, "update": "..."}]}. Vega-Lite has no `on` for
+    plain params; the compiler (builder.render.charts) adds these to the compiled signals."""
+    spec = chart if isinstance(chart, dict) else chart.to_dict()
+    spec.setdefault("usermeta", {}).setdefault("signalOn", {}).update(handlers)
     return spec

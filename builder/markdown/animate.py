@@ -1,8 +1,13 @@
-"""Animate links: `[play it]{animate="top-switches"}` plays a registered step range.
+"""Animate links and live values in the prose.
+
+- `[play it]{animate="top-switches"}` plays a registered step range (a button).
+- `[12]{show="appendix.answer"}` shows the value of the signal `answer` of the section
+  `appendix`'s charts, kept up to date as the reader moves their inputs (an <output>; the text
+  written in the Markdown is what readers without JavaScript see).
 
 The attrs plugin parses `[text]{...}` into span tokens; this plugin renders the spans that carry
-an `animate` attribute as buttons (checking the id against env["animations"]) and leaves other
-spans as <span>.
+`animate` or `show` (checking ids against env["animations"] and the figures' sections) and
+leaves other spans as <span>.
 """
 from __future__ import annotations
 
@@ -14,14 +19,17 @@ from mdit_py_plugins.attrs import attrs_plugin
 from builder.errors import BuildError, did_you_mean
 from builder.markdown.lines import line_of
 
-ALLOWED = ["animate", "class", "id"]
+ALLOWED = ["animate", "show", "class", "id"]
 
 
 def _open(self, tokens, idx, options, env) -> str:
     token = tokens[idx]
     stack = env.setdefault("_span_stack", [])
-    anim = token.attrs.get("animate")
-    stack.append(anim is not None)
+    anim, show = token.attrs.get("animate"), token.attrs.get("show")
+    if show is not None:
+        stack.append("</output>")
+        return _show(show, token, env)
+    stack.append("</button>" if anim is not None else "</span>")
     if anim is None:
         return self.renderToken(tokens, idx, options, env)
     animations = env["animations"]
@@ -38,9 +46,18 @@ def _open(self, tokens, idx, options, env) -> str:
     )
 
 
+def _show(target: str, token, env) -> str:
+    section, _, signal = str(target).partition(".")
+    sections = sorted({fig.section for fig in env["figures"].values()})
+    if not signal or section not in sections:
+        hint = did_you_mean(section, sections) if signal else " (hint: write section.signal)"
+        raise BuildError(env.get("path"), line_of(token), f'show="{target}" names no chart section{hint}')
+    return (f'<output class="live" data-section="{html.escape(section)}" '
+            f'data-signal="{html.escape(signal)}" aria-live="polite">')
+
+
 def _close(self, tokens, idx, options, env) -> str:
-    was_animate = env.setdefault("_span_stack", []).pop()
-    return "</button>" if was_animate else "</span>"
+    return env.setdefault("_span_stack", []).pop()
 
 
 def animate_plugin(md: MarkdownIt) -> None:

@@ -41,15 +41,22 @@ def _snap_scale(steps) -> dict:
 
 
 def move_vega_data(vega: dict) -> tuple[dict, dict]:
-    """Put tables carried in usermeta.vegaData (figures.with_vega_data) first in `data`, and take
-    out the on-demand payloads (usermeta.demand, figures.with_demand): (vega, payloads)."""
+    """Put tables carried in usermeta.vegaData (figures.with_vega_data) first in `data`, add the
+    signal handlers of usermeta.signalOn (figures.with_signal_handlers), and take out the
+    on-demand payloads (usermeta.demand, figures.with_demand): (vega, payloads)."""
     meta = vega.get("usermeta") or {}
     tables = meta.pop("vegaData", None)
     payloads = meta.pop("demand", None) or {}
+    handlers = meta.pop("signalOn", None) or {}
     if not meta:
         vega.pop("usermeta", None)
     if tables:
         vega["data"] = [{"name": k, "values": v} for k, v in tables.items()] + vega.get("data", [])
+    for name, on in handlers.items():
+        signal = _named(vega.get("signals", []), name)
+        if signal is None:
+            raise ValueError(f'signal handlers for "{name}", which is not a param of the chart')
+        signal["on"] = signal.get("on", []) + on
     return vega, payloads
 
 

@@ -1,4 +1,5 @@
-/* The article's glue: embeds the compiled Vega views, keeps one `step` per section in sync,
+/* The article's glue: embeds the compiled Vega views, keeps one `step` per section in sync
+   (and any other params a chart shares with its section), shows live values in the prose,
    plays animate buttons, scrubs with the keyboard, and opens citation/footnote popups.
    No framework; the charts' own behaviour lives in their Vega specs. */
 (function () {
@@ -84,6 +85,35 @@
     if (hasSignal(view, "neuron")) {
       view.addSignalListener("neuron", function (_, value) { setNeuron(section, value, view); });
     }
+    (page.charts[id].shares || []).forEach(function (name) {
+      view.addSignalListener(name, function (_, value) { broadcast(section, name, value, view); });
+    });
+    (page.charts[id].limits || []).forEach(function (lim) {  // [input name, min, max]: numbers or signals
+      var input = el.querySelector('input[name="' + lim[0] + '"]');
+      if (!input) return;
+      [[lim[1], "min"], [lim[2], "max"]].forEach(function (pair) {
+        if (pair[0] === null) return;
+        if (typeof pair[0] === "number") { input.setAttribute(pair[1], pair[0]); return; }
+        var apply = function () { input.setAttribute(pair[1], view.signal(pair[0])); };
+        apply();
+        view.addSignalListener(pair[0], apply);
+      });
+    });
+    var mirrors = page.charts[id].mirrors || [], mirroring = false;  // [source signal, target param]
+    function mirror() {  // after the whole pulse: a listener can run before the other sources update
+      mirroring = false;
+      var changed = false;
+      mirrors.forEach(function (m) {
+        var value = view.signal(m[0]);
+        if (view.signal(m[1]) !== value) { view.signal(m[1], value); changed = true; }
+      });
+      if (changed) view.runAsync();
+    }
+    mirrors.forEach(function (pair) {
+      view.addSignalListener(pair[0], function () {
+        if (!mirroring) { mirroring = true; view.runAfter(mirror); }
+      });
+    });
     if (hasSignal(view, "demand")) {
       view.addSignalListener("demand", function (_, key) {
         if (key) load(id + "/" + key).then(function (rows) {
@@ -102,7 +132,22 @@
     });
     return Promise.all(pending).then(function () {
       Object.keys(current).forEach(function (s) { setStep(s, current[s], "init"); });
+      showLive();
       document.documentElement.setAttribute("data-charts-ready", "true");
+    });
+  }
+
+  /* ---- live values in the prose: <output data-section data-signal> ----------------- */
+  function showLive() {
+    Array.prototype.forEach.call(document.querySelectorAll("output.live"), function (out) {
+      var signal = out.getAttribute("data-signal");
+      var source = (views[out.getAttribute("data-section")] || []).filter(function (v) {
+        return hasSignal(v.view, signal);
+      })[0];
+      if (!source) return;  // the text written in the Markdown stays
+      var write = function () { out.textContent = String(source.view.signal(signal)); };
+      write();
+      source.view.addSignalListener(signal, write);
     });
   }
 
