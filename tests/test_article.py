@@ -262,6 +262,10 @@ def test_sweep_cell_and_neuron_open_with_a_tap(chromium, article_site):
     page.touchscreen.tap(*left[neuron])
     page.wait_for_timeout(300)
     assert page.evaluate("window.article.hovered['five-neuron']") == int(neuron)
+    # the appendix's inputs work on a phone too: the live answer in the prose follows them
+    page.locator("#appendix-circles").scroll_into_view_if_needed()
+    set_input(page, "b", 40)
+    assert page.locator("output.live[data-signal='answer']").inner_text() == str((9 + 40) % 67)
     context.close()
 
 
