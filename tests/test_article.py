@@ -132,19 +132,24 @@ def test_unwrap_checkbox_redraws_the_waves(page):
     assert canvas_png(page, "mod-top-waves") != before
 
 
+def scrub_start_to_end(page, section, source, target, end):
+    """Home then End on the `source` chart (keyboard): the section's step goes 0 -> end and the
+    `target` chart redraws."""
+    page.locator(f"#{source} .chart-frame").focus()
+    page.keyboard.press("Home")
+    assert page.evaluate(f"window.article.current['{section}']") == 0
+    page.locator(f"#{target}").scroll_into_view_if_needed()
+    start = canvas_png(page, target)
+    page.locator(f"#{source} .chart-frame").focus()
+    page.keyboard.press("End")
+    assert page.evaluate(f"window.article.current['{section}']") == end
+    page.locator(f"#{target}").scroll_into_view_if_needed()
+    assert canvas_png(page, target) != start
+
+
 def test_parity_section_scrubs_and_plays(page):
     """Section 2: scrubbing either curve moves the heatmap; its two animate links play their phases."""
-    weights = page.locator("#sparse-parity-weights")
-    traj = page.locator("#sparse-parity-trajectories .chart-frame")
-    traj.focus()
-    page.keyboard.press("Home")
-    assert page.evaluate("window.article.current['sparse-parity']") == 0
-    start = canvas_png(page, "sparse-parity-weights")
-    page.locator("#sparse-parity-trajectories .chart-frame").focus()
-    page.keyboard.press("End")
-    assert page.evaluate("window.article.current['sparse-parity']") == 4000
-    weights.scroll_into_view_if_needed()
-    assert canvas_png(page, "sparse-parity-weights") != start
+    scrub_start_to_end(page, "sparse-parity", "sparse-parity-trajectories", "sparse-parity-weights", 4000)
     for anim, end in (("sparse-parity-memorize", 800), ("sparse-parity-generalize", 2400)):
         page.locator(f"button.animate[data-animate='{anim}']").click()
         page.wait_for_function(f"window.article.current['sparse-parity'] === {end}", timeout=15000)
@@ -270,16 +275,7 @@ def test_sweep_cell_and_neuron_open_with_a_tap(chromium, article_site):
 
 
 def test_five_neuron_section_scrubs_plays_and_highlights(page):
-    plane = page.locator("#five-neuron-plane")
-    page.locator("#five-neuron-accuracy .chart-frame").focus()
-    page.keyboard.press("Home")
-    plane.scroll_into_view_if_needed()
-    start = canvas_png(page, "five-neuron-plane")
-    page.locator("#five-neuron-accuracy .chart-frame").focus()
-    page.keyboard.press("End")
-    assert page.evaluate("window.article.current['five-neuron']") == 15000
-    plane.scroll_into_view_if_needed()
-    assert canvas_png(page, "five-neuron-plane") != start
+    scrub_start_to_end(page, "five-neuron", "five-neuron-accuracy", "five-neuron-plane", 15000)
     # pointing at a neuron's point highlights that neuron in the section's charts
     index = page.evaluate("window.article.views()['five-neuron'].findIndex(v => v.id === 'five-neuron-plane')")
     points = centres(page, "five-neuron", "symbol", "n", index=index)

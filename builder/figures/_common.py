@@ -102,6 +102,22 @@ def curves(name: str, steps: np.ndarray, series: dict, *, y: alt.Y, initial: int
     return chart, rows
 
 
+def accuracy_curves(r: dict, *, initial: int, title: str, fit_level: float, fit: tuple, rule: tuple,
+                    low: float = 0.0, height: int = 220) -> dict:
+    """The train/test accuracy chart of a run r (metric_step, train_acc, test_acc) with the
+    phase notes (see phase_notes), y from `low` to 100%: a scrub chart's Vega-Lite dict."""
+    from builder.figures import with_datasets
+
+    steps = r["metric_step"]
+    notes = phase_notes(steps, r["train_acc"], r["test_acc"], fit_level=fit_level, fit=fit, rule=rule)
+    scale = alt.Scale(domain=[low, 1], clamp=True) if low else alt.Scale(domain=[0, 1])
+    chart, rows = curves(
+        "accuracy", steps, {"train": r["train_acc"], "test": r["test_acc"]},
+        y=alt.Y("v:Q", title="Accuracy", scale=scale, axis=alt.Axis(format="%", tickCount=6 if low else 5)),
+        initial=initial, title=title, legend_suffix=" accuracy", notes=notes, height=height)
+    return with_datasets(chart, {"accuracy": rows})
+
+
 def vmax_of(w: np.ndarray) -> float:
     """The fixed colour range of a heatmap: nearly all of its values over the whole run, but at
     least a fifth of the largest (a sparse matrix's 98th percentile can be ~0)."""

@@ -13,7 +13,7 @@ import numpy as np
 
 from builder import freeze
 from builder.figures import Animation, Figure, Section, with_datasets
-from builder.figures._common import checkpoint_steps, curves, phase_notes
+from builder.figures._common import accuracy_curves, checkpoint_steps
 from builder.training import config
 
 EXPERIMENT = "five-neuron"
@@ -121,16 +121,9 @@ def _neuron_color(field: str = "n"):
 
 
 def accuracy_chart(root: Path):
-    r = run(root)
-    steps = r["metric_step"]
-    notes = phase_notes(steps, r["train_acc"], r["test_acc"], fit_level=1.0,
-                        fit=("fits the training pairs", 0.55, 0), rule=("every pair right", 0.35, 0))
-    chart, rows = curves(
-        "accuracy", steps, {"train": r["train_acc"], "test": r["test_acc"]},
-        y=alt.Y("v:Q", title="Accuracy", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%", tickCount=5)),
-        initial=sections(root)[0].initial, title="Accuracy with five neurons and a fixed circle",
-        legend_suffix=" accuracy", notes=notes, height=170)
-    return with_datasets(chart, {"accuracy": rows})
+    return accuracy_curves(run(root), initial=sections(root)[0].initial, title="Accuracy with five neurons and a fixed circle",
+                           fit_level=1.0, fit=("fits the training pairs", 0.55, 0), rule=("every pair right", 0.35, 0),
+                           height=170)
 
 
 def weights_chart(root: Path):

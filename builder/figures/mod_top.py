@@ -14,8 +14,8 @@ import numpy as np
 from builder import freeze
 from builder.analysis import fourier
 from builder.figures import Animation, Figure, Section, with_datasets, with_vega_data
-from builder.figures._common import (TRAIN_COLOR, checkpoint_steps, curves, heatmap, heatmap_params, packed,
-                                     phase_notes, vmax_of)
+from builder.figures._common import (TRAIN_COLOR, accuracy_curves, checkpoint_steps, heatmap, heatmap_params,
+                                     packed, vmax_of)
 from builder.training import config
 
 EXPERIMENT = "mod-top"
@@ -53,15 +53,9 @@ def animations(root: Path) -> list[Animation]:
 # -- charts --------------------------------------------------------------------------------
 def accuracy_chart(root: Path):
     r = run(root)
-    steps = r["metric_step"]
-    notes = phase_notes(steps, r["train_acc"], r["test_acc"], fit_level=1.0,
-                        fit=("memorizes the training pairs", 1.0, 12), rule=("then generalizes to unseen pairs", 0.5, 0))
-    chart, rows = curves(
-        "accuracy", steps, {"train": r["train_acc"], "test": r["test_acc"]},
-        y=alt.Y("v:Q", title="Accuracy", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%", tickCount=5)),
-        initial=sections(root)[0].initial, title=f"Train and test accuracy, a + b mod {r['p']}",
-        legend_suffix=" accuracy", notes=notes)
-    return with_datasets(chart, {"accuracy": rows})
+    return accuracy_curves(r, initial=sections(root)[0].initial, title=f"Train and test accuracy, a + b mod {r['p']}",
+                           fit_level=1.0, fit=("memorizes the training pairs", 1.0, 12),
+                           rule=("then generalizes to unseen pairs", 0.5, 0))
 
 
 def weights_chart(root: Path, lookup: bool = True):

@@ -11,8 +11,8 @@ import numpy as np
 
 from builder import freeze
 from builder.figures import Animation, Figure, Section, with_datasets, with_vega_data
-from builder.figures._common import (CODES, LEVELS, TEST_COLOR, checkpoint_steps, curves, heatmap, heatmap_params,
-                                     packed, phase_notes, vmax_of)
+from builder.figures._common import (CODES, LEVELS, TEST_COLOR, accuracy_curves, checkpoint_steps, curves, heatmap,
+                                     heatmap_params, packed, vmax_of)
 from builder.training import config
 
 EXPERIMENT, L2_EXPERIMENT = "sparse-parity", "sparse-parity-l2"
@@ -55,16 +55,9 @@ def animations(root: Path) -> list[Animation]:
 
 
 def accuracy_chart(root: Path):
-    r = run(root)
-    steps = r["metric_step"]
-    notes = phase_notes(steps, r["train_acc"], r["test_acc"], fit_level=0.99,
-                        fit=("fits the training batch", 0.9, 0), rule=("finds the rule", 0.75, 0))
-    chart, rows = curves(
-        "accuracy", steps, {"train": r["train_acc"], "test": r["test_acc"]},
-        y=alt.Y("v:Q", title="Accuracy", scale=alt.Scale(domain=[0.45, 1], clamp=True), axis=alt.Axis(format="%", tickCount=6)),
-        initial=sections(root)[0].initial, title="Accuracy, parity of the first 3 of 30 bits",
-        legend_suffix=" accuracy", notes=notes, height=180)
-    return with_datasets(chart, {"accuracy": rows})
+    return accuracy_curves(run(root), initial=sections(root)[0].initial, title="Accuracy, parity of the first 3 of 30 bits",
+                           fit_level=0.99, fit=("fits the training batch", 0.9, 0), rule=("finds the rule", 0.75, 0),
+                           low=0.45, height=180)
 
 
 def loss_chart(root: Path):
