@@ -11,7 +11,7 @@ from conftest import REPO
 
 pytestmark = pytest.mark.browser
 SECTION = "mod-top"
-CHARTS = ("mod-top-accuracy", "mod-top-weights", "mod-top-waves", "sparse-parity-accuracy", "sparse-parity-loss",
+CHARTS = ("mod-bot-loss", "mod-bot-dft", "mod-bot-stars", "mod-bot-logits", "mod-top-accuracy", "mod-top-weights", "mod-top-waves", "sparse-parity-accuracy", "sparse-parity-loss",
           "sparse-parity-weights", "sparse-parity-trajectories", "sparse-parity-l1-l2", "sweep-sparse-parity-grid",
           "embed-heatmap", "embed-circle", "five-neuron-accuracy", "five-neuron-weights", "five-neuron-plane",
           "five-neuron-joined")
@@ -335,3 +335,34 @@ def test_appendix_inputs_solve_back_and_match_the_python_construction(page):
         right = codes[a, b] == construction.CORRECT
         assert (s["answer"] == str((a + b) % m)) == right and s["prose"] == s["answer"]
     assert canvas_png(page, "appendix-outputs") != before
+
+
+LOGITS_JS = """() => {
+  const v = window.article.views()['mod-bot'].find(x => x.id === 'mod-bot-logits').view;
+  const out = [];
+  const visit = n => { if (n.marktype === 'rect') for (const it of n.items) if (it.datum && it.datum.logit !== undefined)
+      out.push([it.datum.group || 'total', it.datum.c, it.datum.logit]);
+    for (const it of n.items || []) for (const c of it.items || []) visit(c); };
+  visit(v.scenegraph().root); return out;
+}"""
+
+
+def test_logits_computed_in_the_page_match_python(page):
+    from test_mod_bot import page_logits
+
+    from builder.figures import mod_bot
+    from builder.paths import ROOT
+
+    r = mod_bot.run(ROOT)
+    page.locator("#mod-bot-logits").scroll_into_view_if_needed()
+    for step_index, a, b in ((100, 10, 30), (60, 66, 5), (20, 3, 3)):
+        page.evaluate(f"window.article.setStep('mod-bot', {int(r['step'][step_index])})")
+        for name, value in (("a", a), ("b", b)):
+            page.locator(f"#mod-bot-logits input[name='{name}']").evaluate(
+                "(el, v) => { el.value = v; el.dispatchEvent(new Event('input', {bubbles: true})); }", str(value))
+        page.wait_for_timeout(200)
+        shown = page.evaluate(LOGITS_JS)
+        expected = page_logits(r, step_index, a, b)
+        assert {g for g, _, _ in shown} == set(expected)
+        for group, c, logit in shown:
+            assert abs(logit - expected[group][c]) < 1e-6 * max(1.0, abs(expected[group]).max()), (group, c)

@@ -118,6 +118,18 @@ def accuracy_curves(r: dict, *, initial: int, title: str, fit_level: float, fit:
     return with_datasets(chart, {"accuracy": rows})
 
 
+def loss_curves(r: dict, *, initial: int, title: str, height: int = 220) -> dict:
+    """The train/test loss chart of a run r (metric_step, train_loss, test_loss) on a log scale:
+    a scrub chart's Vega-Lite dict."""
+    from builder.figures import with_datasets
+
+    chart, rows = curves(
+        "loss", r["metric_step"], {"train": r["train_loss"], "test": r["test_loss"]},
+        y=alt.Y("v:Q", title="Loss (log scale)", scale=alt.Scale(type="log"), axis=alt.Axis(format="~g", tickCount=5)),
+        initial=initial, title=title, legend_suffix=" loss", height=height)
+    return with_datasets(chart, {"loss": rows})
+
+
 def vmax_of(w: np.ndarray) -> float:
     """The fixed colour range of a heatmap: nearly all of its values over the whole run, but at
     least a fifth of the largest (a sparse matrix's 98th percentile can be ~0)."""

@@ -30,6 +30,7 @@ def run(root: Path) -> dict:
     return {
         "metric_step": np.asarray(a["metric_step"]), "train_acc": np.asarray(a["train_acc"]),
         "test_acc": np.asarray(a["test_acc"]), "step": np.asarray(a["checkpoint_step"]),
+        "train_loss": np.asarray(a["train_loss"], np.float64), "test_loss": np.asarray(a["test_loss"], np.float64),
         "w_in": w_in[:, :, order], "w_out": w_out[:, :, order],
         "freq": freq[order], "mag": mag[order], "p": w_in.shape[1], "hidden": w_in.shape[2],
     }

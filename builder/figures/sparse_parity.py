@@ -11,8 +11,8 @@ import numpy as np
 
 from builder import freeze
 from builder.figures import Animation, Figure, Section, with_datasets, with_vega_data
-from builder.figures._common import (CODES, LEVELS, TEST_COLOR, accuracy_curves, checkpoint_steps, curves, heatmap,
-                                     heatmap_params, packed, vmax_of)
+from builder.figures._common import (CODES, LEVELS, TEST_COLOR, accuracy_curves, checkpoint_steps, heatmap,
+                                     heatmap_params, loss_curves, packed, vmax_of)
 from builder.training import config
 
 EXPERIMENT, L2_EXPERIMENT = "sparse-parity", "sparse-parity-l2"
@@ -61,12 +61,7 @@ def accuracy_chart(root: Path):
 
 
 def loss_chart(root: Path):
-    r = run(root)
-    chart, rows = curves(
-        "loss", r["metric_step"], {"train": r["train_loss"], "test": r["test_loss"]},
-        y=alt.Y("v:Q", title="Loss (log scale)", scale=alt.Scale(type="log"), axis=alt.Axis(format="~g", tickCount=5)),
-        initial=sections(root)[0].initial, title="Loss", legend_suffix=" loss", height=180)
-    return with_datasets(chart, {"loss": rows})
+    return loss_curves(run(root), initial=sections(root)[0].initial, title="Loss", height=180)
 
 
 def _input_axis(n_inputs: int) -> alt.Axis:
