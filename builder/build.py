@@ -26,7 +26,7 @@ from builder.errors import BuildError
 from builder.figures import Registry, default_registry
 from builder.markdown import Document, make_parser, render_markdown
 from builder.render.assets import write_assets
-from builder.render.charts import ChartCache, CompiledChart, payload_script, script_json
+from builder.render.charts import ChartCache, CompiledChart, script_json, share_tables
 from builder.render.links import check_links
 
 TEMPLATES = Path(__file__).parent / "render" / "templates"
@@ -117,6 +117,16 @@ class Builder:
         return f"@article{{{re.sub(r'[^a-z0-9]', '', first)}{date.year}{word},\n{body}\n}}"
 
     # -- the build ----------------------------------------------------------------------
+    def _shared(self, compiled: list) -> tuple[list[str], dict]:
+        """share_tables for this list of compiled charts, remembered while they stay the same
+        (a prose edit under `make serve` reuses it)."""
+        key = tuple(id(c) for c in compiled)
+        memo = self.__dict__.setdefault("_shared_memo", {})
+        if key not in memo:
+            memo.clear()
+            memo[key] = (share_tables(compiled), compiled)  # keep the charts alive: ids stay unique
+        return memo[key][0]
+
     def _run_checks(self, figures) -> None:
         """The placed figures' build-time checks (e.g. the appendix's exactness check), each once
         per Builder: a failure stops the build with the check's one-line message."""
@@ -159,6 +169,7 @@ class Builder:
             for doc in docs:
                 self._run_checks([reg.figures[c] for c in doc.charts])
                 compiled = [self._compile(reg.figures[c]) for c in doc.charts]
+                texts, shared = self._shared(compiled)
                 name = "index.html" if doc.path.stem == "index" else f"{doc.path.stem}.html"
                 references = [
                     {"key": k, "html": Markup(refs[k].html), "uses": uses} for k, uses in doc.citations.items()
@@ -168,7 +179,8 @@ class Builder:
                     front=doc.front, body=Markup(doc.html), references=references, root="",
                     page_url=(base.rstrip("/") + "/" + ("" if name == "index.html" else name)) if base else None,
                     bibtex=self._bibtex(doc.front, name),
-                    charts=[{"id": c.id, "spec_json": Markup(c.json)} for c in compiled],
+                    charts=[{"id": c.id, "spec_json": Markup(text)} for c, text in zip(compiled, texts)],
+                    shared_json=Markup(script_json(shared)),
                     page_data=Markup(script_json(self._page_data(doc))),
                     live_reload=Markup(live_reload) if live_reload else None,
                 )
@@ -181,8 +193,8 @@ class Builder:
                     if c.payloads:
                         datadir = tmp / "data" / c.id
                         datadir.mkdir(parents=True, exist_ok=True)
-                        for key, rows in c.payloads.items():
-                            (datadir / f"{key}.js").write_text(payload_script(c.id, key, rows), encoding="utf-8")
+                        for key, text in c.payload_files.items():
+                            (datadir / f"{key}.js").write_text(text, encoding="utf-8")
                 report.pages.append(name)
                 report.charts += len(compiled)
             write_assets(tmp, self.cache_dir)

@@ -199,3 +199,23 @@ def test_signal_handlers_reach_the_compiled_chart(tmp_path):
     assert a["on"] == on and "usermeta" not in compiled.vega
     with pytest.raises(BuildError, match='chart "demo" does not compile: signal handlers for "c"'):
         ChartCache(None).compile("demo", with_signal_handlers(chart, {"c": on}), svg=False)
+
+
+def test_a_table_two_charts_carry_goes_into_the_page_once():
+    import json
+
+    from builder.render.charts import SHARE_BYTES, CompiledChart, share_tables
+
+    big = [{"v": i, "pad": "x" * 40} for i in range(SHARE_BYTES // 40)]
+    small = [{"v": 1}]
+    one = CompiledChart("one", {"data": [{"name": "t", "values": big}, {"name": "s", "values": small}]}, "")
+    two = CompiledChart("two", {"data": [{"name": "other", "values": list(big)}]}, "")
+    alone = CompiledChart("alone", {"data": [{"name": "u", "values": big[:-1]}]}, "")  # different content
+    texts, shared = share_tables([one, two, alone])
+    assert len(shared) == 1 and list(shared.values())[0] == big
+    key = next(iter(shared))
+    specs = [json.loads(t) for t in texts]
+    assert specs[0]["data"][0]["values"] == {"shared": key} and specs[0]["data"][1]["values"] == small
+    assert specs[1]["data"][0] == {"name": "other", "values": {"shared": key}}
+    assert specs[2]["data"][0]["values"] == big[:-1] and texts[2] == alone.json
+    assert one.vega["data"][0]["values"] is big  # the compiled (cached) charts are not modified

@@ -33,6 +33,11 @@ class CompiledChart:
         """The Vega spec as it goes into the page, serialized once."""
         return script_json(self.vega)
 
+    @cached_property
+    def payload_files(self) -> dict[str, str]:
+        """key -> the text of data/<id>/<key>.js, serialized once (a rebuild rewrites them)."""
+        return {key: payload_script(self.id, key, rows) for key, rows in self.payloads.items()}
+
 
 def _snap_scale(steps) -> dict:
     steps = list(steps)
@@ -182,6 +187,41 @@ def payload_script(chart_id: str, key: str, rows) -> str:
     (unlike fetch) also works from file://."""
     name = json.dumps(f"{chart_id}/{key}")
     return f"(window.ARTICLE_DATA = window.ARTICLE_DATA || {{}})[{name}] = {script_json(rows)};\n"
+
+
+# Inline tables at least this large that two or more charts of a page carry go into the page once.
+SHARE_BYTES = 20_000
+
+
+def share_tables(compiled: list) -> tuple[list[str], dict]:
+    """The page JSON of each chart, with every inline Vega table of SHARE_BYTES or more that
+    appears (by content) in two or more of the charts replaced by {"shared": key}, and the
+    shared tables by key. The glue puts the values back before embedding (glue.js)."""
+    seen: dict[str, list] = {}
+    found = []
+    for chart in compiled:
+        tables = {}
+        for i, data in enumerate(chart.vega.get("data", [])):
+            if isinstance(data.get("values"), list):
+                text = json.dumps(data["values"], separators=(",", ":"))
+                if len(text) >= SHARE_BYTES:
+                    key = hashlib.sha256(text.encode()).hexdigest()[:16]
+                    tables[i] = key
+                    seen.setdefault(key, []).append(chart.id)
+        found.append(tables)
+    shared_keys = {k for k, ids in seen.items() if len(ids) > 1}
+    texts, shared = [], {}
+    for chart, tables in zip(compiled, found):
+        mine = {i: k for i, k in tables.items() if k in shared_keys}
+        if not mine:
+            texts.append(chart.json)
+            continue
+        data = list(chart.vega["data"])
+        for i, key in mine.items():
+            shared.setdefault(key, data[i]["values"])
+            data[i] = {**data[i], "values": {"shared": key}}
+        texts.append(script_json({**chart.vega, "data": data}))
+    return texts, shared
 
 
 def script_json(obj) -> str:

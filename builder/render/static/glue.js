@@ -6,6 +6,8 @@
   "use strict";
   var dataEl = document.getElementById("article-data");
   var page = dataEl ? JSON.parse(dataEl.textContent) : { charts: {}, sections: {}, animations: {} };
+  var sharedEl = document.getElementById("shared-data");
+  var shared = sharedEl ? JSON.parse(sharedEl.textContent) : {};
   var views = {};        // section -> [{id, view, el}]
   var current = {};      // section -> step
   var hovered = {};      // section -> highlighted neuron (-1: none)
@@ -54,9 +56,12 @@
     var fig = document.getElementById(id), el = fig && fig.querySelector(".vega");
     var specEl = document.getElementById("spec-" + id);
     if (!el || !specEl) return null;
-    var info = page.charts[id], section = info.section;
+    var info = page.charts[id], section = info.section, spec = JSON.parse(specEl.textContent);
+    (spec.data || []).forEach(function (d) {  // tables several charts carry are in the page once
+      if (d.values && d.values.shared) d.values = shared[d.values.shared];
+    });
     el.textContent = "";
-    return vegaEmbed(el, JSON.parse(specEl.textContent), {
+    return vegaEmbed(el, spec, {
       mode: "vega", renderer: "canvas", actions: false, hover: false, config: theme()
     }).then(function (result) {
       // the figure's frame carries the role, label and tab stop; vega-embed adds its own
