@@ -125,3 +125,40 @@ def test_sweep_figure_holds_every_finished_run_with_its_exact_summaries():
         runs = [r for r in rows if r["cell"] == key]
         assert len(curve) == len(runs) * points and len({r["seed"] for r in runs}) == len(runs)
         assert {(r["wd"], r["h"], r["n"]) for r in runs} == {(runs[0]["wd"], runs[0]["h"], runs[0]["n"])}
+
+
+def test_an_unfinished_sweep_says_so_on_the_chart():
+    from builder.figures import sweep_sparse_parity as fig
+
+    a = freeze.load_sweep("sweep-sparse-parity").arrays
+    title = fig.grid_chart(ROOT).get("title")
+    if a["done"].all():
+        assert title is None
+    else:
+        assert title["text"].startswith(f"{int(a['done'].sum()):,} of the 1,125 runs have finished")
+
+
+def test_section_3_patterns_hold_on_the_finished_runs():
+    """Each pattern the prose of section 3 names, on the runs frozen so far (default thresholds)."""
+    a = freeze.load_sweep("sweep-sparse-parity").arrays
+    codes = outcomes.classify_sweep(a)
+    HIGH_TRAIN, HIGH_TEST, TOGETHER, GROK = range(4)
+
+    def cell(wd, hidden, n=None):
+        m = a["done"] & (a["weight_decay"] == wd) & (a["hidden"] == hidden)
+        if n is not None:
+            m &= a["train_size"] == n
+        return codes[m]
+
+    prose = " ".join((ROOT / "content" / "index.md").read_text(encoding="utf-8").split())
+    assert "up to 64 neurons, the weights are almost always held so small" in prose
+    small = np.concatenate([cell(1.0, h) for h in (16, 32, 64)])
+    assert (small == HIGH_TRAIN).mean() > 0.95
+    wide = np.concatenate([cell(1.0, h) for h in (128, 256)])
+    assert len(wide) and (wide == HIGH_TEST).mean() > 0.5 and (wide == HIGH_TRAIN).sum() == 0
+    light = np.concatenate([cell(0.01, h) for h in (32, 64, 128, 256)])
+    assert (light == HIGH_TEST).mean() > 0.9
+    assert all((cell(0.1, h) == GROK).all() for h in (64, 128, 256))
+    assert (cell(0.03, 16, 1000) != HIGH_TEST).all() and all((cell(0.03, 16, n) == GROK).all() for n in (1250, 1500, 1750))
+    assert (cell(0.03, 128, 1500) != GROK).any() and (cell(0.03, 128, 1750) == GROK).all()
+    assert (cell(0.3, 16, 1500) == TOGETHER).all()

@@ -149,6 +149,10 @@ def grid_chart(root: Path):
         color="independent")
     # (Altair's add_params trips over a facet inside a concat: set the top-level params directly)
     chart.params = [p.param for p in (loss_exp, ratio_exp, loss_thr, ratio_thr, demand)]
+    total = len(sweep(root).arrays["done"])
+    if len(rows) < total:  # the sweep trains for hours in the background: say what is shown
+        chart.title = alt.Title(f"{len(rows):,} of the {total:,} runs have finished training; the rest are not shown yet",
+                                anchor="start", fontSize=12, color="#b3261e")
     return with_demand(with_datasets(chart, {"runs": rows}), curves)
 
 
