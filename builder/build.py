@@ -92,14 +92,16 @@ class Builder:
             "charts": {c: {"section": reg.figures[c].section, "scrub": reg.figures[c].scrub,
                            "follow": reg.figures[c].follow, "shares": list(reg.figures[c].shares),
                            "limits": [list(lim) for lim in reg.figures[c].limits],
-                           "mirrors": [list(m) for m in reg.figures[c].mirrors]} for c in doc.charts},
+                           "mirrors": [list(m) for m in reg.figures[c].mirrors],
+                           "variants": self.compiled[c].has_variants} for c in doc.charts},
             "sections": {
                 k: {"steps": list(reg.sections[k].steps), "initial": reg.sections[k].initial}
                 for k in sorted(sections) if k in reg.sections
             },
             "animations": {
                 a: {"section": reg.animations[a].section, "start": reg.animations[a].start,
-                    "end": reg.animations[a].end, "seconds": reg.animations[a].seconds}
+                    "end": reg.animations[a].end, "seconds": reg.animations[a].seconds,
+                    "run": reg.animations[a].run}
                 for a in doc.animations
             },
         }

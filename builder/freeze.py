@@ -210,7 +210,9 @@ def load_sweep(name: str, *, root: Path = ROOT, profile: str = "full") -> Frozen
     axis slowest): `done` (R,) bool; one (R,) array per axis (e.g. hidden, seed, train_size,
     weight_decay); min_train_loss, min_test_loss, max_ratio, final_train_acc, final_test_acc (R,)
     float32; train_curve, test_curve (R, curve_points) float32; curve_step (curve_points,).
-    Unfinished runs hold NaN. manifest["runs_done"] / ["runs_total"] count them.
+    Runs with checkpoints also give their weights (sweep.KEPT: e.g. w_in (R, checkpoints, ...)
+    float16) and checkpoint_step. Unfinished runs hold NaN. manifest["runs_done"] /
+    ["runs_total"] count them.
     """
     from builder.training import sweep
     spec = config.get(name, root).resolve(profile)
@@ -231,8 +233,12 @@ def load_sweep(name: str, *, root: Path = ROOT, profile: str = "full") -> Frozen
         with np.load(folder / "shards" / f"{shard_id}.npz", allow_pickle=False) as npz:
             rows = npz["run"]
             arrays["done"][rows] = True
+            for key in sweep.KEPT:  # weights: shaped by the first shard that has them
+                if key in npz.files and key not in arrays:
+                    arrays[key] = np.full((n, *npz[key].shape[1:]), np.nan, npz[key].dtype)
+                    arrays["checkpoint_step"] = npz["checkpoint_step"]
             for key in arrays:
-                if key in npz.files and key not in ("curve_step", "run"):
+                if key in npz.files and key not in ("curve_step", "checkpoint_step", "run"):
                     arrays[key][rows] = npz[key]
     manifest = {**_sweep_manifest(folder), "name": name, "kind": "sweep", "key": spec_key(spec),
                 "spec": spec, "runs_total": n, "runs_done": int(arrays["done"].sum()),

@@ -1,7 +1,10 @@
-"""Data loaded on demand: data/<chart>/<key>.js files, fetched by a script tag when asked for."""
+"""Data loaded on demand: data/<chart>/<key>.js files, fetched by a script tag when asked for:
+one chart's `demand` table, or a whole section's run (with_variants)."""
 from __future__ import annotations
 
 import pytest
+
+from builder.errors import BuildError
 
 from conftest import FRONT
 
@@ -42,4 +45,54 @@ def test_pointing_at_a_bar_loads_its_file(chromium, detail_site):
     assert all(u.startswith(detail_site.as_uri()) for u in requests)
     rows = page.evaluate("window.article.views()['demo'][0].view.data('demand').length")
     assert rows == 12
+    page.close()
+
+
+PICK = FRONT + "Click a stock.\n\n{{< chart pick-bars >}}\n\n{{< chart pick-detail >}}\n"
+
+
+@pytest.fixture
+def pick_site(make_project, build):
+    root = make_project(index=PICK, name="pick")
+    build(root)
+    return root / "site"
+
+
+def test_each_variant_is_a_file_and_the_page_keeps_only_the_first(pick_site):
+    files = sorted(p.name for p in (pick_site / "data" / "pick-detail").glob("*.js"))
+    assert files == ["run-AAPL.js", "run-IBM.js", "run-MSFT.js"]
+    page = (pick_site / "index.html").read_text()
+    aapl = (pick_site / "data" / "pick-detail" / "run-AAPL.js").read_text()
+    assert '"label":"AAPL, monthly"' in aapl and "AAPL, monthly" not in page
+
+
+def test_a_variant_must_swap_what_the_chart_has(make_project, build):
+    root = make_project(index=FRONT + "{{< chart pick-bad >}}\n", name="bad")
+    with pytest.raises(BuildError, match='chart "pick-bad" does not compile: variant "AAPL" swaps data "nope", '
+                                         'which the compiled chart does not have'):
+        build(root)
+
+
+@pytest.mark.browser
+def test_choosing_a_run_swaps_the_other_charts_data_from_file_urls(chromium, pick_site):
+    page = chromium.new_page()
+    requests = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto((pick_site / "index.html").as_uri())
+    page.wait_for_function("document.documentElement.dataset.chartsReady === 'true'")
+    assert not [u for u in requests if "/data/" in u]
+    detail = "window.article.views()['pick'].find(v => v.id === 'pick-detail').view"
+    first = page.evaluate(f"{detail}.data('prices').map(d => d.price)")
+    box = page.locator("#pick-bars canvas").bounding_box()
+    page.mouse.click(box["x"] + 64, box["y"] + 130)  # the middle of the leftmost bar: AAPL
+    page.wait_for_function(f"{detail}.signal('label') === 'AAPL, monthly'", timeout=10000)
+    shown = page.evaluate(f"{detail}.data('prices').map(d => d.price)")
+    from demo_figures import monthly_2005
+    assert shown == [row["price"] for row in monthly_2005()["AAPL"]] != first
+    assert [u.rsplit("/data/", 1)[1] for u in requests if "/data/" in u] == ["pick-detail/run-AAPL.js"]
+    # the keyboard: the bound list sets the same run; going back to the first loads its file
+    page.locator("#pick-bars select").select_option("IBM")
+    page.wait_for_function(f"{detail}.signal('label') === 'IBM, monthly'", timeout=10000)
+    assert page.evaluate(f"{detail}.data('prices').map(d => d.price)") == first
+    assert not page.evaluate("document.querySelector('#pick-detail .chart-frame').hasAttribute('aria-busy')")
     page.close()

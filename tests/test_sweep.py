@@ -189,3 +189,30 @@ def test_ray_executor_gives_the_same_summaries(root, tmp_path_factory):
         ray.shutdown()
     for key in SUMMARIES:
         assert np.array_equal(local.arrays[key], remote.arrays[key]), key
+
+
+def test_a_sweep_of_modular_runs_keeps_each_runs_weights_and_matches_single_runs(root):
+    """`of = "modular"` with checkpoints: every seed keeps its curves and its checkpointed
+    collapsed weights, and a seed trained inside a shard ends where the same seed trained
+    alone ends (the batch's optimizer is per model)."""
+    seeds = freeze.train_sweep("seeds-mod-top", root=root, profile="quick", progress=False)
+    spec = config.get("seeds-mod-top", root).resolve("quick")
+    a = seeds.arrays
+    assert seeds.manifest["runs_done"] == len(spec["seed"]) == 4 and a["done"].all()
+    assert a["w_in"].shape == (4, spec["checkpoints"], spec["p"], spec["hidden"])
+    assert a["w_in"].dtype == np.float16 and a["w_out"].shape == a["w_in"].shape
+    assert a["checkpoint_step"].tolist() == np.linspace(0, spec["steps"], spec["checkpoints"]).round().tolist()
+    assert a["test_curve"].shape == (4, spec["curve_points"]) and np.isfinite(a["test_curve"]).all()
+    alone = freeze.ensure("mod-top", root=root, profile="quick", progress=False).arrays
+    one = spec["seed"].index(config.get("mod-top", root).resolve("quick")["seed"])
+    assert np.allclose(a["w_in"][one, -1], alone["w_in"][-1], atol=2e-2, rtol=1e-2)
+    assert a["min_test_loss"][one] == pytest.approx(float(np.min(alone["test_loss"])), rel=1e-2)
+    # a sweep's schema follows `of`: modular settings are accepted, parity ones are not
+    text = (root / "content" / "experiments.toml").read_text()
+    bad = text.replace("[seeds-mod-top]\nkind = \"sweep\"\nof = \"modular\"\n",
+                       "[seeds-mod-top]\nkind = \"sweep\"\nof = \"modular\"\nn_bits = 30\n", 1)
+    with pytest.raises(BuildError, match=r'unknown setting "n_bits" in \[seeds-mod-top\]'):
+        config.parse(bad)
+    worse = text.replace('of = "modular"', 'of = "modulr"', 1)
+    with pytest.raises(BuildError, match=r'of must be one of .*did you mean "modular"'):
+        config.parse(worse)

@@ -43,6 +43,7 @@ class Animation:
     start: int  # first step played
     end: int  # last step played
     seconds: float = 4.0
+    run: str | None = None  # a variant key (with_variants): the section shows that run first
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,18 @@ def with_demand(chart, payloads: dict) -> dict:
     """
     spec = chart if isinstance(chart, dict) else chart.to_dict()
     spec.setdefault("usermeta", {}).setdefault("demand", {}).update(payloads)
+    return spec
+
+
+def with_variants(chart, variants: dict) -> dict:
+    """A chart's Vega-Lite dict that can show other runs: variant key -> {"data": {table: rows},
+    "signals": {name: value}}. Each variant is written as data/<chart id>/run-<key>.js; when
+    the section's `run` signal (a param of this chart, kept in sync by a chart that `shares` it)
+    becomes a key, the page loads that file and swaps the named tables and signals in. Every
+    variant, the one drawn first included, must have a file: the reader can switch back. The
+    first page load does not grow by them."""
+    spec = chart if isinstance(chart, dict) else chart.to_dict()
+    spec.setdefault("usermeta", {}).setdefault("variants", {}).update(variants)
     return spec
 
 

@@ -79,6 +79,12 @@ def phase_notes(steps, train_acc, test_acc, *, fit_level: float, fit: tuple, rul
     return notes
 
 
+def curve_rows(steps: np.ndarray, series: dict) -> list[dict]:
+    """One row per split and step, values to 4 significant digits."""
+    return [{"step": int(s), "v": float(f"{v:.4g}"), "split": split}
+            for split, values in series.items() for s, v in zip(steps, values)]
+
+
 def curves(name: str, steps: np.ndarray, series: dict, *, y: alt.Y, initial: int, title: str,
            legend_suffix: str, notes: list[dict] = (), height: int = 220):
     """Train/test curves over steps with the step rule: a scrub chart's Vega-Lite spec pieces.
@@ -86,8 +92,7 @@ def curves(name: str, steps: np.ndarray, series: dict, *, y: alt.Y, initial: int
     series: split name ("train", "test") -> values at `steps`. Returns (chart, rows) for
     with_datasets(chart, {name: rows}).
     """
-    rows = [{"step": int(s), "v": float(f"{v:.4g}"), "split": split}  # 4 significant digits
-            for split, values in series.items() for s, v in zip(steps, values)]
+    rows = curve_rows(steps, series)
     x = alt.X("step:Q", title="Training step", scale=alt.Scale(domain=[0, int(steps[-1])], nice=False),
               axis=alt.Axis(format="~s", tickCount=5))
     lines = alt.Chart(alt.NamedData(name)).mark_line(strokeWidth=2).encode(
@@ -147,19 +152,21 @@ def packed(w: np.ndarray, steps: np.ndarray, vmax: float) -> list[dict]:
 
 def heatmap(key: str, w: np.ndarray, steps: np.ndarray, title: str, *, x_title: str, x_axis: alt.Axis,
             y_title: str = "neuron", cell: tuple = (7, 5), lookup: bool = True, tooltip_x: str = "number",
-            vmax: float | None = None, tooltip: bool = True):
+            vmax: float | None = None, tooltip: bool = True, at: str | None = None):
     """Heatmap of w (checkpoints, columns, rows) at the current `step`; rows are neurons.
 
     Cells are a fixed sequence; a formula reads the packed row of the current step from the
     table `key` (pass packed(...) through with_vega_data), so scrubbing recolours cells in place.
     lookup=False colours through a continuous Vega scale instead (kept for `make bench`).
+    at: a Vega expression for the checkpoint index of the current step (default: from `steps`).
     """
     n_cols, n_rows = w.shape[1], w.shape[2]
     every = int(steps[1] - steps[0]) if len(steps) > 1 else 1
     if not np.array_equal(steps, steps[0] + every * np.arange(len(steps))):
         raise ValueError("heatmap checkpoints must be evenly spaced")
     scale = (vmax or vmax_of(w)) / LEVELS
-    row = f"data('{key}')[clamp(round((step - {int(steps[0])}) / {every}), 0, {len(steps) - 1})]"
+    at = at or f"clamp(round((step - {int(steps[0])}) / {every}), 0, {len(steps) - 1})"
+    row = f"data('{key}')[{at}]"
     cells = alt.Chart(alt.SequenceGenerator(sequence=alt.SequenceParams(start=0, stop=n_cols * n_rows, **{"as": "k"}))).transform_calculate(
         n=f"floor(datum.k / {n_cols})", token=f"datum.k % {n_cols}"
     ).transform_calculate(

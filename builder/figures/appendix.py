@@ -123,6 +123,12 @@ def _unit_plane(width: int = 150, reach: float = 1.3):
     return alt.X("x:Q", scale=scale, axis=axis), alt.Y("y:Q", scale=scale, axis=axis), dict(width=width, height=width)
 
 
+def _segment(x_expr: str, y_expr: str, x, y, **mark):
+    """A line between two points, the ends given as expressions of datum.k (0, then 1)."""
+    return alt.Chart(alt.Data(values=[{"k": 0}, {"k": 1}])).transform_calculate(x=x_expr, y=y_expr).mark_line(
+        **mark).encode(x=x, y=y, order="k:Q")
+
+
 def _point(expr_x: str, expr_y: str, **calc):
     return alt.Chart(alt.Data(values=[{}])).transform_calculate(x=expr_x, y=expr_y, **calc)
 
@@ -130,9 +136,8 @@ def _point(expr_x: str, expr_y: str, **calc):
 def circles_chart(root: Path):
     x, y, size = _unit_plane()
     ring = _numbers().transform_calculate(x="cos(w * datum.c)", y="sin(w * datum.c)").mark_circle(size=14, color="#bbb").encode(x=x, y=y)
-    chord = alt.Chart(alt.Data(values=[{"k": 0}, {"k": 1}])).transform_calculate(
-        x="datum.k == 0 ? cos(w * a) : cos(w * b)", y="datum.k == 0 ? sin(w * a) : sin(w * b)"
-    ).mark_line(color="#888", strokeDash=[3, 2]).encode(x=x, y=y, order="k:Q")
+    chord = _segment("datum.k == 0 ? cos(w * a) : cos(w * b)", "datum.k == 0 ? sin(w * a) : sin(w * b)", x, y,
+                     color="#888", strokeDash=[3, 2])
     inputs = alt.Chart(alt.Data(values=[{"k": "a"}, {"k": "b"}])).transform_calculate(
         v="datum.k == 'a' ? a : b", x="cos(w * datum.v)", y="sin(w * datum.v)", label="datum.k + ' = ' + datum.v"
     )
@@ -142,8 +147,7 @@ def circles_chart(root: Path):
         x=x, y=y, text="label:N", color=colour)
     mid = _point("(cos(w * a) + cos(w * b)) / 2", "(sin(w * a) + sin(w * b)) / 2")
     mid_dot = mid.mark_point(shape="diamond", filled=True, size=80, color=MID_COLOR).encode(x=x, y=y)
-    ray = alt.Chart(alt.Data(values=[{"k": 0}, {"k": 1}])).transform_calculate(
-        x="datum.k * cos(w * (a + b) / 2)", y="datum.k * sin(w * (a + b) / 2)").mark_line(color=MID_COLOR, strokeWidth=1).encode(x=x, y=y, order="k:Q")
+    ray = _segment("datum.k * cos(w * (a + b) / 2)", "datum.k * sin(w * (a + b) / 2)", x, y, color=MID_COLOR, strokeWidth=1)
     embed = alt.layer(ring, chord, ray, dots, labels, mid_dot).properties(
         **size, title=alt.Title("a, b and their midpoint", anchor="start", fontSize=12))
 
@@ -178,9 +182,8 @@ def neurons_chart(root: Path):
     spoke_labels = _neurons().transform_calculate(x="1.15 * cos(datum.t)", y="1.15 * sin(datum.t)").mark_text(fontSize=10, color="#666").encode(
         x=x, y=y, text="n1:N")
     mid = _point("(cos(w * a) + cos(w * b)) / 2", "(sin(w * a) + sin(w * b)) / 2")
-    mid_line = alt.Chart(alt.Data(values=[{"k": 0}, {"k": 1}])).transform_calculate(
-        x="datum.k * (cos(w * a) + cos(w * b)) / 2", y="datum.k * (sin(w * a) + sin(w * b)) / 2").mark_line(
-        color=MID_COLOR, strokeWidth=2).encode(x=x, y=y, order="k:Q")
+    mid_line = _segment("datum.k * (cos(w * a) + cos(w * b)) / 2", "datum.k * (sin(w * a) + sin(w * b)) / 2", x, y,
+                        color=MID_COLOR, strokeWidth=2)
     inward = alt.layer(spokes, spoke_labels, mid_line, mid.mark_point(shape="diamond", filled=True, size=70, color=MID_COLOR).encode(x=x, y=y)).properties(
         **size, title=alt.Title("N directions read", anchor="start", fontSize=12))
 
@@ -198,8 +201,7 @@ def neurons_chart(root: Path):
     arrows = _neurons().transform_calculate(k="[0, 1]").transform_flatten(["k"]).transform_calculate(
         x=f"datum.k * datum.f * cos(2 * datum.t) * {scale}", y=f"datum.k * datum.f * sin(2 * datum.t) * {scale}").mark_line(
         color="#999", clip=True).encode(x=x, y=y, detail="n:N", order="k:Q")
-    total = alt.Chart(alt.Data(values=[{"k": 0}, {"k": 1}])).transform_calculate(
-        x=f"datum.k * zx * {scale}", y=f"datum.k * zy * {scale}").mark_line(color=SUM_COLOR, strokeWidth=3).encode(x=x, y=y, order="k:Q")
+    total = _segment(f"datum.k * zx * {scale}", f"datum.k * zy * {scale}", x, y, color=SUM_COLOR, strokeWidth=3)
     target = _point("1.25 * cos(w * truth)", "1.25 * sin(w * truth)", label="'a + b = ' + truth").mark_text(
         fontSize=11, color=SUM_COLOR, fontWeight="bold").encode(x=x, y=y, text="label:N")
     ring = _numbers().transform_calculate(x="cos(w * datum.c)", y="sin(w * datum.c)").mark_circle(size=8, color="#ddd").encode(x=x, y=y)

@@ -89,9 +89,11 @@ def embed_circle_chart(root: Path):
     return alt.layer(dots, labels).properties(width=240, height=240, title=alt.Title("The same numbers as points", anchor="start"))
 
 
-def _rows(r: dict) -> list[dict]:
-    """One row per checkpoint and neuron: the in-projection column (a, b) and the out-projection
+@lru_cache(maxsize=4)
+def _rows(root: Path) -> list[dict]:
+    """One row per checkpoint and neuron (three charts share them): the in-projection column (a, b) and the out-projection
     row (c, d), 4 significant digits, plus each side's mean norm at that checkpoint (ri, ro)."""
+    r = run(root)
     g_in, g_out = geometry(r["in"]), geometry(r["out"])
     order = np.argsort(g_in["angles"][-1])  # neurons in order of their final in-projection angle
     rank = np.empty_like(order)
@@ -152,7 +154,7 @@ def weights_chart(root: Path):
         panels.append(alt.layer(cells, text).properties(**size, title=alt.Title(title, anchor="start", fontSize=12)))
     chart = alt.hconcat(*panels, spacing=40).add_params(
         alt.param(name="step", value=sections(root)[0].initial), alt.param(name="neuron", value=-1))
-    return with_datasets(chart, {"five": _rows(r)})
+    return with_datasets(chart, {"five": _rows(root)})
 
 
 def _plane(r: dict, side: str, joined: bool, n_steps: int):
@@ -191,7 +193,7 @@ def plane_chart(root: Path, joined: bool = False):
         x="independent", y="independent").add_params(
         alt.param(name="step", value=sections(root)[0].initial), alt.param(name="neuron", value=-1),
         *(alt.param(name=f"lims_{side}", value=values) for side, values in lims.items()))
-    return with_datasets(chart, {"five": _rows(r)})
+    return with_datasets(chart, {"five": _rows(root)})
 
 
 def figures() -> list[Figure]:

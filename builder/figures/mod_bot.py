@@ -14,25 +14,57 @@ import altair as alt
 import numpy as np
 
 from builder.analysis import fourier
-from builder.figures import Animation, Figure, Section, with_datasets, with_vega_data
+from builder import freeze
+from builder.figures import (Animation, Figure, Section, with_datasets, with_signal_handlers, with_variants,
+                             with_vega_data)
 from builder.figures import mod_top
-from builder.figures._common import (CODES, LEVELS, TEST_COLOR, TRAIN_COLOR, checkpoint_steps, heatmap, heatmap_params,
+from builder.figures._common import (CODES, LEVELS, TEST_COLOR, TRAIN_COLOR, checkpoint_steps, heatmap, curve_rows, heatmap_params,
                                      loss_curves, packed, vmax_of)
 
 SECTION = "mod-bot"
 SIDES = ("w_in", "w_out")
 SIDE_NAMES = {"w_in": "input weights", "w_out": "output weights"}
+SEEDS = "seeds-mod-top"  # the sister runs: the opening config with other init seeds
+FEATURED = "seed0"  # the run drawn first: the opening model, seed 0
+REACHED = 1e-3  # a run "generalized" when its test loss fell below this
+
+
+def prepare(seed: int, step, w_in, w_out, metric_step, train_loss, test_loss) -> dict:
+    """One run as this section draws it: neurons in (frequency, phase) order at the end, its
+    key-frequency groups, and its curves."""
+    w_in, w_out = np.asarray(w_in, np.float64), np.asarray(w_out, np.float64)
+    order = fourier.neuron_order(w_in[-1])
+    w_in, w_out = w_in[:, :, order], w_out[:, :, order]
+    groups = fourier.key_frequencies(w_in[-1])
+    group_of = np.full(w_in.shape[2], -1)
+    for k, neurons in groups.items():
+        group_of[neurons] = k
+    test_loss = np.asarray(test_loss, np.float64)
+    return {"seed": int(seed), "key": f"seed{int(seed)}", "step": np.asarray(step), "w_in": w_in, "w_out": w_out,
+            "metric_step": np.asarray(metric_step), "train_loss": np.asarray(train_loss, np.float64),
+            "test_loss": test_loss, "reached": bool(np.nanmin(test_loss) < REACHED),
+            "groups": groups, "group_of": group_of, "p": w_in.shape[1], "hidden": w_in.shape[2]}
 
 
 @lru_cache(maxsize=4)
 def run(root: Path) -> dict:
-    """The opening run (neurons in (frequency, phase) order) with its key-frequency groups."""
+    """The featured opening run (seed 0, the same run as section 1) prepared as above."""
     r = mod_top.run(root)
-    groups = fourier.key_frequencies(r["w_in"][-1])
-    group_of = np.full(r["hidden"], -1)
-    for k, neurons in groups.items():
-        group_of[neurons] = k
-    return {**r, "groups": groups, "group_of": group_of}
+    return {**r, **prepare(0, r["step"], r["w_in"], r["w_out"], r["metric_step"], r["train_loss"], r["test_loss"])}
+
+
+@lru_cache(maxsize=4)
+def runs(root: Path) -> dict[str, dict]:
+    """Every run the reader can pick: the featured one first, then each finished sister run."""
+    out = {"seed0": run(root)}
+    frozen = freeze.load_sweep(SEEDS, root=root)
+    a = frozen.arrays
+    for i in np.flatnonzero(a["done"]):
+        if int(a["seed"][i]) != 0:
+            r = prepare(a["seed"][i], a["checkpoint_step"], a["w_in"][i], a["w_out"][i],
+                        a["curve_step"], a["train_curve"][i], a["test_curve"][i])
+            out[r["key"]] = r
+    return out
 
 
 def sections(root: Path) -> list[Section]:
@@ -49,12 +81,41 @@ def animations(root: Path) -> list[Animation]:
     return [Animation("mod-bot-generalize", SECTION, *GENERALIZE, 6.0)]
 
 
-def _step_param(root: Path):
-    return alt.param(name="step", value=sections(root)[0].initial)
+# Which checkpoint a step shows: runs differ in how often they kept weights (the featured run
+# every 500 steps, the sister runs every 2,000), so spacing and count are signals a run sets.
+AT = "clamp(round(step / ck_every), 0, ck_last)"
+
+
+def checkpoint_signals(r: dict) -> dict:
+    steps = r["step"]
+    every = int(steps[1] - steps[0])
+    if steps[0] != 0 or not np.array_equal(steps, every * np.arange(len(steps))):
+        raise ValueError(f"run {r['key']}: checkpoints must be evenly spaced from step 0")
+    return {"ck_every": every, "ck_last": len(steps) - 1}
+
+
+def run_params(root: Path, r: dict, **signals) -> list:
+    """The params every chart of the section has: the step, the chosen run, the hovered neuron
+    and the signals a run sets (their values for the featured run)."""
+    values = {**checkpoint_signals(r), **signals}
+    return [alt.param(name="step", value=sections(root)[0].initial), alt.param(name="run", value=FEATURED),
+            *(alt.param(name=k, value=v) for k, v in values.items())]
+
+
+def each_run(root: Path, chart, tables) -> dict:
+    """The chart with a variant per run: tables(r) -> {"data": ..., "signals": ...}."""
+    return with_variants(chart, {key: tables(r) for key, r in runs(root).items()})
+
+
+def loss_tables(r: dict) -> dict:
+    return {"data": {"loss": curve_rows(r["metric_step"], {"train": r["train_loss"], "test": r["test_loss"]})}}
 
 
 def loss_chart(root: Path):
-    return loss_curves(run(root), initial=sections(root)[0].initial, title="Train and test loss (log scale)", height=170)
+    r = run(root)
+    chart = loss_curves(r, initial=sections(root)[0].initial, title="Train and test loss (log scale)", height=170)
+    chart["params"] = chart.get("params", []) + [alt.param(name="run", value=FEATURED).param.to_dict()]
+    return each_run(root, chart, loss_tables)
 
 
 def _fourier_axis(p: int) -> alt.Axis:
@@ -63,24 +124,30 @@ def _fourier_axis(p: int) -> alt.Axis:
                     labelExpr="datum.value == 0 ? 'const' : 'k ' + ceil(datum.value / 2)")
 
 
+def dft_tables(r: dict) -> dict:
+    coefficients = {side: fourier.project(r[side]) for side in SIDES}  # (checkpoints, p rows, neurons)
+    return {"data": {f"dft_{side}": packed(c, r["step"], vmax_of(c)) for side, c in coefficients.items()},
+            "signals": checkpoint_signals(r)}
+
+
 def dft_chart(root: Path):
     """Each neuron's weights in the Fourier basis, scrubbed, on one fixed colour range per matrix."""
     r = run(root)
-    coefficients = {side: fourier.project(r[side]) for side in SIDES}  # (checkpoints, p rows, neurons)
+    coefficients = {side: fourier.project(r[side]) for side in SIDES}
     panels = [heatmap(f"dft_{side}", coefficients[side], r["step"],
                       f"Fourier coefficients of the {SIDE_NAMES[side]} (columns: const, then cos k and sin k)",
-                      x_title="frequency k", x_axis=_fourier_axis(r["p"]), tooltip=False)
+                      x_title="frequency k", x_axis=_fourier_axis(r["p"]), tooltip=False, at=AT)
               for side in SIDES]
-    chart = alt.vconcat(*panels, spacing=14).add_params(_step_param(root), alt.param(name="neuron", value=-1),
+    chart = alt.vconcat(*panels, spacing=14).add_params(*run_params(root, r), alt.param(name="neuron", value=-1),
                                                         *heatmap_params())
-    return with_vega_data(chart, {f"dft_{side}": packed(coefficients[side], r["step"], vmax_of(coefficients[side]))
-                                  for side in SIDES})
+    tables = dft_tables(r)
+    return each_run(root, with_vega_data(chart, tables["data"]), dft_tables)
 
 
 def star_rows(r: dict) -> list[dict]:
     """Per checkpoint, side and key frequency k: each of the group's neurons as the point
     (cos k, sin k coefficient), ranked by angle at that checkpoint, and the first one again
-    (rank = group size) to close the star."""
+    (rank = group size, `close` set) to close the star."""
     rows = []
     for side in SIDES:
         cos, sin = fourier.cos_sin(r[side])  # (checkpoints, K, neurons)
@@ -93,30 +160,43 @@ def star_rows(r: dict) -> list[dict]:
                            "x": round(float(x[s, j]), 2), "y": round(float(y[s, j]), 2)}
                     rows.append({**row, "o": int(rank[s, j])})
                     if rank[s, j] == 0:
-                        rows.append({**row, "o": len(neurons)})
+                        rows.append({**row, "o": len(neurons), "close": 1})
     return rows
+
+
+def star_tables(r: dict) -> dict:
+    rows = star_rows(r)
+    reach = 1.1 * max((max(abs(row["x"]), abs(row["y"])) for row in rows), default=1.0)
+    return {"data": {"stars": rows}, "signals": {**checkpoint_signals(r), "reach": round(reach, 1)}}
 
 
 def stars_chart(root: Path):
     r = run(root)
-    rows = star_rows(r)
-    reach = 1.1 * max(max(abs(row["x"]), abs(row["y"])) for row in rows)
-    every = int(r["step"][1] - r["step"][0])
-    scale = alt.Scale(domain=[-reach, reach], nice=False)
+    tables = star_tables(r)
+    scale = alt.Scale(domain=[alt.ExprRef("-reach"), alt.ExprRef("reach")], nice=False)
     enc = dict(x=alt.X("x:Q", title="cos coefficient", scale=scale, axis=alt.Axis(tickCount=3)),
                y=alt.Y("y:Q", title="sin coefficient", scale=scale, axis=alt.Axis(tickCount=3)))
     lines = alt.Chart().mark_line(color="#888", strokeWidth=1).encode(order="o:Q", **enc)
     highlight = "neuron < 0 || datum.n == neuron"
-    dots = alt.Chart().transform_filter(f"datum.o < {max(len(v) for v in r['groups'].values()) + 1}").transform_calculate(
+    dots = alt.Chart().transform_filter("!datum.close").transform_calculate(
         n1="datum.n + 1").mark_circle(size=40).encode(
         color=alt.condition(highlight, alt.value(TRAIN_COLOR), alt.value("#bbb")),
         tooltip=[alt.Tooltip("n1:O", title="neuron"), alt.Tooltip("k:O", title="frequency")], **enc)
-    chart = alt.layer(lines, dots, data=alt.NamedData("stars")).transform_filter(
-        f"datum.s == clamp(round(step / {every}), 0, {len(r['step']) - 1})"
-    ).properties(width=120, height=120).facet(
+    chart = alt.layer(lines, dots, data=alt.NamedData("stars")).transform_filter(f"datum.s == {AT}").properties(
+        width=120, height=120).facet(
         column=alt.Column("k:O", title="key frequency k"), row=alt.Row("side:N", title=None, sort=list(SIDE_NAMES.values()))
-    ).add_params(_step_param(root), alt.param(name="neuron", value=-1))
-    return with_datasets(chart, {"stars": rows})
+    ).add_params(*run_params(root, r, reach=tables["signals"]["reach"]), alt.param(name="neuron", value=-1))
+    return each_run(root, with_datasets(chart, tables["data"]), star_tables)
+
+
+def logit_tables(r: dict) -> dict:
+    """The packed weights of every checkpoint (91 levels of a fixed range per matrix), each
+    matrix's level size, and each neuron's group (label and frequency)."""
+    scales = {side: vmax_of(r[side]) for side in SIDES}
+    labels = [f"frequency {k}" if k > 0 else "no clear frequency" for k in r["group_of"]]
+    return {"data": {f"logit_{side}": packed(r[side], r["step"], scales[side]) for side in SIDES},
+            "signals": {**checkpoint_signals(r), **{f"level_{side}": float(f"{scales[side] / LEVELS:.6g}") for side in SIDES},
+                        "groups": labels, "freqs": [int(k) for k in r["group_of"]]}}
 
 
 def logits_chart(root: Path):
@@ -125,17 +205,14 @@ def logits_chart(root: Path):
     and their sum over all neurons. Computed in the page from the packed weights of that step
     (the heatmaps' tables: 91 levels per matrix), no table of every a, b and step."""
     r = run(root)
-    p, hidden, steps = r["p"], r["hidden"], r["step"]
-    every = int(steps[1] - steps[0])
-    at = f"clamp(round(step / {every}), 0, {len(steps) - 1})"
-    scales = {side: vmax_of(r[side]) for side in SIDES}
+    p, hidden = r["p"], r["hidden"]
+    tables = logit_tables(r)
 
     def weight(side: str, token: str) -> str:
-        row = f"data('logit_{side}')[{at}].w"
+        row = f"data('logit_{side}')[{AT}].w"
         index = f"datum.n * {p} + {token}"
-        return f"(indexof(codes, substring({row}, {index}, {index} + 1)) - {LEVELS}) * {scales[side] / LEVELS:.6g}"
+        return f"(indexof(codes, substring({row}, {index}, {index} + 1)) - {LEVELS}) * level_{side}"
 
-    labels = [f"frequency {k}" if k > 0 else "no clear frequency" for k in r["group_of"]]
     terms = alt.Chart(alt.sequence(0, p * hidden, as_="i")).transform_calculate(
         c=f"floor(datum.i / {hidden})", n=f"datum.i % {hidden}"
     ).transform_calculate(
@@ -149,29 +226,115 @@ def logits_chart(root: Path):
     # its zigzag becomes one cosine with the right answer at the peak (as in section 1's waves)
     half = p // 2
     per_group = terms.transform_aggregate(logit="sum(term)", groupby=["c", "group", "k"]).transform_calculate(
-        pos=f"unwrap && datum.k > 0 ? (((datum.k * (datum.c - {answer})) % {p} + {p} + {half}) % {p}) - {half} : datum.c"
+        pos=f"unwrap && datum.k > 0 ? (((datum.k * (datum.c - {answer})) % {p} + {p} + {half}) % {p}) - {half} : datum.c",
+        order="datum.k > 0 ? datum.k : 1000",  # groups by frequency, "no clear frequency" last
     ).mark_bar(width=2).encode(
         x=alt.X("pos:Q", title="answer c", axis=alt.Axis(tickCount=5),
                 scale=alt.Scale(domain=[alt.ExprRef(f"unwrap ? -{half} - 1 : -1"), alt.ExprRef(f"unwrap ? {half + 1} : {p}")], nice=False)),
         y=alt.Y("logit:Q", title="logit"), color=colour,
         tooltip=[alt.Tooltip("c:O", title="answer"), alt.Tooltip("logit:Q", format=".2f")],
     ).properties(width=200, height=90).facet(
-        column=alt.Column("group:N", title=None, sort=sorted(set(labels), key=lambda g: (g.startswith("no"), g))))
+        column=alt.Column("group:N", title=None, sort=alt.EncodingSortField("order", op="min")))
     total = terms.transform_aggregate(logit="sum(term)", groupby=["c"]).mark_bar().encode(
         x=x, y=alt.Y("logit:Q", title="logit"), color=colour,
         tooltip=[alt.Tooltip("c:O", title="answer"), alt.Tooltip("logit:Q", format=".2f")],
     ).properties(width=640, height=110, title=alt.Title(
         alt.expr(f"'All neurons together: a + b = ' + a + ' + ' + b + ' = ' + {answer} + ' (mod {p})'"), anchor="start", fontSize=12))
     chart = alt.vconcat(per_group, total, spacing=16)
+    signals = {k: v for k, v in tables["signals"].items() if k not in ("ck_every", "ck_last")}
     chart.params = [p_.param for p_ in (
-        _step_param(root),
+        *run_params(root, r, **signals),
         alt.param(name="a", value=10, bind=alt.binding_range(min=0, max=p - 1, step=1, name="a ")),
         alt.param(name="b", value=30, bind=alt.binding_range(min=0, max=p - 1, step=1, name="b ")),
         alt.param(name="unwrap", value=False, bind=alt.binding_checkbox(
             name="Unwrap each group's answers (k·(c − answer) mod 67), turning its zigzag into one cosine ")),
-        alt.param(name="groups", value=labels), alt.param(name="freqs", value=[int(k) for k in r["group_of"]]),
         alt.param(name="codes", value=CODES))]
-    return with_vega_data(chart, {f"logit_{side}": packed(r[side], steps, scales[side]) for side in SIDES})
+    return each_run(root, with_vega_data(chart, tables["data"]), logit_tables)
+
+
+def key_text(r: dict) -> str:
+    keys = [str(k) for k in r["groups"]]
+    return "no key frequency" if not keys else keys[0] if len(keys) == 1 else ", ".join(keys[:-1]) + " and " + keys[-1]
+
+
+def summary(root: Path) -> dict:
+    """What the seeds chart's title states: runs, how many reached test loss < REACHED, and how
+    many key frequencies those runs use (count -> runs)."""
+    rs = list(runs(root).values())
+    reached = [r for r in rs if r["reached"]]
+    counts: dict[int, int] = {}
+    for r in reached:
+        counts[len(r["groups"])] = counts.get(len(r["groups"]), 0) + 1
+    return {"runs": len(rs), "reached": len(reached), "key_counts": dict(sorted(counts.items()))}
+
+
+def summary_line(root: Path) -> str:
+    s = summary(root)
+    counts = ", ".join(f"{n} in {c}" for n, c in s["key_counts"].items())
+    return (f"{s['reached']} of these {s['runs']} runs reached a test loss below 0.001; "
+            f"the number of key frequencies they use: {counts}.")
+
+
+CELL = (96, 44)  # width, height of one small loss chart
+
+
+def seeds_chart(root: Path):
+    """One small loss chart per run, titled with its key frequencies; clicking (tapping) one, or
+    picking it in the list, sets the section's `run`: every chart of the section then loads it."""
+    from builder.training import sweep
+    rs = runs(root)
+    featured = rs[FEATURED]
+    steps = np.asarray(freeze.load_sweep(SEEDS, root=root).arrays["curve_step"])
+    picks = sweep.curve_picks(len(featured["metric_step"]), len(steps))
+    if not np.array_equal(featured["metric_step"][picks], steps):
+        raise ValueError("the featured run's curves are not logged at the sister runs' steps")
+    floor = -8.0  # float32 losses bottom out near 1e-7
+
+    def curve(values, at=slice(None)):
+        return [round(max(float(np.log10(max(v, 1e-30))), floor), 2) for v in np.asarray(values)[at]]
+
+    titles, rows = {}, []
+    for order, (key, r) in enumerate(rs.items()):
+        titles[key] = key_text(r)
+        at = picks if key == FEATURED else slice(None)
+        title = f"seed {r['seed']} · " + (" ".join(str(k) for k in r["groups"]) or "none")
+        rows.append({"key": key, "ord": order, "title": title, "reached": r["reached"],
+                     "tr": curve(r["train_loss"], at), "te": curve(r["test_loss"], at)})
+    w, h = CELL
+    base = alt.Chart().transform_flatten(["tr", "te"]).transform_window(
+        i="row_number()", groupby=["key"]).transform_fold(["tr", "te"], as_=["split", "v"]).transform_calculate(
+        step="cstep[datum.i - 1]")
+    x = alt.X("step:Q", title=None, scale=alt.Scale(domain=[0, int(steps[-1])], nice=False),
+              axis=alt.Axis(values=[0, int(steps[-1]) // 2, int(steps[-1])], format="~s", labelFontSize=8, grid=False))
+    y = alt.Y("v:Q", title=None, scale=alt.Scale(domain=[floor, 0], nice=False),
+              axis=alt.Axis(values=[0, -4, -8], labelExpr="'1e' + datum.value", labelFontSize=8, grid=False))
+    back = base.transform_filter("datum.i == 1 && datum.split == 'tr'").mark_rect(cursor="pointer").encode(
+        x=alt.value(0), x2=alt.value(w), y=alt.value(0), y2=alt.value(h),
+        fill=alt.condition("datum.key == run", alt.value("#e8a44a"), alt.value("#888")),
+        fillOpacity=alt.condition("datum.key == run", alt.value(0.28), alt.value(0.02)),
+        stroke=alt.condition("datum.key == run", alt.value("#c0731a"), alt.value("#bbb")),
+        strokeWidth=alt.condition("datum.key == run", alt.value(2), alt.value(0.5)),
+        tooltip=[alt.Tooltip("title:N", title="run")])
+    lines = base.mark_line(strokeWidth=1, cursor="pointer").encode(
+        x=x, y=y, color=alt.Color("split:N", scale=alt.Scale(domain=["tr", "te"], range=[TRAIN_COLOR, TEST_COLOR]), legend=None))
+    chart = alt.layer(back, lines, data=alt.NamedData("seeds")).properties(width=w, height=h).facet(
+        facet=alt.Facet("title:N", sort=alt.EncodingSortField("ord", op="min"), title=None,
+                        header=alt.Header(labelFontSize=9, labelLimit=w + 20, labelPadding=2)),
+        columns=6, spacing={"row": 6, "column": 10},
+    ).properties(title=alt.Title("Each run's train (blue) and test (red) loss, log scale, titled by seed and key frequencies",
+                                 subtitle=summary_line(root), anchor="start", fontSize=12, subtitleFontSize=11))
+    keys = list(rs)
+    chart = chart.add_params(
+        alt.param(name="step", value=sections(root)[0].initial),
+        alt.param(name="run", value=FEATURED, bind=alt.binding_select(
+            options=keys, labels=[f"seed {r['seed']}" + (" (the opening run)" if k == FEATURED else "") + f": key frequencies {key_text(r)}"
+                                  for k, r in rs.items()], name="Run shown in this section ")),
+        alt.param(name="cstep", value=[int(v) for v in steps]),
+        alt.param(name="titles", value=titles),
+        alt.param(name="chosen", expr="titles[run]"))
+    pick = "datum && isValid(datum.key) ? datum.key : run"
+    return with_signal_handlers(with_datasets(chart, {"seeds": rows}),
+                                {"run": [{"events": "click", "update": pick}]})
 
 
 def figures() -> list[Figure]:
@@ -193,4 +356,9 @@ def figures() -> list[Figure]:
                "Pick a and b: the logits that each frequency group produces on its own at the chosen step, and all groups together; the red bar is the right answer.",
                "Bar charts of 67 logits per frequency group and in total; each group draws a cosine wave that peaks at a + b mod 67.",
                logits_chart, sources=src),
+        Figure("mod-bot-seeds", SECTION,
+               "The same model trained from other random starting weights, each titled with its key frequencies. "
+               "Click or tap one, or pick it in the list, and every chart of this section shows that run.",
+               "Small line charts of train and test loss, one per run; most test losses fall late, some never do.",
+               seeds_chart, shares=("run",), sources=(mod_top.EXPERIMENT, SEEDS)),
     ]

@@ -33,6 +33,11 @@ class CompiledChart:
         """The Vega spec as it goes into the page, serialized once."""
         return script_json(self.vega)
 
+    @property
+    def has_variants(self) -> bool:
+        """Whether the chart can swap in other runs (figures.with_variants)."""
+        return any(key.startswith(VARIANT) for key in self.payloads)
+
     @cached_property
     def payload_files(self) -> dict[str, str]:
         """key -> the text of data/<id>/<key>.js, serialized once (a rebuild rewrites them)."""
@@ -53,6 +58,7 @@ def move_vega_data(vega: dict) -> tuple[dict, dict]:
     tables = meta.pop("vegaData", None)
     payloads = meta.pop("demand", None) or {}
     handlers = meta.pop("signalOn", None) or {}
+    variants = meta.pop("variants", None) or {}
     if not meta:
         vega.pop("usermeta", None)
     if tables:
@@ -62,7 +68,27 @@ def move_vega_data(vega: dict) -> tuple[dict, dict]:
         if signal is None:
             raise ValueError(f'signal handlers for "{name}", which is not a param of the chart')
         signal["on"] = signal.get("on", []) + on
+    if variants:
+        check_variants(vega, variants)
+        payloads.update({VARIANT + key: v for key, v in variants.items()})
     return vega, payloads
+
+
+VARIANT = "run-"  # payload keys of with_variants; the page loads them when `run` changes
+
+
+def check_variants(vega: dict, variants: dict) -> None:
+    """Every variant swaps only tables and signals the compiled chart has, and the chart has
+    the `run` param that picks one."""
+    if _named(vega.get("signals", []), "run") is None:
+        raise ValueError("a chart with variants needs a `run` param")
+    for key, variant in variants.items():
+        if not SAFE_KEY.match(key):
+            raise ValueError(f'variant key "{key}" must use only letters, digits, - and _')
+        for kind, items in (("data", vega.get("data", [])), ("signals", vega.get("signals", []))):
+            missing = [name for name in variant.get(kind, {}) if _named(items, name) is None]
+            if missing:
+                raise ValueError(f'variant "{key}" swaps {kind} "{missing[0]}", which the compiled chart does not have')
 
 
 MAX_VECTOR_SVG = 400_000  # bytes; beyond this the static image is a PNG wrapped in an SVG

@@ -43,7 +43,7 @@ class Experiment:
         if profile not in PROFILES:
             raise BuildError(self.path, None, f'unknown profile "{profile}"'
                              + did_you_mean(profile, PROFILES))
-        schema = KINDS[self.kind].schema
+        schema = KINDS[self.kind].settings(self.values)
         spec = {key: s.default for key, s in schema.items()}
         spec.update(self.values)
         spec.update(self.profiles.get(profile, {}))
@@ -137,8 +137,8 @@ def parse(text: str, path: str = "content/experiments.toml") -> dict[str, Experi
             line = locate(text, name, "kind") or locate(text, name)
             shown = "missing kind" if kind is None else f'unknown kind "{kind}"'
             raise BuildError(path, line, f"[{name}]: {shown}" + did_you_mean(str(kind), KINDS))
-        schema = KINDS[kind].schema
         values = {k: v for k, v in table.items() if k != "kind" and not isinstance(v, dict)}
+        schema = KINDS[kind].settings(values)
         profiles = {}
         for sub, overrides in table.items():
             if not isinstance(overrides, dict):

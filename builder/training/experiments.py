@@ -91,16 +91,32 @@ def model_config(spec: dict) -> models.ModelConfig:
         collapsed_input=spec["collapsed_input"], collapsed_output=spec["collapsed_output"])
 
 
-def train_config(spec: dict) -> trainer.TrainConfig:
-    seeds = spec["seed"] if isinstance(spec["seed"], list) else [spec["seed"]]
-    n = len(seeds)
-    decay = spec["weight_decay"]
+def train_config(specs: list[dict]) -> trainer.TrainConfig:
+    """One model per spec (each with a single seed); lr and weight decay may differ per model."""
+    first = specs[0]
+    l1 = first["regularizer"] == "l1"
     return trainer.TrainConfig(
-        steps=spec["steps"], seeds=tuple(seeds), lr=(spec["lr"],) * n,
-        weight_decay=(decay if spec["regularizer"] == "l2" else 0.0,) * n,
-        l1=(decay if spec["regularizer"] == "l1" else 0.0,) * n,
-        betas=(spec["beta1"], spec["beta2"]), eps=spec["eps"],
-        n_metrics=spec["metrics"], n_checkpoints=spec["checkpoints"])
+        steps=first["steps"], seeds=tuple(s["seed"] for s in specs),
+        lr=tuple(s["lr"] for s in specs),
+        weight_decay=tuple(0.0 if l1 else s["weight_decay"] for s in specs),
+        l1=tuple(s["weight_decay"] if l1 else 0.0 for s in specs),
+        betas=(first["beta1"], first["beta2"]), eps=first["eps"],
+        n_metrics=first["metrics"], n_checkpoints=first["checkpoints"])
+
+
+def same_shapes(specs: list[dict], per_model: tuple[str, ...]) -> None:
+    """Runs of one batch may differ only in `per_model` settings."""
+    first = specs[0]
+    for spec in specs:
+        different = [k for k in first if k not in per_model and spec[k] != first[k]]
+        if different:
+            raise ValueError(f"runs of one batch differ in {', '.join(different)}")
+
+
+def per_seed(spec: dict) -> list[dict]:
+    """A spec whose `seed` may be a list, as one spec per seed."""
+    seeds = spec["seed"] if isinstance(spec["seed"], list) else [spec["seed"]]
+    return [{**spec, "seed": s} for s in seeds]
 
 
 # Stored precision: losses keep float32 (they fall to ~1e-7, below float16's resolution);
@@ -122,17 +138,31 @@ def finish(out: dict[str, np.ndarray], single: bool) -> dict[str, np.ndarray]:
     return arrays
 
 
+# Settings that may differ between the models of one batch (the same tensor shapes): a sweep
+# trains runs together when everything else is the same.
+PER_MODEL = ("seed", "weight_decay", "lr")
+
+
+def run_modular_batch(specs: list[dict], **train_options) -> dict[str, np.ndarray] | None:
+    """Train modular runs that differ only in PER_MODEL settings as one batch (one split).
+
+    Each spec has a single seed. Arrays keep the models axis first, in the order of `specs`.
+    """
+    same_shapes(specs, PER_MODEL)
+    first = specs[0]
+    data = tasks.modular_addition(first["p"], first["train_fraction"], first["split_seed"])
+    out = trainer.train(data, model_config(first), train_config(specs), **train_options)
+    return None if out is None else finish(out, single=False)
+
+
 def run_modular(spec: dict, **train_options) -> dict[str, np.ndarray] | None:
     """Train a modular-addition experiment; None when stopped early (see trainer.train).
 
     With a single `seed` the models axis is dropped: metrics are (n_metrics,), checkpoints
     (n_checkpoints, p, hidden); with a list of seeds every array keeps it first.
     """
-    data = tasks.modular_addition(spec["p"], spec["train_fraction"], spec["split_seed"])
-    out = trainer.train(data, model_config(spec), train_config(spec), **train_options)
-    if out is None:
-        return None
-    return finish(out, single=not isinstance(spec["seed"], list))
+    out = run_modular_batch(per_seed(spec), **train_options)
+    return None if out is None else finish(out, single=not isinstance(spec["seed"], list))
 
 
 PARITY = {
@@ -147,11 +177,6 @@ PARITY = {
     "checkpoints": Setting("int", 101, lambda v: None if v >= 0 else "must be zero or more"),
 }
 
-# Settings that may differ between the models of one batch: a sweep trains runs together when
-# everything else (and so every tensor shape) is the same.
-PARITY_PER_MODEL = ("seed", "weight_decay", "lr")
-
-
 def check_parity(spec: dict):
     if spec["parity_bits"] > spec["n_bits"]:
         return "parity_bits", f"parity_bits = {spec['parity_bits']} is more than n_bits"
@@ -162,27 +187,17 @@ def check_parity(spec: dict):
 
 
 def run_parity_batch(specs: list[dict], **train_options) -> dict[str, np.ndarray] | None:
-    """Train sparse-parity runs that differ only in PARITY_PER_MODEL settings as one batch.
+    """Train sparse-parity runs that differ only in PER_MODEL settings as one batch.
 
-    Each spec has a single seed. Arrays keep the models axis first, in the order of `specs`.
+    Each spec has a single seed (its own strings). Arrays keep the models axis first, in the
+    order of `specs`.
     """
+    same_shapes(specs, PER_MODEL)
     first = specs[0]
-    for spec in specs:
-        different = [k for k in first if k not in PARITY_PER_MODEL and spec[k] != first[k]]
-        if different:
-            raise ValueError(f"runs of one batch differ in {', '.join(different)}")
-    seeds = [spec["seed"] for spec in specs]
     data = tasks.sparse_parity(first["n_bits"], first["parity_bits"], first["train_size"],
-                               first["test_size"], seeds)
+                               first["test_size"], [spec["seed"] for spec in specs])
     model = models.ParityConfig(n_in=first["n_bits"] + 1, hidden=first["hidden"])
-    l1 = first["regularizer"] == "l1"
-    cfg = trainer.TrainConfig(
-        steps=first["steps"], seeds=tuple(seeds), lr=tuple(s["lr"] for s in specs),
-        weight_decay=tuple(0.0 if l1 else s["weight_decay"] for s in specs),
-        l1=tuple(s["weight_decay"] if l1 else 0.0 for s in specs),
-        betas=(first["beta1"], first["beta2"]), eps=first["eps"],
-        n_metrics=first["metrics"], n_checkpoints=first["checkpoints"])
-    out = trainer.train(data, model, cfg, **train_options)
+    out = trainer.train(data, model, train_config(specs), **train_options)
     return None if out is None else finish(out, single=False)
 
 
@@ -193,8 +208,7 @@ def run_parity(spec: dict, **train_options) -> dict[str, np.ndarray] | None:
     float16, inputs x neurons with "Bias" last; w_out (n_checkpoints, hidden) float16;
     final_w_in (31, hidden), final_w_out (hidden, 1) float32.
     """
-    seeds = spec["seed"] if isinstance(spec["seed"], list) else [spec["seed"]]
-    out = run_parity_batch([{**spec, "seed": s} for s in seeds], **train_options)
+    out = run_parity_batch(per_seed(spec), **train_options)
     return None if out is None else finish(out, single=not isinstance(spec["seed"], list))
 
 
@@ -204,16 +218,24 @@ def grid(setting: Setting) -> Setting:
     return Setting(f"grid {kind}", setting.default, setting.check, setting.choices, setting.doc)
 
 
-# kind = "sweep": the settings of its runs (for now every sweep is `of = "parity"`, so its
-# schema is the parity schema, each setting a value or a list) and three of its own.
-SWEEP = {
-    "of": Setting("str", "parity", choices=("parity",), doc="the kind of every run"),
+# kind = "sweep": three settings of its own, `of` (the kind of its runs), and that kind's run
+# settings, each a single value or a list (an axis of the grid). The schema depends on `of`.
+SWEEP_OWN = {
+    "of": Setting("str", "parity", choices=("parity", "modular"), doc="the kind of every run"),
     "shard_size": Setting("int", 0, non_negative,
                           doc="runs trained together; 0 picks a cache-sized batch per shape"),
     "curve_points": Setting("int", 101, lambda v: None if v >= 2 else "must be at least 2",
                             doc="logged steps kept of each run's loss curves"),
-    **{key: grid(setting) for key, setting in PARITY.items()},
 }
+
+
+def sweep_schema(values: dict) -> dict[str, Setting]:
+    """The settings a sweep table accepts, given its values (`of` picks the run schema)."""
+    of = values.get("of", SWEEP_OWN["of"].default)
+    # an unknown `of` accepts every run kind's settings, so the error is about `of` itself
+    kinds = [of] if of in SWEEP_OWN["of"].choices else SWEEP_OWN["of"].choices
+    runs = {key: setting for k in kinds for key, setting in KINDS[k].schema.items()}
+    return {**SWEEP_OWN, **{key: grid(setting) for key, setting in runs.items()}}
 
 
 def check_sweep(spec: dict):
@@ -246,16 +268,21 @@ class Kind:
     # for sweeps: settings that may differ within a batch, and the runner of such a batch
     per_model: tuple[str, ...] = ()
     run_batch: Callable[..., dict[str, np.ndarray] | None] | None = None
+    # a schema that depends on the table's values (a sweep's on its `of`); else `schema`
+    schema_for: Callable[[dict], dict[str, Setting]] | None = None
+
+    def settings(self, values: dict) -> dict[str, Setting]:
+        return self.schema if self.schema_for is None else self.schema_for(values)
 
 
 KINDS: dict[str, Kind] = {
     # version 1: full-batch AdamW, loss / p, collapsed-matrix forward, denormals flushed.
-    "modular": Kind(MODULAR, 1, check_modular, run_modular),
+    "modular": Kind(MODULAR, 1, check_modular, run_modular, PER_MODEL, run_modular_batch),
     # version 1: a training batch and a test set per seed (streams 2s, 2s+1), bias as input 31,
     # one logit, binary cross-entropy, full-batch AdamW, L1 in the loss or decoupled L2.
-    "parity": Kind(PARITY, 1, check_parity, run_parity, PARITY_PER_MODEL, run_parity_batch),
+    "parity": Kind(PARITY, 1, check_parity, run_parity, PER_MODEL, run_parity_batch),
     # version 1: see builder.training.sweep (its shards also carry sweep.SUMMARY_VERSION).
-    "sweep": Kind(SWEEP, 1, check_sweep, run_sweep),
+    "sweep": Kind({}, 1, check_sweep, run_sweep, schema_for=sweep_schema),
     # version 1: as modular version 1, with E fixed on the unit circle; checkpoints also keep
     # proj_in (2 x hidden) and proj_out (hidden x 2) in float32.
     "circle": Kind(CIRCLE, 1, check_modular, run_modular),

@@ -14,9 +14,10 @@ the caller of `execute`, see builder.freeze), so a killed sweep loses at most th
 flight, and those resume from their partial state. Every shard has a key (the hash of its runs'
 specs), so a finished shard is never trained twice and a changed grid retrains only what changed.
 
-Per run we keep a summary, not the weights: the minimum train and test loss over the logged
-steps, the largest test/train loss ratio, the final accuracies and both loss curves down-sampled
-to `curve_points` logged steps.
+Per run we keep a summary: the minimum train and test loss over the logged steps, the largest
+test/train loss ratio, the final accuracies and both loss curves down-sampled to `curve_points`
+logged steps. Weights only when the runs ask for checkpoints (`checkpoints` > 0): then each run
+also keeps the checkpointed weight matrices (KEPT, float16) and `checkpoint_step`.
 """
 from __future__ import annotations
 
@@ -48,6 +49,8 @@ RATIO_FLOOR = 1e-30
 SHARD_BYTES = 6 << 20
 ALONE_HIDDEN = 256
 SHARD_SIZES = (1, 3, 5, 9, 15)
+# Checkpointed arrays a run keeps (when its spec asks for checkpoints): the weight matrices.
+KEPT = ("w_in", "w_out")
 
 
 @dataclass(frozen=True)
@@ -134,7 +137,11 @@ def summarize(out: dict[str, np.ndarray], curve_points: int) -> dict[str, np.nda
     train = out["train_loss"].astype(np.float64)
     test = out["test_loss"].astype(np.float64)
     picks = curve_picks(train.shape[1], curve_points)
+    kept = {key: out[key] for key in KEPT if key in out}
+    if kept:
+        kept["checkpoint_step"] = out["checkpoint_step"]
     return {
+        **kept,
         "min_train_loss": train.min(axis=1).astype(np.float32),
         "min_test_loss": test.min(axis=1).astype(np.float32),
         "max_ratio": (test / np.maximum(train, RATIO_FLOOR)).max(axis=1).astype(np.float32),

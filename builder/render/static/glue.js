@@ -126,6 +126,18 @@
         });
       });
     }
+    if (page.charts[id].variants) {  // another run of the section: swap its tables and signals in
+      var done = function () { el.removeAttribute("aria-busy"); };
+      view.addSignalListener("run", function (_, key) {
+        el.setAttribute("aria-busy", "true");
+        load(id + "/run-" + key).then(function (variant) {
+          if (view.signal("run") !== key) return;
+          Object.keys(variant.data || {}).forEach(function (name) { view.data(name, variant.data[name]); });
+          Object.keys(variant.signals || {}).forEach(function (name) { view.signal(name, variant.signals[name]); });
+          return view.runAsync();
+        }).then(done, done);
+      });
+    }
     if (current[section] !== undefined && hasSignal(view, "step")) return view.signal("step", current[section]).runAsync();
   }
   function embedAll() {
@@ -203,6 +215,7 @@
     var steps = page.sections[a.section].steps.filter(function (s) { return s >= a.start && s <= a.end; });
     var t0 = null, duration = a.seconds * 1000;
     stopAnimation();
+    if (a.run) broadcast(a.section, "run", a.run, null);  // the run it plays, loaded first
     button.setAttribute("aria-pressed", "true");
     playing = { button: button, frame: 0 };
     function tick(t) {
