@@ -11,7 +11,7 @@ from conftest import REPO
 
 pytestmark = pytest.mark.browser
 SECTION = "mod-top"
-CHARTS = ("mod-bot-loss", "mod-bot-dft", "mod-bot-stars", "mod-bot-logits", "mod-top-accuracy", "mod-top-weights", "mod-top-waves", "sparse-parity-accuracy", "sparse-parity-loss",
+CHARTS = ("mod-bot-loss", "mod-bot-dft", "mod-bot-stars", "mod-bot-logits", "mod-bot-seeds", "mod-top-accuracy", "mod-top-weights", "mod-top-waves", "sparse-parity-accuracy", "sparse-parity-loss",
           "sparse-parity-weights", "sparse-parity-trajectories", "sparse-parity-l1-l2", "sweep-sparse-parity-grid",
           "embed-heatmap", "embed-circle", "five-neuron-accuracy", "five-neuron-weights", "five-neuron-plane",
           "five-neuron-joined")

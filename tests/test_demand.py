@@ -11,11 +11,15 @@ from conftest import FRONT
 PAGE = FRONT + "Point at a bar.\n\n{{< chart demo-detail >}}\n"
 
 
-@pytest.fixture
-def detail_site(make_project, build):
-    root = make_project(index=PAGE, name="demand")
+def built(make_project, build, index: str, name: str):
+    root = make_project(index=index, name=name)
     build(root)
     return root / "site"
+
+
+@pytest.fixture
+def detail_site(make_project, build):
+    return built(make_project, build, PAGE, "demand")
 
 
 def test_payloads_are_files_not_in_the_page(detail_site):
@@ -53,9 +57,7 @@ PICK = FRONT + "Click a stock.\n\n{{< chart pick-bars >}}\n\n{{< chart pick-deta
 
 @pytest.fixture
 def pick_site(make_project, build):
-    root = make_project(index=PICK, name="pick")
-    build(root)
-    return root / "site"
+    return built(make_project, build, PICK, "pick")
 
 
 def test_each_variant_is_a_file_and_the_page_keeps_only_the_first(pick_site):

@@ -108,3 +108,47 @@ def test_the_animation_spans_generalization(r):
     keys = list(r["groups"])
     at = lambda s: key_share(r["w_in"][int(np.searchsorted(r["step"], s))], keys).mean()  # noqa: E731
     assert at(mod_bot.GENERALIZE[0]) < 0.4 < 0.7 < at(mod_bot.GENERALIZE[1])  # 0.34 -> 0.74 of the energy
+
+
+def fft_key_frequencies(w: np.ndarray, threshold: float = 10.0) -> list[int]:
+    """Key frequencies recomputed with numpy's FFT rather than builder.analysis.fourier: the
+    orthonormal (cos, sin) pair of frequency k has norm sqrt(2 / p) |FFT_k|; a neuron counts
+    towards the k of its largest pair when that norm passes the threshold."""
+    p = w.shape[0]
+    norms = np.abs(np.fft.rfft(w, axis=0))[1:p // 2 + 1] * np.sqrt(2 / p)  # (33, neurons)
+    return sorted({int(k) + 1 for k, m in zip(norms.argmax(0), norms.max(0)) if m > threshold})
+
+
+@pytest.fixture(scope="module")
+def seeds():
+    from builder import freeze
+    from builder.training import config
+
+    spec = config.get(mod_bot.SEEDS).resolve()
+    frozen = freeze.load_sweep(mod_bot.SEEDS)
+    assert frozen.manifest["runs_done"] == len(spec["seed"]), \
+        f"content/_freeze/{mod_bot.SEEDS} is incomplete: run `python -m builder train {mod_bot.SEEDS}`"
+    return spec, frozen.arrays
+
+
+def test_every_sister_run_is_frozen_and_its_key_frequencies_recompute(seeds, r):
+    spec, a = seeds
+    assert len(spec["seed"]) >= 32 and 0 not in spec["seed"]
+    rs = mod_bot.runs(ROOT)
+    assert list(rs) == ["seed0"] + [f"seed{s}" for s in spec["seed"]]
+    assert a["w_in"].shape == (len(spec["seed"]), spec["checkpoints"], 67, 24)
+    for i, s in enumerate(spec["seed"]):
+        assert list(rs[f"seed{s}"]["groups"]) == fft_key_frequencies(a["w_in"][i, -1].astype(np.float64)), s
+    assert list(r["groups"]) == fft_key_frequencies(r["w_in"][-1])
+    # the grid titles each run with exactly those frequencies
+    rows = mod_bot.seeds_chart(ROOT)["datasets"]["seeds"]
+    for row in rows:
+        keys = list(rs[row["key"]]["groups"])
+        shown = " ".join(map(str, keys)) if 0 < len(keys) <= 6 else f"{len(keys)} freqs"
+        assert row["title"] == f"seed {rs[row['key']]['seed']} · {shown}"
+
+
+def test_the_fourier_footnote_numbers(r, prose):
+    start, end = (fourier.dominant(r["w_in"][i])[2] for i in (0, -1))
+    assert start.max() < 1 and 13 <= end.min() and end.max() < 22 and len(end) == 24
+    assert "At initialization every neuron's largest norm is below 1; at the end of the featured run every one of the 24 is between 13 and 22" in prose

@@ -107,14 +107,21 @@ def each_run(root: Path, chart, tables) -> dict:
     return with_variants(chart, {key: tables(r) for key, r in runs(root).items()})
 
 
+def run_name(r: dict) -> str:
+    return "the opening run (seed 0)" if r["key"] == FEATURED else f"seed {r['seed']}"
+
+
 def loss_tables(r: dict) -> dict:
-    return {"data": {"loss": curve_rows(r["metric_step"], {"train": r["train_loss"], "test": r["test_loss"]})}}
+    return {"data": {"loss": curve_rows(r["metric_step"], {"train": r["train_loss"], "test": r["test_loss"]})},
+            "signals": {"run_name": run_name(r)}}
 
 
 def loss_chart(root: Path):
     r = run(root)
-    chart = loss_curves(r, initial=sections(root)[0].initial, title="Train and test loss (log scale)", height=170)
-    chart["params"] = chart.get("params", []) + [alt.param(name="run", value=FEATURED).param.to_dict()]
+    chart = loss_curves(r, initial=sections(root)[0].initial, title="", height=170)
+    chart["title"] = {"text": {"expr": "'Train and test loss of ' + run_name + ' (log scale)'"}, "anchor": "start"}
+    chart["params"] = chart.get("params", []) + [alt.param(name=k, value=v).param.to_dict()
+                                                 for k, v in (("run", FEATURED), ("run_name", run_name(r)))]
     return each_run(root, chart, loss_tables)
 
 
@@ -257,6 +264,21 @@ def key_text(r: dict) -> str:
     return "no key frequency" if not keys else keys[0] if len(keys) == 1 else ", ".join(keys[:-1]) + " and " + keys[-1]
 
 
+def grid_keys(r: dict) -> str:
+    """A small chart's title: the key frequencies, or only their number when there are too many
+    to be a solution (runs that never generalized have large weights spread over many waves)."""
+    keys = [str(k) for k in r["groups"]]
+    return " ".join(keys) if 0 < len(keys) <= 6 else f"{len(keys)} freqs"
+
+
+def run_label(key: str, r: dict) -> str:
+    """The run's entry in the list under the grid."""
+    name = f"seed {r['seed']}" + (" (the opening run)" if key == FEATURED else "")
+    if not r["reached"]:
+        return f"{name}: did not generalize (weights spread over {len(r['groups'])} frequencies)"
+    return f"{name}: key frequencies {key_text(r)}"
+
+
 def summary(root: Path) -> dict:
     """What the seeds chart's title states: runs, how many reached test loss < REACHED, and how
     many key frequencies those runs use (count -> runs)."""
@@ -297,7 +319,7 @@ def seeds_chart(root: Path):
     for order, (key, r) in enumerate(rs.items()):
         titles[key] = key_text(r)
         at = picks if key == FEATURED else slice(None)
-        title = f"seed {r['seed']} · " + (" ".join(str(k) for k in r["groups"]) or "none")
+        title = f"seed {r['seed']} · {grid_keys(r)}"
         rows.append({"key": key, "ord": order, "title": title, "reached": r["reached"],
                      "tr": curve(r["train_loss"], at), "te": curve(r["test_loss"], at)})
     w, h = CELL
@@ -327,8 +349,7 @@ def seeds_chart(root: Path):
     chart = chart.add_params(
         alt.param(name="step", value=sections(root)[0].initial),
         alt.param(name="run", value=FEATURED, bind=alt.binding_select(
-            options=keys, labels=[f"seed {r['seed']}" + (" (the opening run)" if k == FEATURED else "") + f": key frequencies {key_text(r)}"
-                                  for k, r in rs.items()], name="Run shown in this section ")),
+            options=keys, labels=[run_label(k, r) for k, r in rs.items()], name="Run shown in this section ")),
         alt.param(name="cstep", value=[int(v) for v in steps]),
         alt.param(name="titles", value=titles),
         alt.param(name="chosen", expr="titles[run]"))
@@ -341,7 +362,8 @@ def figures() -> list[Figure]:
     src = (mod_top.EXPERIMENT,)
     return [
         Figure("mod-bot-loss", SECTION,
-               "Train and test loss of the opening model. Move the pointer or use the arrow keys to pick a step for the charts below.",
+               "Train and test loss of the run shown in this section (at first the opening model; pick another under the last chart). "
+               "Move the pointer or use the arrow keys to pick a step for the charts below.",
                "Line chart of train and test loss on a log scale: the train loss falls at once, the test loss only after about 25,000 steps.",
                loss_chart, scrub=True, sources=src),
         Figure("mod-bot-dft", SECTION,

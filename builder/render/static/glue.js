@@ -52,13 +52,17 @@
   }
 
   /* ---- embedding ---------------------------------------------------------------- */
-  function embed(id) {
+  function embed(id, variant) {  // variant: another run's {data, signals} to draw instead
     var fig = document.getElementById(id), el = fig && fig.querySelector(".vega");
     var specEl = document.getElementById("spec-" + id);
     if (!el || !specEl) return null;
     var info = page.charts[id], section = info.section, spec = JSON.parse(specEl.textContent);
     (spec.data || []).forEach(function (d) {  // tables several charts carry are in the page once
       if (d.values && d.values.shared) d.values = shared[d.values.shared];
+      if (variant && variant.data[d.name]) d.values = variant.data[d.name];
+    });
+    (spec.signals || []).forEach(function (s) {
+      if (variant && s.name in variant.signals) s.value = variant.signals[s.name];
     });
     el.textContent = "";
     return vegaEmbed(el, spec, {
@@ -66,13 +70,13 @@
     }).then(function (result) {
       // the figure's frame carries the role, label and tab stop; vega-embed adds its own
       ["tabindex", "role", "aria-label", "aria-roledescription"].forEach(function (a) { el.removeAttribute(a); });
-      return attach(id, section, fig.querySelector(".chart-frame"), result.view);
+      return attach(id, section, fig.querySelector(".chart-frame"), result.view, spec);
     }).catch(function (err) {
       el.innerHTML = '<p class="chart-error">This chart could not be drawn: ' + String(err).replace(/</g, "&lt;") + "</p>";
       throw err;
     });
   }
-  function attach(id, section, el, view) {
+  function attach(id, section, el, view, spec) {
     var entry = { id: id, view: view, el: el };
     (views[section] = views[section] || []).push(entry);
     if (hasSignal(view, "step") && page.charts[id].scrub) {
@@ -126,15 +130,17 @@
         });
       });
     }
-    if (page.charts[id].variants) {  // another run of the section: swap its tables and signals in
-      var done = function () { el.removeAttribute("aria-busy"); };
+    if (page.charts[id].variants) {  // another run of the section: redraw the chart with its data
+      var done = function () { el.removeAttribute("aria-busy"); };  // (a new view: facets re-layout)
       view.addSignalListener("run", function (_, key) {
         el.setAttribute("aria-busy", "true");
         load(id + "/run-" + key).then(function (variant) {
           if (view.signal("run") !== key) return;
-          Object.keys(variant.data || {}).forEach(function (name) { view.data(name, variant.data[name]); });
-          Object.keys(variant.signals || {}).forEach(function (name) { view.signal(name, variant.signals[name]); });
-          return view.runAsync();
+          var signals = Object.assign({}, variant.signals, { run: key });
+          spec.signals.forEach(function (s) { if (s.bind) signals[s.name] = view.signal(s.name); });  // the reader's inputs stay
+          views[section].splice(views[section].indexOf(entry), 1);
+          view.finalize();
+          return embed(id, { data: variant.data || {}, signals: signals });
         }).then(done, done);
       });
     }
@@ -143,7 +149,7 @@
   function embedAll() {
     Object.keys(views).forEach(function (s) { views[s].forEach(function (v) { v.view.finalize(); }); });
     views = {};
-    var pending = Object.keys(page.charts).map(embed);
+    var pending = Object.keys(page.charts).map(function (id) { return embed(id); });
     Object.keys(page.sections).forEach(function (s) {
       if (current[s] === undefined) current[s] = page.sections[s].initial;
     });
