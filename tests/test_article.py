@@ -296,8 +296,8 @@ def appendix_state(page):
     return state
 
 
-def set_input(page, name, value):
-    page.locator(f"#appendix-circles input[name='{name}']").evaluate(
+def set_input(page, name, value, chart="appendix-circles"):
+    page.locator(f"#{chart} input[name='{name}']").evaluate(
         "(el, v) => { el.value = v; el.dispatchEvent(new Event('input', {bubbles: true})); "
         "el.dispatchEvent(new Event('change', {bubbles: true})); }", str(value))
     page.wait_for_timeout(150)
@@ -347,22 +347,56 @@ LOGITS_JS = """() => {
 }"""
 
 
-def test_logits_computed_in_the_page_match_python(page):
+def assert_page_logits(page, r, triples):
+    """At each (checkpoint index, a, b): the logits the page draws equal Python's, from the same
+    quantized weights of run r."""
     from test_mod_bot import page_logits
 
-    from builder.figures import mod_bot
-    from builder.paths import ROOT
-
-    r = mod_bot.run(ROOT)
     page.locator("#mod-bot-logits").scroll_into_view_if_needed()
-    for step_index, a, b in ((100, 10, 30), (60, 66, 5), (20, 3, 3)):
+    for step_index, a, b in triples:
         page.evaluate(f"window.article.setStep('mod-bot', {int(r['step'][step_index])})")
         for name, value in (("a", a), ("b", b)):
-            page.locator(f"#mod-bot-logits input[name='{name}']").evaluate(
-                "(el, v) => { el.value = v; el.dispatchEvent(new Event('input', {bubbles: true})); }", str(value))
+            set_input(page, name, value, chart="mod-bot-logits")
         page.wait_for_timeout(200)
         shown = page.evaluate(LOGITS_JS)
         expected = page_logits(r, step_index, a, b)
         assert {g for g, _, _ in shown} == set(expected)
         for group, c, logit in shown:
             assert abs(logit - expected[group][c]) < 1e-6 * max(1.0, abs(expected[group]).max()), (group, c)
+
+
+def test_logits_computed_in_the_page_match_python(page):
+    from builder.figures import mod_bot
+    from builder.paths import ROOT
+
+    assert_page_logits(page, mod_bot.run(ROOT), ((100, 10, 30), (60, 66, 5), (20, 3, 3)))
+
+
+STAR_KEYS_JS = """() => { const v = window.article.views()['mod-bot'].find(x => x.id === 'mod-bot-stars').view; const ks = {};
+  const visit = n => { if (n.marktype === 'symbol') for (const it of n.items) ks[it.datum.k] = (ks[it.datum.k] || 0) + 1;
+    for (const it of n.items || []) for (const c of it.items || []) visit(c); };
+  visit(v.scenegraph().root); return ks; }"""
+
+
+def test_choosing_a_sister_run_reloads_every_chart_of_the_section(page):
+    """Clicking a small loss chart loads that run's files (and only then) into the four charts:
+    its stars, and logits the page computes from its weights, as Python computes them."""
+    from builder.figures import mod_bot
+    from builder.paths import ROOT
+
+    rs = mod_bot.runs(ROOT)
+    key = next(k for k, r in rs.items() if k != mod_bot.FEATURED and r["reached"] and (r["group_of"] >= 0).all()
+               and list(r["groups"]) != list(rs[mod_bot.FEATURED]["groups"]))
+    r = rs[key]
+    assert not [u for u in page.requests if "/data/mod-bot-" in u]  # the first load holds no sister run
+    page.locator("#mod-bot-seeds").scroll_into_view_if_needed()
+    index = page.evaluate("window.article.views()['mod-bot'].findIndex(v => v.id === 'mod-bot-seeds')")
+    page.mouse.click(*centres(page, "mod-bot", "rect", "key", index)[key])
+    page.wait_for_function(f"""() => window.article.views()['mod-bot'].length === 5 && window.article.views()['mod-bot']
+        .every(v => v.view.signal('run') === '{key}' && !v.el.hasAttribute('aria-busy'))""", timeout=20000)
+    loaded = sorted(u.rsplit("/data/", 1)[1] for u in page.requests if "/data/mod-bot-" in u)
+    assert loaded == sorted(f"{c}/run-{key}.js" for c in ("mod-bot-dft", "mod-bot-logits", "mod-bot-loss", "mod-bot-stars"))
+    stars = page.evaluate(STAR_KEYS_JS)  # at the last step: one point per neuron of each key frequency
+    assert {int(k): n for k, n in stars.items()} == {k: 2 * len(v) for k, v in r["groups"].items()}
+    assert_page_logits(page, r, ((len(r["step"]) - 1, 10, 30), (len(r["step"]) // 2, 5, 60)))
+    assert page.problems == []

@@ -202,7 +202,7 @@ def logit_tables(r: dict) -> dict:
     scales = {side: vmax_of(r[side]) for side in SIDES}
     labels = [f"frequency {k}" if k > 0 else "no clear frequency" for k in r["group_of"]]
     return {"data": {f"logit_{side}": packed(r[side], r["step"], scales[side]) for side in SIDES},
-            "signals": {**checkpoint_signals(r), **{f"level_{side}": float(f"{scales[side] / LEVELS:.6g}") for side in SIDES},
+            "signals": {**checkpoint_signals(r), **{f"level_{side}": scales[side] / LEVELS for side in SIDES},
                         "groups": labels, "freqs": [int(k) for k in r["group_of"]]}}
 
 
