@@ -2,8 +2,8 @@
 
 These read the committed artifacts; they fail (not skip) when one is missing or stale:
 retrain with `python -m builder train sparse-parity` (or sparse-parity-l2). The sweep trains for
-hours in the background (`python -m builder train sweep-sparse-parity`); until it finishes, its
-tests check only the finished shards.
+hours in the background (`python -m builder train sweep-sparse-parity`, resumable); its tests
+check the finished shards, and one checks that every grid point is there.
 """
 from __future__ import annotations
 
@@ -162,3 +162,26 @@ def test_section_3_patterns_hold_on_the_finished_runs():
     assert (cell(0.03, 16, 1000) != HIGH_TEST).all() and all((cell(0.03, 16, n) == GROK).all() for n in (1250, 1500, 1750))
     assert (cell(0.03, 128, 1500) != GROK).any() and (cell(0.03, 128, 1750) == GROK).all()
     assert (cell(0.3, 16, 1500) == TOGETHER).all()
+
+
+def test_the_finished_sweep_has_every_grid_point_and_the_counts_the_prose_gives():
+    sweep = freeze.load_sweep("sweep-sparse-parity")
+    a, m = sweep.arrays, sweep.manifest
+    assert m["runs_done"] == m["runs_total"] == 1125 and m["shards_done"] == m["shards_total"], \
+        "the sweep is unfinished: run `python -m builder train sweep-sparse-parity`"
+    spec = config.get("sweep-sparse-parity").resolve()
+    points = set(zip(*(a[axis].tolist() for axis in ("hidden", "train_size", "weight_decay", "seed"))))
+    assert points == {(h, n, wd, s) for h in spec["hidden"] for n in spec["train_size"]
+                      for wd in spec["weight_decay"] for s in spec["seed"]}
+    codes = outcomes.classify_sweep(a)
+    counts = np.bincount(codes, minlength=4)
+    assert (counts > 0).all()  # all four outcomes occur at the default thresholds
+    high_train, high_test, together, grok = counts.tolist()
+    prose = " ".join((ROOT / "content" / "index.md").read_text(encoding="utf-8").split())
+    assert (f"At the default thresholds, {grok} of the 1,125 runs grok, {together} learn the rule with train and "
+            f"test loss falling together, {high_test} memorize without ever generalizing, and {high_train} never fit") in prose
+    cells = {}
+    for i, code in enumerate(codes):
+        cells.setdefault((a["hidden"][i], a["train_size"][i], a["weight_decay"][i]), set()).add(int(code))
+    unanimous = sum(len(c) == 1 for c in cells.values())
+    assert len(cells) == 125 and f"in {unanimous} of the 125 cells, all nine seeds land in the same group" in prose
