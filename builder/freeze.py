@@ -222,7 +222,7 @@ def load_sweep(name: str, *, root: Path = ROOT, profile: str = "full") -> Frozen
     n, c = len(plan.runs), plan.curve_points
     arrays: dict[str, np.ndarray] = {"done": np.zeros(n, dtype=bool)}
     for axis in plan.axes:
-        arrays[axis] = np.array([run[axis] for run in plan.runs])
+        arrays[axis] = np.array([point[axis] for point in plan.points])
     for key in ("min_train_loss", "min_test_loss", "max_ratio", "final_train_acc",
                 "final_test_acc"):
         arrays[key] = np.full(n, np.nan, dtype=np.float32)

@@ -38,7 +38,7 @@ CASES = {
         'content/index.md:4: unknown chart id "demo-lnie" (did you mean "demo-line"?)'),
     "unknown-chart-far": (
         FRONT + "Intro.\n\n{{< chart zzz >}}\n", DEMO_BIB,
-        'content/index.md:6: unknown chart id "zzz" (known: demo-bars, demo-detail, demo-line)'),
+        'content/index.md:6: unknown chart id "zzz" (known: demo-bars, demo-detail, demo-line, pick-bad, pick-bars, pick-detail)'),
     "unknown-animate": (
         FRONT + 'Go [play]{animate="demo-plya"}.\n', DEMO_BIB,
         'content/index.md:4: unknown animate id "demo-plya" (did you mean "demo-play"?)'),

@@ -216,3 +216,52 @@ def test_a_sweep_of_modular_runs_keeps_each_runs_weights_and_matches_single_runs
     worse = text.replace('of = "modular"', 'of = "modulr"', 1)
     with pytest.raises(BuildError, match=r'of must be one of .*did you mean "modular"'):
         config.parse(worse)
+
+
+CASES = '''
+[cases-demo]
+kind = "sweep"
+of = "modular"
+cases = [{tied_embedding = true, collapsed_input = false}, {tied_embedding = false, collapsed_input = true}]
+seed = [1, 2]
+p = 11
+train_fraction = 0.5
+embed = 8
+hidden = 8
+regularizer = "l2"
+weight_decay = 0.1
+lr = 1e-2
+steps = 20
+metrics = 5
+checkpoints = 0
+curve_points = 3
+'''
+
+
+def test_cases_are_an_axis_of_tables_each_setting_several_run_settings(tmp_path):
+    (tmp_path / "content").mkdir()
+    (tmp_path / "content" / "experiments.toml").write_text(CASES)
+    spec = config.get("cases-demo", tmp_path).resolve()
+    plan = sweep.plan(spec)
+    assert plan.axes == {"case": [0, 1], "seed": [1, 2]}
+    assert [(r["tied_embedding"], r["collapsed_input"], r["seed"]) for r in plan.runs] == [
+        (True, False, 1), (True, False, 2), (False, True, 1), (False, True, 2)]
+    assert plan.points[2] == {"case": 1, "seed": 1} and "case" not in plan.runs[2] and "cases" not in plan.runs[2]
+    assert sorted(s.id for s in plan.shards) == ["case0-0", "case1-0"]  # a case is a shape
+    frozen = freeze.train_sweep("cases-demo", root=tmp_path, progress=False)
+    assert frozen.arrays["case"].tolist() == [0, 0, 1, 1] and frozen.arrays["done"].all()
+    # a sweep without cases keeps its spec (and its shards' keys): `cases` is not filled in
+    assert "cases" not in config.get(NAME).resolve()
+
+
+@pytest.mark.parametrize("bad, message", [
+    ('cases = [{tied_embeding = true}]', r'cases case 1: unknown setting "tied_embeding" \(did you mean "tied_embedding"\?\)'),
+    ('cases = [{seed = 3}]', r'cases case 1 sets "seed", which is an axis of the grid'),
+    ('cases = [{hidden = -1}]', r"cases case 1: hidden must be positive, not -1"),
+    ('cases = [1, 2]', r"cases must be a list of tables like \[\{key = value\}, \.\.\.\]"),
+])
+def test_bad_cases_name_the_line(bad, message):
+    text = CASES.replace("cases = [{tied_embedding = true, collapsed_input = false}, {tied_embedding = false, collapsed_input = true}]", bad)
+    line = text.splitlines().index(bad) + 1
+    with pytest.raises(BuildError, match=rf"experiments.toml:{line}: {message}"):
+        config.parse(text)

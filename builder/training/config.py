@@ -15,13 +15,14 @@ from builder.errors import BuildError, did_you_mean
 from builder.paths import ROOT, content_dir
 
 PROFILES = ("full", "quick")  # "full" is the table itself; other profiles are sub-tables
+OMITTED = "<omitted>"  # a Setting default: left out of the resolved spec unless given
 
 
 @dataclass(frozen=True)
 class Setting:
     """One key of a schema: its type, default (None means required) and an optional check."""
     type: str  # "int", "float", "bool", "str", "seed" (an int or a list of ints);
-    # "grid T": a sweep setting, one T or a list of T (an axis of the grid)
+    # "grid T": a sweep setting, one T or a list of T (an axis of the grid); "tables": a list of tables
     default: object = None
     check: object = None  # value -> error message or None
     choices: tuple = ()
@@ -44,7 +45,7 @@ class Experiment:
             raise BuildError(self.path, None, f'unknown profile "{profile}"'
                              + did_you_mean(profile, PROFILES))
         schema = KINDS[self.kind].settings(self.values)
-        spec = {key: s.default for key, s in schema.items()}
+        spec = {key: s.default for key, s in schema.items() if s.default is not OMITTED}
         spec.update(self.values)
         spec.update(self.profiles.get(profile, {}))
         missing = [key for key, value in spec.items() if value is None]
@@ -95,10 +96,12 @@ def check_value(setting: Setting, value) -> str | None:
         "seed": (isinstance(value, int) and not isinstance(value, bool)) or (
             isinstance(value, list) and len(value) > 0
             and all(isinstance(v, int) and not isinstance(v, bool) for v in value)),
+        "tables": isinstance(value, list) and len(value) > 0 and all(isinstance(v, dict) and v for v in value),
     }[kind]
     if not ok:
         wanted = {"int": "an integer", "float": "a number", "bool": "true or false",
-                  "str": "a string", "seed": "an integer or a list of integers"}[kind]
+                  "str": "a string", "seed": "an integer or a list of integers",
+                  "tables": "a list of tables like [{key = value}, ...]"}[kind]
         return f"must be {wanted}, not {value!r}"
     if setting.choices and value not in setting.choices:
         return f"must be one of {', '.join(map(repr, setting.choices))}, not {value!r}" + (

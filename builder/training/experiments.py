@@ -13,7 +13,8 @@ from typing import Callable
 import numpy as np
 
 from builder.training import models, tasks, trainer
-from builder.training.config import Setting
+from builder.errors import did_you_mean
+from builder.training.config import OMITTED, Setting, check_value
 
 
 def positive(value):
@@ -59,7 +60,7 @@ MODULAR = {
     "collapsed_output": Setting("bool", False),
     "regularizer": Setting("str", "l2", choices=("l2", "l1")),
     **OPTIMIZER,
-    "checkpoints": Setting("int", 101, lambda v: None if v >= 2 else "must be at least 2"),
+    "checkpoints": Setting("int", 101, lambda v: None if v == 0 or v >= 2 else "must be 0 (no weights) or at least 2"),
 }
 
 
@@ -229,13 +230,30 @@ SWEEP_OWN = {
 }
 
 
+def check_cases(cases: list, runs: dict[str, Setting], values: dict):
+    """Why a sweep's `cases` are wrong, or None: each case sets run settings to single values,
+    and no setting that is an axis of the grid."""
+    for number, case in enumerate(cases, start=1):
+        for key, value in case.items():
+            if key not in runs:
+                return f'case {number}: unknown setting "{key}"' + did_you_mean(key, runs)
+            if isinstance(values.get(key), list):
+                return f'case {number} sets "{key}", which is an axis of the grid'
+            problem = check_value(runs[key], value)
+            if problem:
+                return f"case {number}: {key} {problem}"
+    return None
+
+
 def sweep_schema(values: dict) -> dict[str, Setting]:
     """The settings a sweep table accepts, given its values (`of` picks the run schema)."""
     of = values.get("of", SWEEP_OWN["of"].default)
     # an unknown `of` accepts every run kind's settings, so the error is about `of` itself
     kinds = [of] if of in SWEEP_OWN["of"].choices else SWEEP_OWN["of"].choices
     runs = {key: setting for k in kinds for key, setting in KINDS[k].schema.items()}
-    return {**SWEEP_OWN, **{key: grid(setting) for key, setting in runs.items()}}
+    cases = Setting("tables", OMITTED, lambda v: check_cases(v, runs, values),
+                    doc="the first axis: each table sets several run settings at once")
+    return {**SWEEP_OWN, "cases": cases, **{key: grid(setting) for key, setting in runs.items()}}
 
 
 def check_sweep(spec: dict):
@@ -244,7 +262,7 @@ def check_sweep(spec: dict):
     for key in ("steps", "metrics"):
         if isinstance(spec[key], list):
             return key, f"{key} cannot be an axis: every run of a sweep logs the same steps"
-    _, runs = sweep.expand(spec)
+    _, runs, _ = sweep.expand(spec)
     for run_spec in runs:
         problem = KINDS[spec["of"]].check(run_spec)
         if problem:

@@ -35,7 +35,7 @@ from tqdm import tqdm
 from builder.training.experiments import KINDS
 
 # Settings of the sweep itself; every other setting belongs to the runs.
-SWEEP_SETTINGS = ("of", "shard_size", "curve_points", "kind")
+SWEEP_SETTINGS = ("of", "shard_size", "curve_points", "kind", "cases")
 # Bump when the summary arrays change: every shard is then retrained.
 SUMMARY_VERSION = 1
 # The train loss is floored here before dividing: a float32 loss can underflow to exactly 0.
@@ -65,6 +65,7 @@ class Plan:
     of: str
     axes: dict  # axis name -> its values, in grid order
     runs: list  # one resolved spec of kind `of` per grid point, in grid order
+    points: list  # per run, its value on each axis (the "case" axis: the index into `cases`)
     shards: list  # cheapest first
     curve_points: int
     steps: int
@@ -76,15 +77,24 @@ def spec_key(spec: dict) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def expand(spec: dict) -> tuple[dict, list[dict]]:
-    """(axes, runs): the grid's axes and one run spec per grid point, first axis slowest."""
+def expand(spec: dict) -> tuple[dict, list[dict], list[dict]]:
+    """(axes, runs, points): the grid's axes, one run spec per grid point (first axis slowest)
+    and each run's axis values.
+
+    `cases` (a list of tables, each setting several run settings at once) is the first axis,
+    "case", valued by its index: e.g. one case per architecture, as the switches that make it.
+    """
     shared = {k: v for k, v in spec.items() if k not in SWEEP_SETTINGS}
-    axes = {k: v for k, v in shared.items() if isinstance(v, list)}
-    runs = []
+    axes = {"case": list(range(len(spec["cases"])))} if spec.get("cases") else {}
+    axes.update({k: v for k, v in shared.items() if isinstance(v, list)})
+    runs, points = [], []
     for values in itertools.product(*axes.values()):
-        run = {**shared, **dict(zip(axes, values)), "kind": spec["of"]}
+        point = dict(zip(axes, values))
+        case = spec["cases"][point["case"]] if "case" in point else {}
+        run = {**shared, **{k: v for k, v in point.items() if k != "case"}, **case, "kind": spec["of"]}
         runs.append(dict(sorted(run.items())))
-    return axes, runs
+        points.append(point)
+    return axes, runs, points
 
 
 def batch_cost(run: dict) -> int:
@@ -102,7 +112,7 @@ def auto_shard_size(run: dict) -> int:
 def plan(spec: dict) -> Plan:
     """The sweep's runs and shards. Pure: the same spec always gives the same plan."""
     kind = KINDS[spec["of"]]
-    axes, runs = expand(spec)
+    axes, runs, points = expand(spec)
     groups: dict[str, list[int]] = {}
     for i, run in enumerate(runs):
         shared = {k: v for k, v in run.items() if k not in kind.per_model}
@@ -111,14 +121,14 @@ def plan(spec: dict) -> Plan:
     for members in sorted(groups.values(), key=lambda m: (batch_cost(runs[m[0]]), m[0])):
         first = runs[members[0]]
         size = spec["shard_size"] or auto_shard_size(first)
-        label = "-".join(f"{k}{first[k]}" for k in axes if k not in kind.per_model) or "all"
+        label = "-".join(f"{k}{points[members[0]][k]}" for k in axes if k not in kind.per_model) or "all"
         for j in range(0, len(members), size):
             chunk = tuple(members[j:j + size])
             key = hashlib.sha256(json.dumps({
                 "runs": [spec_key(runs[i]) for i in chunk], "curve_points": spec["curve_points"],
                 "summary_version": SUMMARY_VERSION}).encode()).hexdigest()
             shards.append(Shard(f"{label}-{j // size}", key, chunk))
-    return Plan(spec["of"], axes, runs, shards, spec["curve_points"], spec["steps"])
+    return Plan(spec["of"], axes, runs, points, shards, spec["curve_points"], spec["steps"])
 
 
 def curve_picks(n_logged: int, curve_points: int) -> np.ndarray:
