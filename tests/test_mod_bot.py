@@ -110,7 +110,7 @@ def test_the_animation_spans_generalization(r):
     assert at(mod_bot.GENERALIZE[0]) < 0.4 < 0.7 < at(mod_bot.GENERALIZE[1])  # 0.34 -> 0.74 of the energy
 
 
-def fft_key_frequencies(w: np.ndarray, threshold: float = 10.0) -> list[int]:
+def fft_key_frequencies(w: np.ndarray, threshold: float = fourier.KEY_FREQUENCY_THRESHOLD) -> list[int]:
     """Key frequencies recomputed with numpy's FFT rather than builder.analysis.fourier: the
     orthonormal (cos, sin) pair of frequency k has norm sqrt(2 / p) |FFT_k|; a neuron counts
     towards the k of its largest pair when that norm passes the threshold."""
@@ -152,3 +152,57 @@ def test_the_fourier_footnote_numbers(r, prose):
     start, end = (fourier.dominant(r["w_in"][i])[2] for i in (0, -1))
     assert start.max() < 1 and 13 <= end.min() and end.max() < 22 and len(end) == 24
     assert "At initialization every neuron's largest norm is below 1; at the end of the featured run every one of the 24 is between 13 and 22" in prose
+    assert f"only when that norm is above {fourier.KEY_FREQUENCY_THRESHOLD:g};" in prose
+
+
+def test_the_late_stretch_levels_off_then_falls_again(r, prose):
+    s, t = r["metric_step"], r["test_loss"]
+    plateau = t[(s >= 36_000) & (s <= 42_000)]
+    assert plateau.max() / plateau.min() < 1.02 and f"{plateau.mean():.1e}" == "7.4e-07"
+    assert t[-1] < 0.85 * plateau.min() and f"{t[-1]:.1e}" == "6.2e-07"
+    assert "to 7.4 × 10⁻⁷ at step 36,000, then sits there for about 6,000 steps" in prose
+    assert "ending at 6.2 × 10⁻⁷" in prose
+    start, end = (int(np.searchsorted(r["step"], x)) for x in mod_bot.LATE)
+    rows = [2 * k - 1 for k in r["groups"]] + [2 * k for k in r["groups"]]  # their cos and sin rows
+    for i in range(start, end + 1):  # of the whole matrix's energy, the constant row left out
+        c = np.square(fourier.project(r["w_in"][i]))
+        assert c[rows].sum() / c[1:].sum() > 0.98
+    shrink = 1 - np.linalg.norm(r["w_in"][end]) / np.linalg.norm(r["w_in"][start])
+    assert round(100 * shrink) == 2 and "by about 2% over this stretch" in prose
+
+
+WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven"}
+
+
+def test_the_sister_runs_are_summarized_as_the_prose_says(seeds, prose):
+    spec, a = seeds
+    rs = mod_bot.runs(ROOT)
+    sisters = [r for k, r in rs.items() if k != mod_bot.FEATURED]
+    reached = [r for r in sisters if r["reached"]]
+    n, m = len(sisters), len(reached)
+    assert f"We trained the same model {n} more times" in prose
+    firsts = sorted(int(r["metric_step"][np.argmax(r["test_loss"] < mod_bot.REACHED)]) for r in reached)
+    assert (f"{m} of the {n} runs drove their test loss below 0.001 within 50,000 steps, the first after "
+            f"{firsts[0]:,} steps and the last after {firsts[-1]:,}.") in prose
+    # the key-frequency counts, as the chart's subtitle and the prose give them
+    s = mod_bot.summary(ROOT)
+    assert (s["runs"], s["reached"]) == (n + 1, m + rs[mod_bot.FEATURED]["reached"])
+    counts = sorted(s["key_counts"].items(), key=lambda kv: -kv[1])
+    parts = [f"{c} use {WORDS[k]} frequencies" if i == 0 else ("one uses " + WORDS[k] if c == 1 else f"{c} use {WORDS[k]}")
+             for i, (k, c) in enumerate(counts)]
+    said = ", ".join(parts[:-1]) + " and " + parts[-1]
+    assert f"of the {s['reached']} runs that generalized, ours included, {said}." in prose
+    chart = mod_bot.seeds_chart(ROOT)
+    assert chart["title"]["subtitle"] == mod_bot.summary_line(ROOT)
+    # the runs that did not generalize
+    stuck = [r for r in sisters if not r["reached"]]
+    start = rs[mod_bot.FEATURED]["test_loss"][0]
+    below = [r for r in stuck if r["test_loss"].min() < 0.99 * start]
+    assert f"The other {len(stuck)} runs were still memorizing" in prose
+    assert len(below) == 1 and f"(seed {below[0]['seed']} got part of the way, to {below[0]['test_loss'].min():.2f})" in prose
+    spread = sorted(len(r["groups"]) for r in stuck)
+    assert f"spread over many frequencies, {spread[0]} to {spread[-1]} of them" in prose
+    late = sum(f > 30_000 for f in firsts)
+    assert f"{late} of the {m} runs that did generalize got there only after step 30,000" in prose
+    assert m == n // 2 and "whether this model groks is a coin toss" in prose
+    assert "of 64 other seeds, trained in the section \"It's full of stars\", half generalized" in prose and n == 64
