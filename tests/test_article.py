@@ -400,3 +400,16 @@ def test_choosing_a_sister_run_reloads_every_chart_of_the_section(page):
     assert {int(k): n for k, n in stars.items()} == {k: 2 * len(v) for k, v in r["groups"].items()}
     assert_page_logits(page, r, ((len(r["step"]) - 1, 10, 30), (len(r["step"]) // 2, 5, 60)))
     assert page.problems == []
+
+
+def test_the_late_improvement_link_loads_its_run_and_plays_it(page):
+    from builder.figures import mod_bot
+
+    button = page.locator("button.animate[data-animate='mod-bot-late']")
+    button.scroll_into_view_if_needed()
+    button.click()
+    page.wait_for_function(f"""() => window.article.current['mod-bot'] === {mod_bot.LATE[1]}
+        && window.article.views()['mod-bot'].length === 5
+        && window.article.views()['mod-bot'].every(v => v.view.signal('run') === '{mod_bot.LATE_RUN}')""", timeout=20000)
+    assert page.evaluate("document.querySelector('#mod-bot-seeds select').value") == mod_bot.LATE_RUN
+    assert page.problems == []
