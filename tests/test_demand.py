@@ -22,23 +22,34 @@ def detail_site(make_project, build):
     return built(make_project, build, PAGE, "demand")
 
 
+def payloads(site, chart: str, one: str) -> tuple[list[str], str, str]:
+    """(the chart's data file names, the page's text, the text of data/<chart>/<one>.js)."""
+    folder = site / "data" / chart
+    return (sorted(p.name for p in folder.glob("*.js")), (site / "index.html").read_text(),
+            (folder / f"{one}.js").read_text())
+
+
 def test_payloads_are_files_not_in_the_page(detail_site):
-    files = sorted(p.name for p in (detail_site / "data" / "demo-detail").glob("*.js"))
+    files, page, one = payloads(detail_site, "demo-detail", "IBM")
     assert files == ["AAPL.js", "IBM.js", "MSFT.js"]
-    page = (detail_site / "index.html").read_text()
-    one = (detail_site / "data" / "demo-detail" / "IBM.js").read_text()
     assert one.startswith('(window.ARTICLE_DATA = window.ARTICLE_DATA || {})["demo-detail/IBM"] = [')
     assert '"month":' in one and '"month":' not in page  # the rows stay out of the first load
 
 
-@pytest.mark.browser
-def test_pointing_at_a_bar_loads_its_file(chromium, detail_site):
+def opened(chromium, site):
+    """A page of the built site, ready, with the requests it makes; none yet for data files."""
     page = chromium.new_page()
     requests = []
     page.on("request", lambda r: requests.append(r.url))
-    page.goto((detail_site / "index.html").as_uri())
+    page.goto((site / "index.html").as_uri())
     page.wait_for_function("document.documentElement.dataset.chartsReady === 'true'")
     assert not [u for u in requests if "/data/" in u]
+    return page, requests
+
+
+@pytest.mark.browser
+def test_pointing_at_a_bar_loads_its_file(chromium, detail_site):
+    page, requests = opened(chromium, detail_site)
     canvas = page.locator("#demo-detail canvas")
     box = canvas.bounding_box()
     # the first bar (AAPL, sorted by name) is the leftmost of the left chart, 150 px tall
@@ -61,10 +72,8 @@ def pick_site(make_project, build):
 
 
 def test_each_variant_is_a_file_and_the_page_keeps_only_the_first(pick_site):
-    files = sorted(p.name for p in (pick_site / "data" / "pick-detail").glob("*.js"))
+    files, page, aapl = payloads(pick_site, "pick-detail", "run-AAPL")
     assert files == ["run-AAPL.js", "run-IBM.js", "run-MSFT.js"]
-    page = (pick_site / "index.html").read_text()
-    aapl = (pick_site / "data" / "pick-detail" / "run-AAPL.js").read_text()
     assert '"label":"AAPL, monthly"' in aapl and "AAPL, monthly" not in page
 
 
@@ -77,12 +86,7 @@ def test_a_variant_must_swap_what_the_chart_has(make_project, build):
 
 @pytest.mark.browser
 def test_choosing_a_run_swaps_the_other_charts_data_from_file_urls(chromium, pick_site):
-    page = chromium.new_page()
-    requests = []
-    page.on("request", lambda r: requests.append(r.url))
-    page.goto((pick_site / "index.html").as_uri())
-    page.wait_for_function("document.documentElement.dataset.chartsReady === 'true'")
-    assert not [u for u in requests if "/data/" in u]
+    page, requests = opened(chromium, pick_site)
     detail = "window.article.views()['pick'].find(v => v.id === 'pick-detail').view"
     first = page.evaluate(f"{detail}.data('prices').map(d => d.price)")
     box = page.locator("#pick-bars canvas").bounding_box()
