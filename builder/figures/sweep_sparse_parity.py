@@ -7,7 +7,6 @@ builder.analysis.outcomes; a cell's nine loss curves load on demand (data/<chart
 """
 from __future__ import annotations
 
-import math
 from functools import lru_cache
 from pathlib import Path
 
@@ -16,13 +15,10 @@ import numpy as np
 
 from builder import freeze
 from builder.figures import Figure, with_datasets, with_demand
-from builder.figures._common import TEST_COLOR, TRAIN_COLOR
+from builder.figures._sweep import CLASSES, CLASSIFY, curves_panel, f32, outcome_colour, threshold_params
 
 EXPERIMENT = "sweep-sparse-parity"
 SECTION = "sweep-sparse-parity"
-CLASSES = ("high train loss", "high test loss", "train and test drop together", "grokking")
-CLASS_COLORS = ("#bab0ac", "#e45756", "#4c78a8", "#f58518")
-DEFAULT_LOSS, DEFAULT_RATIO = 1e-5, 5e4
 # the curves panel: fixed, so cells compare at a glance (train losses reach ~1e-15)
 CURVE_DOMAIN = (1e-15, 100)
 
@@ -35,12 +31,6 @@ def sweep(root: Path):
 def cell_key(i: int, j: int, k: int) -> str:
     """The on-demand file of one grid cell (weight decay i, width j, training size k)."""
     return f"c{i}-{j}-{k}"
-
-
-def _f32(value) -> float:
-    """The shortest decimal that reads back as the same float32: the page's numbers classify as
-    the frozen ones do."""
-    return float(str(np.float32(value)))
 
 
 def _axis_index(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -63,8 +53,8 @@ def grid_data(root: Path) -> tuple[list[dict], dict[str, list[dict]]]:
         key = cell_key(wi[r], hi[r], ni[r])
         rows.append({
             "wd": float(wds[wi[r]]), "h": int(hs[hi[r]]), "n": int(ns[ni[r]]), "seed": int(seeds[r]),
-            "mtr": _f32(a["min_train_loss"][r]), "mte": _f32(a["min_test_loss"][r]),
-            "mr": _f32(a["max_ratio"][r]), "cell": key,
+            "mtr": f32(a["min_train_loss"][r]), "mte": f32(a["min_test_loss"][r]),
+            "mr": f32(a["max_ratio"][r]), "cell": key,
         })
         curves.setdefault(key, []).extend(
             {"seed": int(seeds[r]), "step": int(s), "train": float(f"{tr:.3g}"), "test": float(f"{te:.3g}")}
@@ -76,21 +66,8 @@ def grid_data(root: Path) -> tuple[list[dict], dict[str, list[dict]]]:
 def grid_chart(root: Path):
     rows, curves = grid_data(root)
     steps = np.asarray(sweep(root).arrays["curve_step"])
-    # The sliders move exponents; the thresholds are those powers of ten rounded to two
-    # significant digits (10^4.7 -> 50,000), so the defaults are exactly 1e-5 and 5e4, as in
-    # builder.analysis.outcomes, and the legend title shows the numbers the colours use.
-    loss_exp = alt.param(name="loss_exp", value=math.log10(DEFAULT_LOSS), bind=alt.binding_range(
-        min=-9, max=-1, step=0.05, name="loss threshold (log₁₀)"))
-    ratio_exp = alt.param(name="ratio_exp", value=round(math.log10(DEFAULT_RATIO), 2), bind=alt.binding_range(
-        min=0, max=8, step=0.05, name="test/train ratio threshold (log₁₀)"))
-    loss_thr = alt.param(name="loss_thr", expr="toNumber(format(pow(10, loss_exp), '.2r'))")
-    ratio_thr = alt.param(name="ratio_thr", expr="toNumber(format(pow(10, ratio_exp), '.2r'))")
     demand = alt.param(name="demand", value="")
-    classify = (
-        "datum.mtr >= loss_thr ? 'high train loss' : datum.mte >= loss_thr ? 'high test loss'"
-        " : datum.mr < ratio_thr ? 'train and test drop together' : 'grokking'"
-    )
-    colour = alt.Color("outcome:N", title=None, scale=alt.Scale(domain=list(CLASSES), range=list(CLASS_COLORS)), legend=None)
+    classify, colour = CLASSIFY, outcome_colour()
     x = alt.X("h:O", title="hidden neurons", axis=alt.Axis(labelAngle=0), scale=alt.Scale(paddingInner=0.12))
     y = alt.Y("n:O", title="training strings", sort="descending", scale=alt.Scale(paddingInner=0.12))
     # one tile per cell behind its nine dots: the target to point at, outlined while its curves show
@@ -128,27 +105,12 @@ def grid_chart(root: Path):
     ).properties(width=220, height=90, title=alt.Title(
         alt.expr("'Outcomes at loss threshold ' + format(loss_thr, '.2~e') + ', ratio ' + format(ratio_thr, '.2~e')"),
         anchor="start", fontSize=12))
-    curve_lines = alt.Chart(alt.NamedData("demand")).transform_fold(["train", "test"], as_=["split", "loss"]).mark_line(
-        strokeWidth=1, opacity=0.8
-    ).encode(
-        x=alt.X("step:Q", title="Training step", scale=alt.Scale(domain=[0, int(steps[-1])]),
-                axis=alt.Axis(format="~s", tickCount=4)),
-        y=alt.Y("loss:Q", title="loss (log)", scale=alt.Scale(type="log", domain=list(CURVE_DOMAIN), clamp=True),
-                axis=alt.Axis(format=".0e", values=[1e-15, 1e-10, 1e-5, 1])),
-        color=alt.Color("split:N", title=None, scale=alt.Scale(domain=["train", "test"], range=[TRAIN_COLOR, TEST_COLOR]),
-                        legend=alt.Legend(orient="bottom-right", labelExpr="datum.label + ' loss'")),
-        detail="seed:N",
-    )
-    threshold = alt.Chart(alt.Data(values=[{}])).transform_calculate(t="loss_thr").mark_rule(
-        strokeDash=[3, 3], color="#888").encode(y="t:Q")
-    curves_view = alt.layer(curve_lines, threshold).properties(
-        width=300, height=160,
-        title=alt.Title(alt.expr("demand ? 'The nine runs of the cell you pointed at' : 'Point at (or tap) a cell to see its nine runs'"),
-                        anchor="start", fontSize=12))
+    curves_view = curves_panel(steps, CURVE_DOMAIN, [1e-15, 1e-10, 1e-5, 1],
+                               "demand ? 'The nine runs of the cell you pointed at' : 'Point at (or tap) a cell to see its nine runs'")
     chart = alt.vconcat(grids, alt.hconcat(legend, curves_view, spacing=30).resolve_scale(color="independent")).resolve_scale(
         color="independent")
     # (Altair's add_params trips over a facet inside a concat: set the top-level params directly)
-    chart.params = [p.param for p in (loss_exp, ratio_exp, loss_thr, ratio_thr, demand)]
+    chart.params = [p.param for p in (*threshold_params(), demand)]
     total = len(sweep(root).arrays["done"])
     if len(rows) < total:  # the sweep trains for hours in the background: say what is shown
         chart.title = alt.Title(f"{len(rows):,} of the {total:,} runs have finished training; the rest are not shown yet",

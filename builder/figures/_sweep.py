@@ -1,0 +1,63 @@
+"""Pieces every sweep figure shares: the outcome classes, the two threshold sliders that
+recolour runs live in the page (the same rule as builder.analysis.outcomes), and the panel of a
+cell's loss curves loaded on demand."""
+from __future__ import annotations
+
+import math
+
+import altair as alt
+import numpy as np
+
+from builder.figures._common import TEST_COLOR, TRAIN_COLOR
+
+CLASSES = ("high train loss", "high test loss", "train and test drop together", "grokking")
+CLASS_COLORS = ("#bab0ac", "#e45756", "#4c78a8", "#f58518")
+DEFAULT_LOSS, DEFAULT_RATIO = 1e-5, 5e4
+# a run's class from its row (mtr, mte, mr: min train loss, min test loss, max test/train ratio)
+CLASSIFY = (
+    "datum.mtr >= loss_thr ? 'high train loss' : datum.mte >= loss_thr ? 'high test loss'"
+    " : datum.mr < ratio_thr ? 'train and test drop together' : 'grokking'"
+)
+
+
+def f32(value) -> float:
+    """The shortest decimal that reads back as the same float32: the page's numbers classify as
+    the frozen ones do."""
+    return float(str(np.float32(value)))
+
+
+def threshold_params() -> list:
+    """The sliders move exponents; the thresholds are those powers of ten rounded to two
+    significant digits (10^4.7 -> 50,000), so the defaults are exactly 1e-5 and 5e4, as in
+    builder.analysis.outcomes, and titles show the numbers the colours use."""
+    loss_exp = alt.param(name="loss_exp", value=math.log10(DEFAULT_LOSS), bind=alt.binding_range(
+        min=-9, max=-1, step=0.05, name="loss threshold (log₁₀)"))
+    ratio_exp = alt.param(name="ratio_exp", value=round(math.log10(DEFAULT_RATIO), 2), bind=alt.binding_range(
+        min=0, max=8, step=0.05, name="test/train ratio threshold (log₁₀)"))
+    loss_thr = alt.param(name="loss_thr", expr="toNumber(format(pow(10, loss_exp), '.2r'))")
+    ratio_thr = alt.param(name="ratio_thr", expr="toNumber(format(pow(10, ratio_exp), '.2r'))")
+    return [loss_exp, ratio_exp, loss_thr, ratio_thr]
+
+
+def outcome_colour() -> alt.Color:
+    return alt.Color("outcome:N", title=None, scale=alt.Scale(domain=list(CLASSES), range=list(CLASS_COLORS)), legend=None)
+
+
+def curves_panel(steps: np.ndarray, domain: tuple, ticks: list, title_expr: str, width: int = 300, height: int = 160):
+    """The train and test loss curves of the runs in the on-demand "demand" table (one line per
+    seed), with the loss threshold as a dashed rule."""
+    lines = alt.Chart(alt.NamedData("demand")).transform_fold(["train", "test"], as_=["split", "loss"]).mark_line(
+        strokeWidth=1, opacity=0.8
+    ).encode(
+        x=alt.X("step:Q", title="Training step", scale=alt.Scale(domain=[0, int(steps[-1])]),
+                axis=alt.Axis(format="~s", tickCount=4)),
+        y=alt.Y("loss:Q", title="loss (log)", scale=alt.Scale(type="log", domain=list(domain), clamp=True),
+                axis=alt.Axis(format=".0e", values=ticks)),
+        color=alt.Color("split:N", title=None, scale=alt.Scale(domain=["train", "test"], range=[TRAIN_COLOR, TEST_COLOR]),
+                        legend=alt.Legend(orient="bottom-right", labelExpr="datum.label + ' loss'")),
+        detail="seed:N",
+    )
+    threshold = alt.Chart(alt.Data(values=[{}])).transform_calculate(t="loss_thr").mark_rule(
+        strokeDash=[3, 3], color="#888").encode(y="t:Q")
+    return alt.layer(lines, threshold).properties(
+        width=width, height=height, title=alt.Title(alt.expr(title_expr), anchor="start", fontSize=12))
