@@ -394,6 +394,7 @@ def test_choosing_a_sister_run_reloads_every_chart_of_the_section(page):
     page.mouse.click(*centres(page, "mod-bot", "rect", "key", index)[key])
     page.wait_for_function(f"""() => window.article.views()['mod-bot'].length === 5 && window.article.views()['mod-bot']
         .every(v => v.view.signal('run') === '{key}' && !v.el.hasAttribute('aria-busy'))""", timeout=20000)
+    assert page.locator("output.live[data-signal='chosen']").inner_text() == mod_bot.run_label(key, r)
     loaded = sorted(u.rsplit("/data/", 1)[1] for u in page.requests if "/data/mod-bot-" in u)
     assert loaded == sorted(f"{c}/run-{key}.js" for c in ("mod-bot-dft", "mod-bot-logits", "mod-bot-loss", "mod-bot-stars"))
     stars = page.evaluate(STAR_KEYS_JS)  # at the last step: one point per neuron of each key frequency

@@ -205,4 +205,6 @@ def test_the_sister_runs_are_summarized_as_the_prose_says(seeds, prose):
     late = sum(f > 30_000 for f in firsts)
     assert f"{late} of the {m} runs that did generalize got there only after step 30,000" in prose
     assert m == n // 2 and "whether this model groks is a coin toss" in prose
+    # what the page writes for the run shown (the Markdown's text is the featured run's)
+    assert f'Shown now: [{mod_bot.run_label(mod_bot.FEATURED, rs[mod_bot.FEATURED])}]{{show="mod-bot.chosen"}}.' in prose
     assert "of 64 other seeds, trained in the section \"It's full of stars\", half generalized" in prose and n == 64

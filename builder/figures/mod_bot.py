@@ -324,7 +324,7 @@ def seeds_chart(root: Path):
 
     titles, rows = {}, []
     for order, (key, r) in enumerate(rs.items()):
-        titles[key] = key_text(r)
+        titles[key] = run_label(key, r)
         at = picks if key == FEATURED else slice(None)
         title = f"seed {r['seed']} · {grid_keys(r)}"
         rows.append({"key": key, "ord": order, "title": title, "reached": r["reached"],
@@ -356,10 +356,10 @@ def seeds_chart(root: Path):
     chart = chart.add_params(
         alt.param(name="step", value=sections(root)[0].initial),
         alt.param(name="run", value=FEATURED, bind=alt.binding_select(
-            options=keys, labels=[run_label(k, r) for k, r in rs.items()], name="Run shown in this section ")),
+            options=keys, labels=[titles[k] for k in keys], name="Run shown in this section ")),
         alt.param(name="cstep", value=[int(v) for v in steps]),
         alt.param(name="titles", value=titles),
-        alt.param(name="chosen", expr="titles[run]"))
+        alt.param(name="chosen", expr="titles[run]"))  # the prose shows it: [..]{show="mod-bot.chosen"}
     pick = "datum && isValid(datum.key) ? datum.key : run"
     return with_signal_handlers(with_datasets(chart, {"seeds": rows}),
                                 {"run": [{"events": "click", "update": pick}]})

@@ -141,7 +141,7 @@
           spec.signals.forEach(function (s) { if (s.bind) signals[s.name] = view.signal(s.name); });  // the reader's inputs stay
           views[section].splice(views[section].indexOf(entry), 1);
           view.finalize();
-          return embed(id, { data: variant.data || {}, signals: signals });
+          return embed(id, { data: variant.data || {}, signals: signals }).then(function () { showLive(id); });
         }).then(done, done);
       });
     }
@@ -162,13 +162,13 @@
   }
 
   /* ---- live values in the prose: <output data-section data-signal> ----------------- */
-  function showLive() {
+  function showLive(only) {  // only: a chart id, after that chart was redrawn
     Array.prototype.forEach.call(document.querySelectorAll("output.live"), function (out) {
       var signal = out.getAttribute("data-signal");
       var source = (views[out.getAttribute("data-section")] || []).filter(function (v) {
         return hasSignal(v.view, signal);
       })[0];
-      if (!source) return;  // the text written in the Markdown stays
+      if (!source || (only && source.id !== only)) return;  // the text written in the Markdown stays
       var write = function () { out.textContent = String(source.view.signal(signal)); };
       write();
       source.view.addSignalListener(signal, write);
