@@ -14,7 +14,8 @@ SECTION = "mod-top"
 CHARTS = ("mod-bot-loss", "mod-bot-dft", "mod-bot-stars", "mod-bot-logits", "mod-bot-seeds", "mod-top-accuracy", "mod-top-weights", "mod-top-waves", "sparse-parity-accuracy", "sparse-parity-loss",
           "sparse-parity-weights", "sparse-parity-trajectories", "sparse-parity-l1-l2", "sweep-sparse-parity-grid",
           "embed-heatmap", "embed-circle", "five-neuron-accuracy", "five-neuron-weights", "five-neuron-plane",
-          "five-neuron-joined")
+          "five-neuron-joined", "sweep-mod-bars", "open-q-mem-tiny-accuracy", "open-q-mem-tiny-loss",
+          "open-q-mem-tiny-weights", "open-q-mem-again-accuracy", "open-q-mem-again-loss", "open-q-mem-again-weights")
 
 
 @pytest.fixture(scope="module")
@@ -210,8 +211,8 @@ def expected_counts(page, loss, ratio):
     return {k: v for k, v in outcomes.counts(codes).items() if v}
 
 
-def set_slider(page, name, value):
-    page.locator(f"#sweep-sparse-parity-grid input[type=range][name='{name}']").evaluate(
+def set_slider(page, name, value, chart="sweep-sparse-parity-grid"):
+    page.locator(f"#{chart} input[type=range][name='{name}']").evaluate(
         "(el, v) => { el.value = v; el.dispatchEvent(new Event('input', {bubbles: true})); }", str(value))
 
 
@@ -414,3 +415,91 @@ def test_the_late_improvement_link_loads_its_run_and_plays_it(page):
         && window.article.views()['mod-bot'].every(v => v.view.signal('run') === '{mod_bot.LATE_RUN}')""", timeout=20000)
     assert page.evaluate("document.querySelector('#mod-bot-seeds select').value") == mod_bot.LATE_RUN
     assert page.problems == []
+
+
+def test_the_first_load_holds_no_sister_run(article_site):
+    """Section 5's other runs live only in their data/*.js files: none of their tables is in the page."""
+    html = (article_site / "index.html").read_text(encoding="utf-8")
+    files = sorted((article_site / "data" / "mod-bot-dft").glob("run-*.js"))
+    assert len(files) >= 33
+    for file in files[1:4]:
+        text = file.read_text(encoding="utf-8")
+        packed_rows = [w for w in text.split('"w":"')[1:] if len(w) > 200]
+        assert packed_rows, file
+        assert all(row[:200] not in html for row in packed_rows[:5]), file
+
+
+# ---- section 6 ---------------------------------------------------------------------------------
+MOD_V = "window.article.views()['sweep-mod'][0].view"
+
+
+def sweep_mod_state(page):
+    texts = page.evaluate("""() => { const out = [];
+      const visit = n => { if (n.marktype === 'text') for (const it of n.items) out.push(it.text);
+        for (const it of n.items || []) for (const c of it.items || []) visit(c); };
+      visit(window.article.views()['sweep-mod'][0].view.scenegraph().root); return out; }""")
+    return {"texts": texts, **page.evaluate(f"({{arch: {MOD_V}.signal('arch'), reg: {MOD_V}.signal('reg'), "
+                                            f"demand: {MOD_V}.signal('demand'), rows: {MOD_V}.data('demand').length, "
+                                            f"loss: {MOD_V}.signal('loss_thr'), ratio: {MOD_V}.signal('ratio_thr')}})")}
+
+
+def sweep_mod_expected(page, reg, arch, loss, ratio):
+    runs = page.evaluate(f"{MOD_V}.data('runs').filter(d => d.reg === '{reg}' && d.case === {arch}).map(d => [d.mtr, d.mte, d.mr])")
+    codes = outcomes.classify(*np.array(runs).T, loss, ratio)
+    return {k: v for k, v in outcomes.counts(codes).items() if v}
+
+
+def visible_formulas(page):
+    return page.evaluate("""[...document.querySelectorAll("div.when[data-section='sweep-mod']")]
+        .filter(d => !d.hidden).map(d => d.dataset.value)""")
+
+
+def test_architecture_bars_pick_a_formula_grid_and_curves(page):
+    from builder.figures import sweep_mod
+
+    chart = page.locator("#sweep-mod-bars")
+    chart.scroll_into_view_if_needed()
+    state = sweep_mod_state(page)
+    loss, ratio = sweep_mod.LOSS_THRESHOLD, sweep_mod.RATIO_THRESHOLD
+    assert (state["arch"], state["reg"], state["loss"], state["ratio"]) == (0, "L2", loss, ratio)
+    assert shown_counts(state) == sweep_mod_expected(page, "L2", 0, loss, ratio)
+    assert visible_formulas(page) == ["0"]  # the other eight formulas are hidden
+    # click the L1 bar of architecture 4: its formula, its runs' counts
+    bars = page.evaluate(CENTRES_JS.replace("found[it.datum[field]] =", "found[it.datum.reg + it.datum[field]] ="),
+                         ["sweep-mod", 0, "rect", "case"])
+    page.mouse.click(*bars["L14"])
+    page.wait_for_function(f"{MOD_V}.signal('arch') === 4 && {MOD_V}.signal('reg') === 'L1'")
+    assert visible_formulas(page) == ["4"]
+    assert shown_counts(sweep_mod_state(page)) == sweep_mod_expected(page, "L1", 4, loss, ratio)
+    # the list under the chart does the same from the keyboard
+    page.locator("#sweep-mod-bars select").select_option("7")
+    page.wait_for_function(f"{MOD_V}.signal('arch') === 7")
+    assert visible_formulas(page) == ["7"]
+    assert page.locator("output.live[data-signal='arch_name']").inner_text() == sweep_mod.arch_label(sweep_mod.cases(REPO)[7])
+    # sliders recolour; a cell's curves load only when pointed at
+    set_slider(page, "loss_exp", -6, chart="sweep-mod-bars")
+    assert sweep_mod_state(page)["loss"] == 1e-6
+    assert shown_counts(sweep_mod_state(page)) == sweep_mod_expected(page, "L1", 7, 1e-6, ratio)
+    assert not [u for u in page.requests if "/data/sweep-mod-bars/" in u]
+    tiles = centres(page, "sweep-mod", "rect", "cell")
+    cell = sorted(tiles)[0]
+    assert cell.startswith("l1-7-")
+    page.mouse.move(*tiles[cell])
+    page.wait_for_function(f"{MOD_V}.data('demand').length > 0", timeout=10000)
+    curve_points = len(freeze.load_sweep("sweep-mod-l1").arrays["curve_step"])
+    assert sweep_mod_state(page)["rows"] == 3 * curve_points
+    assert [u for u in page.requests if u.endswith(f"/data/sweep-mod-bars/{cell}.js")]
+    assert page.problems == []
+
+
+@pytest.mark.parametrize("key", ["tiny", "again"])
+def test_memorization_sections_scrub_their_own_heatmaps(page, key):
+    from builder.figures import open_q_mem
+    from builder.training import config
+
+    run = next(r for r in open_q_mem.RUNS if r.key == key)
+    end = config.get(run.experiment, REPO).resolve("full")["steps"]
+    scrub_start_to_end(page, run.section, f"open-q-mem-{key}-loss", f"open-q-mem-{key}-weights", end)
+    assert page.evaluate(f"window.article.current['{run.section}']") == end
+    other = next(s for s in open_q_mem.sections(REPO) if s.key != run.section)
+    assert page.evaluate(f"window.article.current['{other.key}']") == other.initial  # each run keeps its own step

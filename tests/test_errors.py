@@ -48,6 +48,12 @@ CASES = {
     "unknown-container": (
         FRONT + "::: stiky\ntext\n:::\n", DEMO_BIB,
         'content/index.md:4: unknown container "stiky" (did you mean "sticky"?)'),
+    "when-without-value": (
+        FRONT + "Intro.\n\n::: when demo.answer\ntext\n:::\n", DEMO_BIB,
+        'content/index.md:6: "::: when demo.answer" names no signal value (hint: "::: when section.signal=value")'),
+    "when-unknown-section": (
+        FRONT + "Intro.\n\n::: when dmeo.answer=3\ntext\n:::\n", DEMO_BIB,
+        'content/index.md:6: "::: when dmeo.answer=3" names no chart section (did you mean "demo"?)'),
     "front-matter-yaml": (
         "---\ntitle: T\ndescription: [oops\n---\nText\n", DEMO_BIB,
         "content/index.md:3: bad front matter: expected ',' or ']', but got '<stream end>' (hint: YAML 'key: value' lines)"),
@@ -110,9 +116,9 @@ def test_build_error_is_one_line_and_site_untouched(case, project_with_site, bui
     assert sorted(p.name for p in root.iterdir()) == ["content", "site"]  # no temp dir left behind
 
 
-# The CLI uses the project's own figure registry, not the demo one, so the chart cases are left to
+# The CLI uses the project's own figure registry, not the demo one, so the chart (and section) cases are left to
 # the in-process test above; every other case must print exactly the same line.
-CLI_CASES = [c for c in CASES if "chart" not in c and c != "unknown-animate"]
+CLI_CASES = [c for c in CASES if "chart" not in c and c not in ("unknown-animate", "when-unknown-section")]
 
 
 @pytest.mark.parametrize("case", CLI_CASES)

@@ -200,6 +200,16 @@ def test_other_containers_are_divs(render, name):
     assert f'<div class="{name}">' in doc.html and "<p>Inside.</p>" in doc.html
 
 
+def test_when_container_is_a_div_tied_to_a_signal_value(render):
+    doc = render(body("::: when demo.answer=3\nOnly for three: $x^2$.\n:::\n\n::: when demo.answer=4\nFour.\n:::\n"))
+    blocks = Elements(doc.html).find("div", class_="when")
+    assert [(b["data-section"], b["data-signal"], b["data-value"]) for b in blocks] == [
+        ("demo", "answer", "3"), ("demo", "answer", "4")]
+    assert "hidden" not in blocks[0]  # readers without JavaScript see every block
+    inside = re.search(r'<div class="when"[^>]*data-value="3">(.*?)</div>', doc.html, re.S).group(1)
+    assert "<math" in inside and "Only for three" in inside and "Four." not in inside
+
+
 def test_fenced_code_keeps_syntax_literal(render):
     doc = render(body("```\n[@nokey] $\\nope$ {{< chart zzz >}}\n:::\n```\n"))
     assert "[@nokey]" in doc.html and "<math" not in doc.html and doc.charts == []

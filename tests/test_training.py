@@ -78,6 +78,10 @@ def test_initial_loss_and_init_scale():
     {"collapsed_input": True, "collapsed_output": True},
 ])
 def test_forward_matches_the_formula(switches):
+    assert_forward_is_the_formula(switches)
+
+
+def assert_forward_is_the_formula(switches: dict) -> None:
     """The collapsed, one-hot forward equals ReLU(E[a] W_a + E[b] W_b) W_out E_out^T."""
     cfg = models.ModelConfig(**{"n_in": 7, "n_out": 7, "embed": 5, "hidden": 6, **switches})
     params = models.init_params(cfg, [3, 4])
@@ -91,6 +95,35 @@ def test_forward_matches_the_formula(switches):
     naive = torch.relu(e_in[:, x[:, 0]] @ w_a + e_in[:, x[:, 1]] @ w_b) @ w_out @ e_out.transpose(1, 2)
     fast = models.forward(params, cfg, models.encode(x, 7))
     torch.testing.assert_close(fast, naive, rtol=1e-5, atol=1e-5)
+
+
+# Section 6's nine architectures, as listed by the sweeps, and the parameters each must have
+# (embed 32, hidden 24, p 67): a collapsed side has no projection and a `hidden`-wide embedding.
+ARCHITECTURES = [
+    {"embed": (67, 32), "w_in": (32, 24), "w_out": (24, 32)},
+    {"embed_in": (67, 32), "embed_out": (67, 32), "w_in": (32, 24), "w_out": (24, 32)},
+    {"embed": (67, 32), "w_in_a": (32, 24), "w_in_b": (32, 24), "w_out": (24, 32)},
+    {"embed_in": (67, 32), "embed_out": (67, 32), "w_in_a": (32, 24), "w_in_b": (32, 24), "w_out": (24, 32)},
+    {"embed_in": (67, 24), "embed_out": (67, 32), "w_out": (24, 32)},
+    {"embed_in": (67, 32), "embed_out": (67, 24), "w_in": (32, 24)},
+    {"embed_in": (67, 32), "embed_out": (67, 24), "w_in_a": (32, 24), "w_in_b": (32, 24)},
+    {"embed": (67, 24)},
+    {"embed_in": (67, 24), "embed_out": (67, 24)},
+]
+
+
+@pytest.mark.parametrize("name", ["sweep-mod-l2", "sweep-mod-l1"])
+def test_every_architecture_of_the_sweeps_has_its_parameters_and_formula(name):
+    cases = config.get(name, ROOT).resolve("full")["cases"]
+    assert len(cases) == len(ARCHITECTURES)
+    for case, shapes in zip(cases, ARCHITECTURES):
+        cfg = models.ModelConfig(67, 67, embed=32, hidden=24, **case)
+        assert cfg.shapes() == shapes, case
+        params = models.init_params(cfg, [0])
+        assert {k: tuple(v.shape[1:]) for k, v in params.items()} == shapes
+        small = {**case, "embed": 6} if case.get("tied_embedding", True) and (
+            case.get("collapsed_input") != case.get("collapsed_output")) else case
+        assert_forward_is_the_formula(small)
 
 
 def test_tied_embedding_with_one_collapsed_side_is_rejected():

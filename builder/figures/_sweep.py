@@ -26,21 +26,21 @@ def f32(value) -> float:
     return float(str(np.float32(value)))
 
 
-def threshold_params() -> list:
+def threshold_params(loss: float = DEFAULT_LOSS, ratio: float = DEFAULT_RATIO) -> list:
     """The sliders move exponents; the thresholds are those powers of ten rounded to two
     significant digits (10^4.7 -> 50,000), so the defaults are exactly 1e-5 and 5e4, as in
     builder.analysis.outcomes, and titles show the numbers the colours use."""
-    loss_exp = alt.param(name="loss_exp", value=math.log10(DEFAULT_LOSS), bind=alt.binding_range(
+    loss_exp = alt.param(name="loss_exp", value=round(math.log10(loss), 2), bind=alt.binding_range(
         min=-9, max=-1, step=0.05, name="loss threshold (log₁₀)"))
-    ratio_exp = alt.param(name="ratio_exp", value=round(math.log10(DEFAULT_RATIO), 2), bind=alt.binding_range(
+    ratio_exp = alt.param(name="ratio_exp", value=round(math.log10(ratio), 2), bind=alt.binding_range(
         min=0, max=8, step=0.05, name="test/train ratio threshold (log₁₀)"))
     loss_thr = alt.param(name="loss_thr", expr="toNumber(format(pow(10, loss_exp), '.2r'))")
     ratio_thr = alt.param(name="ratio_thr", expr="toNumber(format(pow(10, ratio_exp), '.2r'))")
     return [loss_exp, ratio_exp, loss_thr, ratio_thr]
 
 
-def outcome_colour() -> alt.Color:
-    return alt.Color("outcome:N", title=None, scale=alt.Scale(domain=list(CLASSES), range=list(CLASS_COLORS)), legend=None)
+def outcome_colour(legend: alt.Legend | None = None) -> alt.Color:
+    return alt.Color("outcome:N", title=None, scale=alt.Scale(domain=list(CLASSES), range=list(CLASS_COLORS)), legend=legend)
 
 
 def curves_panel(steps: np.ndarray, domain: tuple, ticks: list, title_expr: str, width: int = 300, height: int = 160):
@@ -61,3 +61,19 @@ def curves_panel(steps: np.ndarray, domain: tuple, ticks: list, title_expr: str,
         strokeDash=[3, 3], color="#888").encode(y="t:Q")
     return alt.layer(lines, threshold).properties(
         width=width, height=height, title=alt.Title(alt.expr(title_expr), anchor="start", fontSize=12))
+
+
+def counts_legend(data: str, title_expr: str, *, where: str | None = None, width: int = 220):
+    """Bars of how many runs of the table `data` (those passing the Vega filter `where`) fall in
+    each outcome class at the current thresholds, labelled with their counts: the figure's legend."""
+    counts = alt.Chart(alt.NamedData(data))
+    if where:
+        counts = counts.transform_filter(where)
+    counts = counts.transform_calculate(outcome=CLASSIFY).transform_aggregate(
+        count="count()", groupby=["outcome"]
+    ).transform_calculate(label="datum.outcome + ': ' + datum.count")
+    y = alt.Y("outcome:N", sort=list(CLASSES), title=None, axis=None)
+    return alt.layer(
+        counts.mark_bar().encode(y=y, x=alt.X("count:Q", title="runs"), color=outcome_colour()),
+        counts.mark_text(align="left", dx=4).encode(y=y, x="count:Q", text="label:N"),
+    ).properties(width=width, height=90, title=alt.Title(alt.expr(title_expr), anchor="start", fontSize=12))

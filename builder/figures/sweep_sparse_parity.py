@@ -15,7 +15,7 @@ import numpy as np
 
 from builder import freeze
 from builder.figures import Figure, with_datasets, with_demand
-from builder.figures._sweep import CLASSES, CLASSIFY, curves_panel, f32, outcome_colour, threshold_params
+from builder.figures._sweep import CLASSIFY, counts_legend, curves_panel, f32, outcome_colour, threshold_params
 
 EXPERIMENT = "sweep-sparse-parity"
 SECTION = "sweep-sparse-parity"
@@ -96,15 +96,7 @@ def grid_chart(root: Path):
     grids = alt.layer(tiles, dots, data=alt.NamedData("runs")).properties(width=130, height=130).facet(
         column=alt.Column("wd:O", title="weight decay", header=alt.Header(labelFontSize=11))
     )
-    counts = alt.Chart(alt.NamedData("runs")).transform_calculate(outcome=classify).transform_aggregate(
-        count="count()", groupby=["outcome"]
-    ).transform_calculate(label="datum.outcome + ': ' + datum.count")
-    legend = alt.layer(
-        counts.mark_bar().encode(y=alt.Y("outcome:N", sort=list(CLASSES), title=None, axis=None), x=alt.X("count:Q", title="runs"), color=colour),
-        counts.mark_text(align="left", dx=4).encode(y=alt.Y("outcome:N", sort=list(CLASSES)), x="count:Q", text="label:N"),
-    ).properties(width=220, height=90, title=alt.Title(
-        alt.expr("'Outcomes at loss threshold ' + format(loss_thr, '.2~e') + ', ratio ' + format(ratio_thr, '.2~e')"),
-        anchor="start", fontSize=12))
+    legend = counts_legend("runs", "'Outcomes at loss threshold ' + format(loss_thr, '.2~e') + ', ratio ' + format(ratio_thr, '.2~e')")
     curves_view = curves_panel(steps, CURVE_DOMAIN, [1e-15, 1e-10, 1e-5, 1],
                                "demand ? 'The nine runs of the cell you pointed at' : 'Point at (or tap) a cell to see its nine runs'")
     chart = alt.vconcat(grids, alt.hconcat(legend, curves_view, spacing=30).resolve_scale(color="independent")).resolve_scale(

@@ -2,9 +2,14 @@
 
 Known names render as <div class="NAME">. A container that is never closed, or an unknown name,
 is a build error (markdown-it would silently run an unclosed one to the end of the file).
+
+`::: when sweep-mod.arch=3` ... `:::` is shown only while the signal `arch` of the section
+`sweep-mod`'s charts equals 3 (the page hides the others; without JavaScript all are shown, one
+after another). Its content is ordinary Markdown: math in it is MathML from the build.
 """
 from __future__ import annotations
 
+import html
 import re
 
 from markdown_it import MarkdownIt
@@ -12,8 +17,10 @@ from markdown_it.token import Token
 from mdit_py_plugins.container import container_plugin
 
 from builder.errors import BuildError, did_you_mean
+from builder.markdown.lines import line_of
 
-NAMES = ("sticky", "aside", "wide")
+NAMES = ("sticky", "aside", "wide", "when")
+WHEN = re.compile(r"^([\w-]+)\.(\w+)=(\S+)$")  # section.signal=value
 FENCE = re.compile(r"^(`{3,}|~{3,})")
 OPEN = re.compile(r"^(:{3,})\s*(\S*)")
 
@@ -40,6 +47,8 @@ def check_containers(text: str, path, first_line: int = 1) -> None:
         if name:
             if name not in NAMES:
                 raise BuildError(path, number, f'unknown container "{name}"' + did_you_mean(name, NAMES))
+            if name == "when" and not WHEN.match(line[m.end():].strip()):
+                raise BuildError(path, number, f'"{line}" names no signal value (hint: "::: when section.signal=value")')
             stack.append((colons, number, name))
         elif stack and colons >= stack[-1][0]:
             stack.pop()
@@ -78,7 +87,20 @@ def _split_sticky(state) -> None:
     state.tokens = out
 
 
+def _render_when(self, tokens, idx, options, env) -> str:
+    token = tokens[idx]
+    if token.nesting != 1:
+        return "</div>\n"
+    section, signal, value = WHEN.match(token.info.strip()[len("when"):].strip()).groups()
+    sections = sorted({fig.section for fig in env["figures"].values()})
+    if section not in sections:
+        raise BuildError(env.get("path"), line_of(token), f'"::: when {section}.{signal}={value}" names no chart section'
+                         + did_you_mean(section, sections))
+    return (f'<div class="when" data-section="{html.escape(section)}" data-signal="{html.escape(signal)}" '
+            f'data-value="{html.escape(value)}">\n')
+
+
 def containers_plugin(md: MarkdownIt) -> None:
     for name in NAMES:
-        container_plugin(md, name)
+        container_plugin(md, name, render=_render_when if name == "when" else None)
     md.core.ruler.push("sticky_columns", _split_sticky)

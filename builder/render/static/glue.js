@@ -161,15 +161,18 @@
     });
   }
 
-  /* ---- live values in the prose: <output data-section data-signal> ----------------- */
+  /* ---- live values in the prose: <output data-section data-signal>, and blocks shown
+     only while a signal has one value: <div class="when" ... data-value> ---------------- */
   function showLive(only) {  // only: a chart id, after that chart was redrawn
-    Array.prototype.forEach.call(document.querySelectorAll("output.live"), function (out) {
+    Array.prototype.forEach.call(document.querySelectorAll("output.live, div.when"), function (out) {
       var signal = out.getAttribute("data-signal");
       var source = (views[out.getAttribute("data-section")] || []).filter(function (v) {
         return hasSignal(v.view, signal);
       })[0];
       if (!source || (only && source.id !== only)) return;  // the text written in the Markdown stays
-      var write = function () { out.textContent = String(source.view.signal(signal)); };
+      var value = out.getAttribute("data-value"), write = value === null
+        ? function () { out.textContent = String(source.view.signal(signal)); }
+        : function () { out.hidden = String(source.view.signal(signal)) !== value; };
       write();
       source.view.addSignalListener(signal, write);
     });

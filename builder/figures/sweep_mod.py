@@ -1,0 +1,167 @@
+"""Section 6, "Which constraints work best?" (sweep-mod): the modular model in nine architectures,
+each trained under L2 weight decay and under an L1 penalty.
+
+Read from the sweeps `sweep-mod-l2` and `sweep-mod-l1` (content/_freeze/<name>/shards/), which
+only `make train NAME=...` trains. One stacked bar per architecture and regularizer shows the
+share of its runs in each outcome class, classified live in the page by the same rule and
+sliders as section 3; choosing a bar (click, tap, or the list under the chart) shows that
+architecture's runs as grids of seeds, and pointing at a cell loads its loss curves
+(data/<chart>/<cell>.js). The prose shows the chosen architecture's formula with
+`::: when sweep-mod.arch=N` blocks.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import altair as alt
+import numpy as np
+
+from builder import freeze
+from builder.figures import Figure, with_datasets, with_demand, with_signal_handlers
+from builder.figures._sweep import CLASSES, CLASSIFY, counts_legend, curves_panel, f32, outcome_colour, threshold_params
+from builder.training import config
+
+SECTION = "sweep-mod"
+SWEEPS = (("L2", "sweep-mod-l2"), ("L1", "sweep-mod-l1"))
+REG_NAMES = {"L2": "L2 (weight decay)", "L1": "L1 penalty"}
+# Defaults of this figure's sliders. An L1 penalty keeps every loss from falling as far as weight
+# decay lets it (the penalty trades fit for smaller weights), so section 3's 1e-5 would call
+# every L1 run "high train loss". At 10^-2.5 (3.2e-3 after rounding) and a ratio of 1e3, the runs
+# counted as generalizing (grokking or dropping together) are, architecture by architecture,
+# those whose final test accuracy is above 90% (all 216 L2 runs; 215 of the 216 L1 runs). The
+# prose says so (a test checks it).
+LOSS_THRESHOLD, RATIO_THRESHOLD = 3.2e-3, 1e3
+CURVE_DOMAIN = (1e-9, 1)
+
+
+@lru_cache(maxsize=4)
+def sweeps(root: Path) -> dict:
+    return {reg: freeze.load_sweep(name, root=root) for reg, name in SWEEPS}
+
+
+def cases(root: Path) -> list[dict]:
+    """The architectures, in the sweeps' order (both sweeps list the same cases)."""
+    lists = [config.get(name, root).resolve("full")["cases"] for _, name in SWEEPS]
+    if lists[0] != lists[1]:
+        raise ValueError("sweep-mod-l2 and sweep-mod-l1 must list the same cases")
+    return lists[0]
+
+
+def arch_label(case: dict) -> str:
+    """A short name of an architecture from its switches."""
+    embedding = "tied E" if case.get("tied_embedding", True) else "E_in ≠ E_out"
+    if case.get("collapsed_input"):
+        inp = "no in-proj."
+    else:
+        inp = "one in-proj." if case.get("tied_in_projection", True) else "W_a ≠ W_b"
+    out = "no out-proj." if case.get("collapsed_output") else "out-proj."
+    return f"{embedding} · {inp} · {out}"
+
+
+def cell_key(reg: str, case: int, e: int, l: int, w: int) -> str:
+    """The on-demand file of one grid cell (regularizer, architecture, embed, lr, strength indices)."""
+    return f"{reg.lower()}-{case}-{e}-{l}-{w}"
+
+
+def grid_data(root: Path) -> tuple[list[dict], dict[str, list[dict]]]:
+    """One row per finished run of both sweeps, and per cell its seeds' loss curves."""
+    labels = [arch_label(c) for c in cases(root)]
+    rows, curves = [], {}
+    for reg, frozen in sweeps(root).items():
+        a = frozen.arrays
+        levels = {k: np.unique(np.asarray(a[k])) for k in ("embed", "lr", "weight_decay")}
+        steps = np.asarray(a["curve_step"])
+        for r in np.flatnonzero(np.asarray(a["done"], bool)):
+            case = int(a["case"][r])
+            idx = [int(np.searchsorted(levels[k], a[k][r])) for k in ("embed", "lr", "weight_decay")]
+            key = cell_key(reg, case, *idx)
+            rows.append({
+                "reg": reg, "case": case, "arch": labels[case], "e": int(a["embed"][r]), "lr": float(a["lr"][r]),
+                "wd": float(a["weight_decay"][r]), "seed": int(a["seed"][r]), "mtr": f32(a["min_train_loss"][r]),
+                "mte": f32(a["min_test_loss"][r]), "mr": f32(a["max_ratio"][r]), "cell": key,
+            })
+            curves.setdefault(key, []).extend(
+                {"seed": int(a["seed"][r]), "step": int(s), "train": float(f"{tr:.3g}"), "test": float(f"{te:.3g}")}
+                for s, tr, te in zip(steps, a["train_curve"][r], a["test_curve"][r]))
+    return rows, curves
+
+
+def chart(root: Path):
+    rows, curves = grid_data(root)
+    labels = [arch_label(c) for c in cases(root)]
+    chosen = "datum.reg === reg && datum.case === arch"
+    # bars: the share of each architecture's runs in each class, per regularizer
+    bars = alt.Chart(alt.NamedData("runs")).transform_calculate(outcome=CLASSIFY).transform_calculate(
+        oi=f"indexof({list(CLASSES)!r}, datum.outcome)"
+    ).transform_aggregate(n="count()", groupby=["reg", "case", "arch", "outcome", "oi"]).transform_joinaggregate(
+        total="sum(n)", groupby=["reg", "case"]
+    ).transform_calculate(share="datum.n / datum.total").mark_bar(cursor="pointer", height={"band": 0.8}).encode(
+        y=alt.Y("arch:N", title=None, sort=labels, axis=alt.Axis(labelLimit=260)),
+        x=alt.X("n:Q", stack="normalize", title="share of the architecture's runs",
+                axis=alt.Axis(format="%", values=[0, 0.25, 0.5, 0.75, 1])),
+        color=outcome_colour(alt.Legend(orient="top", title=None, direction="horizontal", columns=4)),
+        order=alt.Order("oi:Q"),
+        stroke=alt.condition(chosen, alt.value("#222"), alt.value(None)),
+        strokeWidth=alt.condition(chosen, alt.value(2), alt.value(0)),
+        tooltip=[alt.Tooltip("arch:N", title="architecture"), alt.Tooltip("outcome:N"), alt.Tooltip("n:Q", title="runs"),
+                 alt.Tooltip("share:Q", format=".0%")],
+    ).properties(width=190, height=alt.Step(18)).facet(
+        column=alt.Column("reg:N", title=None, sort=[r for r, _ in SWEEPS],
+                          header=alt.Header(labelExpr=f"{REG_NAMES!r}[datum.value]", labelFontSize=12, labelFontWeight="bold")),
+        spacing=16,
+    )
+    # the chosen architecture's runs: per strength a grid of embed x lr, one dot per seed
+    x = alt.X("lr:O", title="learning rate", axis=alt.Axis(labelAngle=0, format="~e"), scale=alt.Scale(paddingInner=0.12))
+    y = alt.Y("e:O", title="embedding width", sort="descending", scale=alt.Scale(paddingInner=0.12))
+    tiles = alt.Chart().transform_aggregate(runs="count()", groupby=["wd", "e", "lr", "cell"]).mark_rect(
+        cornerRadius=3, strokeWidth=1.5, width=alt.expr("bandwidth('concat_1_concat_0_concat_0_x')"),
+        height=alt.expr("bandwidth('concat_1_concat_0_concat_0_y')")).encode(
+        x=x, y=y, fill=alt.value("#888"), fillOpacity=alt.value(0.1),
+        stroke=alt.condition("datum.cell === demand", alt.value("#333"), alt.value("transparent")),
+        tooltip=[alt.Tooltip("wd:Q", title="strength", format="~e"), alt.Tooltip("e:O", title="embedding"),
+                 alt.Tooltip("lr:O", title="learning rate"), alt.Tooltip("runs:Q", title="runs")])
+    dots = alt.Chart().transform_calculate(outcome=CLASSIFY).mark_circle(size=40, opacity=1).encode(
+        x=x, xOffset=alt.XOffset("seed:O", scale=alt.Scale(paddingOuter=0.4)), y=y, color=outcome_colour(),
+        tooltip=[alt.Tooltip("seed:O"), alt.Tooltip("outcome:N"),
+                 alt.Tooltip("mtr:Q", title="min train loss", format=".2e"),
+                 alt.Tooltip("mte:Q", title="min test loss", format=".2e"),
+                 alt.Tooltip("mr:Q", title="max test/train", format=".2e")])
+    grids = alt.layer(tiles, dots, data=alt.NamedData("runs")).properties(width=120, height=90).facet(
+        column=alt.Column("wd:O", title=None, header=alt.Header(
+            labelExpr="(reg === 'L2' ? 'weight decay ' : 'L1 strength ') + "
+                      "(datum.value >= 0.01 ? format(datum.value, '~g') : format(datum.value, '~e'))", labelFontSize=11)),
+        title=alt.Title(alt.expr("arch_name + ' under ' + reg"), anchor="start", fontSize=12),
+    ).transform_filter(chosen)
+    legend = counts_legend("runs", "'This architecture at loss threshold ' + format(loss_thr, '.2~e') + ', ratio ' + format(ratio_thr, '.2~e')",
+                           where=chosen, width=200)
+    steps = np.asarray(next(iter(sweeps(root).values())).arrays["curve_step"])
+    panel = curves_panel(steps, CURVE_DOMAIN, [1e-9, 1e-6, 1e-3, 1],
+                         "demand ? 'The runs of the cell you pointed at (one line per seed)' : 'Point at (or tap) a cell for its loss curves'",
+                         width=280, height=150)
+    view = alt.vconcat(bars, alt.hconcat(alt.vconcat(grids, legend, spacing=16), panel, spacing=30)
+                       .resolve_scale(color="independent"), spacing=24).resolve_scale(color="independent")
+    params = [
+        *threshold_params(LOSS_THRESHOLD, RATIO_THRESHOLD), alt.param(name="demand", value=""),
+        alt.param(name="arch", value=0, bind=alt.binding_select(
+            options=list(range(len(labels))), labels=labels, name="Architecture shown ")),
+        alt.param(name="reg", value="L2", bind=alt.binding_radio(
+            options=[r for r, _ in SWEEPS], labels=[REG_NAMES[r] for r, _ in SWEEPS], name="Regularizer ")),
+        alt.param(name="archs", value=labels), alt.param(name="arch_name", expr="archs[arch]"),
+    ]
+    view.params = [p.param for p in params]  # (a facet inside a concat: set top-level params directly)
+    pick = {name: [{"events": "click", "update": f"datum && isValid(datum.{field}) ? datum.{field} : {name}"}]
+            for name, field in (("arch", "case"), ("reg", "reg"))}
+    return with_signal_handlers(with_demand(with_datasets(view, {"runs": rows}), curves), pick)
+
+
+def figures() -> list[Figure]:
+    return [
+        Figure("sweep-mod-bars", SECTION,
+               "One bar per architecture and regularizer, split by how its runs ended. Click or tap a bar (or use the lists) to see "
+               "that architecture's runs and formula; point at a cell for its loss curves. The sliders move the thresholds.",
+               "Two stacked bar charts, for L2 weight decay and for an L1 penalty, with one bar for each of nine architectures "
+               "split into the four outcome classes; below, the chosen architecture's runs as dots on grids of embedding width "
+               "by learning rate, one grid per regularization strength.",
+               chart, demand="cell", sources=tuple(name for _, name in SWEEPS)),
+    ]
