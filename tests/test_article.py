@@ -472,7 +472,9 @@ def test_architecture_bars_pick_a_formula_grid_and_curves(page):
     assert visible_formulas(page) == ["4"]
     assert shown_counts(sweep_mod_state(page)) == sweep_mod_expected(page, "L1", 4, loss, ratio)
     # the list under the chart does the same from the keyboard
-    page.locator("#sweep-mod-bars select").select_option("7")
+    page.locator("#sweep-mod-bars select").focus()
+    for _ in range(3):
+        page.keyboard.press("ArrowDown")
     page.wait_for_function(f"{MOD_V}.signal('arch') === 7")
     assert visible_formulas(page) == ["7"]
     assert page.locator("output.live[data-signal='arch_name']").inner_text() == sweep_mod.arch_label(sweep_mod.cases(REPO)[7])
@@ -503,3 +505,16 @@ def test_memorization_sections_scrub_their_own_heatmaps(page, key):
     assert page.evaluate(f"window.article.current['{run.section}']") == end
     other = next(s for s in open_q_mem.sections(REPO) if s.key != run.section)
     assert page.evaluate(f"window.article.current['{other.key}']") == other.initial  # each run keeps its own step
+
+
+def test_a_sister_run_can_be_chosen_from_the_keyboard(page):
+    """The list under the small multiples: arrow keys on the focused list load the next run."""
+    select = page.locator("#mod-bot-seeds select")
+    select.scroll_into_view_if_needed()
+    first = select.evaluate("el => el.options[1].value")
+    select.focus()
+    page.keyboard.press("ArrowDown")
+    page.wait_for_function(f"""() => window.article.views()['mod-bot']
+        .every(v => v.view.signal('run') === '{first}' && !v.el.hasAttribute('aria-busy'))""", timeout=20000)
+    assert [u for u in page.requests if u.endswith(f"/data/mod-bot-dft/run-{first}.js")]
+    assert page.problems == []
