@@ -50,11 +50,11 @@ def cases(root: Path) -> list[dict]:
 
 def arch_label(case: dict) -> str:
     """A short name of an architecture from its switches."""
-    embedding = "tied E" if case.get("tied_embedding", True) else "E_in ≠ E_out"
+    embedding = "one embedding" if case.get("tied_embedding", True) else "two embeddings"
     if case.get("collapsed_input"):
         inp = "no in-proj."
     else:
-        inp = "one in-proj." if case.get("tied_in_projection", True) else "W_a ≠ W_b"
+        inp = "one in-proj." if case.get("tied_in_projection", True) else "two in-proj."
     out = "no out-proj." if case.get("collapsed_output") else "out-proj."
     return f"{embedding} · {inp} · {out}"
 
