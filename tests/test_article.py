@@ -518,3 +518,61 @@ def test_a_sister_run_can_be_chosen_from_the_keyboard(page):
         .every(v => v.view.signal('run') === '{first}' && !v.el.hasAttribute('aria-busy'))""", timeout=20000)
     assert [u for u in page.requests if u.endswith(f"/data/mod-bot-dft/run-{first}.js")]
     assert page.problems == []
+
+
+def test_an_architecture_bar_opens_with_a_tap(chromium, article_site):
+    context = chromium.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    page = context.new_page()
+    page.goto((article_site / "index.html").as_uri())
+    page.wait_for_function("document.documentElement.dataset.chartsReady === 'true'", timeout=30000)
+    page.locator("#sweep-mod-bars").scroll_into_view_if_needed()
+    bars = page.evaluate(CENTRES_JS.replace("found[it.datum[field]] =", "found[it.datum.reg + it.datum[field]] ="),
+                         ["sweep-mod", 0, "rect", "case"])
+    key = inside_frame(page, "sweep-mod-bars", {k: v for k, v in bars.items() if k != "L20"}, 390)[0]
+    page.touchscreen.tap(*bars[key])
+    page.wait_for_function(f"{MOD_V}.signal('reg') + {MOD_V}.signal('arch') === '{key}'", timeout=10000)
+    assert page.evaluate("""[...document.querySelectorAll("div.when[data-section='sweep-mod']")]
+        .filter(d => !d.hidden).map(d => d.dataset.value)""") == [key[2:]]
+    context.close()
+
+
+def phone_page(chromium, article_site):
+    context = chromium.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    page = context.new_page()
+    page.goto((article_site / "index.html").as_uri())
+    page.wait_for_function("document.documentElement.dataset.chartsReady === 'true'", timeout=30000)
+    return context, page
+
+
+def test_a_sister_run_opens_with_a_tap(chromium, article_site):
+    from builder.figures import mod_bot
+
+    context, page = phone_page(chromium, article_site)
+    page.locator("#mod-bot-seeds").scroll_into_view_if_needed()
+    index = page.evaluate("window.article.views()['mod-bot'].findIndex(v => v.id === 'mod-bot-seeds')")
+    cells = {k: v for k, v in centres(page, "mod-bot", "rect", "key", index).items() if k != mod_bot.FEATURED}
+    key = inside_frame(page, "mod-bot-seeds", cells, 390)[0]
+    page.touchscreen.tap(*cells[key])
+    page.wait_for_function(f"""() => window.article.views()['mod-bot']
+        .every(v => v.view.signal('run') === '{key}' && !v.el.hasAttribute('aria-busy'))""", timeout=20000)
+    context.close()
+
+
+@pytest.mark.parametrize("chart", ["mod-top-weights", "sweep-mod-bars"])
+def test_a_finger_on_a_chart_still_scrolls_the_page(chromium, article_site, chart):
+    """Vega cancels the default of the events it listens to, which stopped a finger that lands
+    on a chart from scrolling the page (0 px before the fix); the page lets touches through."""
+    context, page = phone_page(chromium, article_site)
+    canvas = page.locator(f"#{chart} canvas")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    x, y = box["x"] + 60, box["y"] + min(box["height"] - 5, 350)
+    before = page.evaluate("window.scrollY")
+    cdp = context.new_cdp_session(page)
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})
+    for i in range(1, 11):  # a slow upward swipe of 300 px
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y - 30 * i}]})
+        page.wait_for_timeout(16)
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    page.wait_for_function(f"window.scrollY - {before} > 200", timeout=5000)
+    context.close()

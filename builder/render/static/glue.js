@@ -20,7 +20,10 @@
       background: null,
       axis: { labelColor: fg, titleColor: fg, domainColor: fg, tickColor: fg, gridColor: grid },
       legend: { labelColor: fg, titleColor: fg }, title: { color: fg, subtitleColor: fg },
-      text: { fill: fg }, view: { stroke: null }
+      text: { fill: fg }, view: { stroke: null },
+      // Vega cancels the default of every event it listens to; a cancelled touchstart stops a
+      // finger from scrolling the page (or a wide chart's frame) and a tap from becoming a click
+      events: { defaults: { allow: ["wheel", "touchstart", "touchmove", "touchend"] } }
     };
   }
 
@@ -190,6 +193,23 @@
     });
     return loading[name];
   }
+
+  /* ---- taps: Vega gives a click the item under the last pointermove, and only if the
+     pointer went down on that same item; a finger moves no pointer, so just before a tap's
+     click the page puts Vega's pointer down where the finger is, and lifts it afterwards
+     (no tooltip left behind) --------------------------------------------------------- */
+  var lastPointer = "";
+  function touchAt(ev, type) {
+    ev.target.dispatchEvent(new PointerEvent(type, { bubbles: true, clientX: ev.clientX, clientY: ev.clientY,
+      pointerType: "touch", isPrimary: true }));
+  }
+  document.addEventListener("pointerdown", function (ev) { if (ev.isTrusted) lastPointer = ev.pointerType; }, true);
+  document.addEventListener("click", function (ev) {
+    if (lastPointer !== "touch" || !ev.isTrusted || ev.target.tagName !== "CANVAS") return;
+    touchAt(ev, "pointermove");
+    touchAt(ev, "pointerdown");
+    setTimeout(function () { touchAt(ev, "pointerout"); }, 0);
+  }, true);
 
   /* ---- keyboard scrubbing ------------------------------------------------------- */
   function neighbour(section, delta) {
