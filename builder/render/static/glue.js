@@ -1,7 +1,8 @@
 /* The article's glue: embeds the compiled Vega views, keeps one `step` per section in sync
    (and any other params a chart shares with its section, `run` included: a chart redraws with
    another run's data when it changes), shows live values in the prose,
-   plays animate buttons, scrubs with the keyboard, and opens citation/footnote popups.
+   plays animate buttons, scrubs with the keyboard, makes taps pick marks, and opens
+   citation/footnote popups.
    No framework; the charts' own behaviour lives in their Vega specs. */
 (function () {
   "use strict";
