@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import hashlib
 import html
 import inspect
 import json
@@ -26,6 +27,7 @@ from builder.errors import BuildError
 from builder.figures import Registry, default_registry
 from builder.markdown import Document, make_parser, render_markdown
 from builder.render.assets import write_assets
+from builder.render.charts import VERSION as CHARTS_VERSION
 from builder.render.charts import ChartCache, CompiledChart, script_json, share_tables
 from builder.render.links import check_links
 
@@ -51,6 +53,7 @@ class Builder:
         self.cache_dir = Path(cache) if cache else paths.cache_dir(self.root)
         self.charts = ChartCache(self.cache_dir / "charts")
         self.compiled: dict[str, CompiledChart] = {}  # figure id -> chart, kept between builds
+        self._digest: str | None = None  # see _inputs_digest
         self.md = make_parser()
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -67,10 +70,50 @@ class Builder:
         """Drop remembered charts so every figure is made and compiled again (serve mode)."""
         self.compiled.clear()
 
+    def _inputs_digest(self) -> str:
+        """A hash of everything a figure is made from: the builder's code, the experiments
+        table and every frozen artifact's manifest (its key and checksums), once per build."""
+        if self._digest is None:
+            h = hashlib.sha256(CHARTS_VERSION.encode())
+            package = Path(__file__).parent
+            files = sorted(package.rglob("*.py"))
+            files += [paths.content_dir(self.root) / "experiments.toml",
+                      *sorted(paths.freeze_dir(self.root).glob("*/manifest.json"))]
+            for f in files:
+                h.update(str(f).encode())
+                h.update(f.read_bytes() if f.is_file() else b"(none)")
+            self._digest = h.hexdigest()
+        return self._digest
+
+    def _inputs_key(self, fig, steps) -> str | None:
+        """What this figure's chart is made from: the inputs digest, the file its `make` is
+        written in and which function of that file it is (with the values it closes over).
+        None when that cannot be told (no source file), so the figure is always made."""
+        make = fig.make
+        try:
+            source = Path(inspect.getsourcefile(make)).read_bytes()
+            code = make.__code__
+        except (TypeError, OSError, AttributeError):
+            return None
+        cells = [c.cell_contents for c in make.__closure__ or ()]
+        parts = [self._inputs_digest(), fig.id, repr(steps), repr(fig.hover), repr(fig.demand),
+                 make.__qualname__, str(code.co_firstlineno), repr(make.__defaults__), repr(cells)]
+        return hashlib.sha256("|".join(parts).encode() + source).hexdigest()
+
     def _compile(self, fig) -> CompiledChart:
-        """The figure's compiled chart; made once per Builder (a prose edit reuses it)."""
+        """The figure's compiled chart; made once per Builder (a prose edit reuses it), and not
+        made at all when an earlier build compiled it from the same inputs."""
         if fig.id in self.compiled:
             return self.compiled[fig.id]
+        reg = self._registry()
+        if fig.scrub and fig.section not in reg.sections:
+            raise BuildError(None, None, f'figure "{fig.id}" scrubs section "{fig.section}", which is not registered')
+        steps = reg.sections[fig.section].steps if fig.scrub else None
+        inputs = self._inputs_key(fig, steps)
+        hit = self.charts.cached(fig.id, inputs) if inputs else None
+        if hit:
+            self.compiled[fig.id] = hit
+            return hit
         try:
             made = fig.make(self.root)
             spec = made if isinstance(made, dict) else made.to_dict()
@@ -78,11 +121,7 @@ class Builder:
             raise
         except Exception as exc:  # a figure module bug: say which figure, keep it one line
             raise BuildError(None, None, f'figure "{fig.id}" failed: {type(exc).__name__}: {exc}') from exc
-        reg = self._registry()
-        if fig.scrub and fig.section not in reg.sections:
-            raise BuildError(None, None, f'figure "{fig.id}" scrubs section "{fig.section}", which is not registered')
-        steps = reg.sections[fig.section].steps if fig.scrub else None
-        self.compiled[fig.id] = self.charts.compile(fig.id, spec, steps, fig.hover, fig.demand)
+        self.compiled[fig.id] = self.charts.compile(fig.id, spec, steps, fig.hover, fig.demand, inputs=inputs)
         return self.compiled[fig.id]
 
     def _page_data(self, doc: Document) -> dict:
@@ -149,6 +188,7 @@ class Builder:
     def build(self, out: Path | None = None, live_reload: str | None = None) -> BuildReport:
         """Build into a temp dir, check links, then replace `out` (default site/)."""
         t0 = time.perf_counter()
+        self._digest = None  # artifacts or code may have changed since the last build
         hits0, misses0 = self.charts.hits, self.charts.misses
         out = Path(out) if out else paths.site_dir(self.root)
         content = paths.content_dir(self.root)

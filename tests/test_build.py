@@ -145,6 +145,57 @@ def test_warm_rebuild_hits_chart_cache(make_project, registry, tmp_path):
     assert (root / "site" / "figures" / "demo-line.svg").stat().st_size > 1000
 
 
+MADE = []
+
+
+def _counted_bars(root):
+    """The demo bar chart, counting how often a build makes it."""
+    import demo_figures
+
+    MADE.append(root)
+    return demo_figures.bar_chart()
+
+
+def test_a_warm_build_does_not_make_figures_whose_inputs_are_unchanged(make_project, tmp_path):
+    """A new Builder (a new `make site`) reuses the chart an earlier build compiled from the same
+    code, experiments table and frozen manifests, without calling the figure's make(); changing
+    any of them makes it again."""
+    from builder.figures import Figure, Registry
+
+    class M:
+        __file__ = __file__
+
+        @staticmethod
+        def figures():
+            return [Figure("demo-bars", "demo", "Prices.", "Bar chart of prices.", _counted_bars)]
+
+    root = make_project(FRONT + "Intro.\n\n{{< chart demo-bars >}}\n")
+    cache = tmp_path / "inputs-cache"
+    reg = Registry()
+    reg.add(M, None)
+    MADE.clear()
+
+    def build():
+        return Builder(root, registry=reg, cache=cache).build()
+
+    assert build().cache_misses == 1 and len(MADE) == 1
+    again = build()
+    assert (again.cache_hits, again.cache_misses, len(MADE)) == (1, 0, 1)  # not made again
+    (root / "content" / "experiments.toml").write_text("# changed\n")
+    assert build().cache_hits == 1 and len(MADE) == 2  # made again; the same spec compiles from cache
+    manifest = root / "content" / "_freeze" / "some-run" / "manifest.json"
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text("{}")  # a run trained (or retrained) since
+    build()
+    assert len(MADE) == 3
+    build()
+    assert len(MADE) == 3
+    for alias in (cache / "figures").glob("*.key"):  # a damaged entry: the figure is made again
+        alias.write_text("not a key")
+    build()
+    assert len(MADE) == 4
+
+
 def _one_figure_registry(**fields):
     """A registry whose only figure (section "demo") has the given extra Figure fields."""
     import demo_figures

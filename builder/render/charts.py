@@ -166,13 +166,8 @@ class ChartCache:
         self.hits = 0
         self.misses = 0
 
-    def compile(self, chart_id: str, vl_spec: dict, steps=None, hover: str | None = None,
-                demand: str | None = None, svg: bool = True) -> CompiledChart:
-        """steps: make the chart a scrubber over these steps; hover: datum field for `neuron`;
-        demand: datum field naming the on-demand payload to load."""
-        blob = json.dumps(vl_spec, sort_keys=True, separators=(",", ":"))
-        patches = json.dumps([list(steps) if steps is not None else None, hover, demand])
-        key = hashlib.sha256((VERSION + patches + blob).encode()).hexdigest()[:24]
+    def _load(self, chart_id: str, key: str) -> CompiledChart | None:
+        """The chart compiled under `key`, from memory or disk (a hit), or None."""
         if key in self.memory:
             self.hits += 1
             return CompiledChart(chart_id, *self.memory[key])
@@ -185,6 +180,33 @@ class ChartCache:
                 return CompiledChart(chart_id, vega, svg_text, payloads)
             except (ValueError, OSError):
                 pass  # a damaged (or older) cache file is simply recompiled
+        return None
+
+    def _alias_file(self, inputs: str) -> Path | None:
+        return self.directory.parent / "figures" / f"{inputs}.key" if self.directory else None
+
+    def cached(self, chart_id: str, inputs: str) -> CompiledChart | None:
+        """The chart an earlier build compiled from the same inputs (see Builder._inputs_key):
+        the figure need not be made again. None when there is no such entry."""
+        alias = self._alias_file(inputs)
+        try:
+            key = alias.read_text().strip() if alias else ""
+        except OSError:
+            return None
+        return self._load(chart_id, key) if re.fullmatch(r"[0-9a-f]{24}", key) else None
+
+    def compile(self, chart_id: str, vl_spec: dict, steps=None, hover: str | None = None,
+                demand: str | None = None, svg: bool = True, inputs: str | None = None) -> CompiledChart:
+        """steps: make the chart a scrubber over these steps; hover: datum field for `neuron`;
+        demand: datum field naming the on-demand payload to load; inputs: remember the chart
+        under this key of what it was made from too (see `cached`)."""
+        blob = json.dumps(vl_spec, sort_keys=True, separators=(",", ":"))
+        patches = json.dumps([list(steps) if steps is not None else None, hover, demand])
+        key = hashlib.sha256((VERSION + patches + blob).encode()).hexdigest()[:24]
+        found = self._load(chart_id, key)
+        if found:
+            self._remember(inputs, key)
+            return found
         self.misses += 1
         try:
             vega, payloads = move_vega_data(vlc.vegalite_to_vega(vl_spec))
@@ -200,12 +222,20 @@ class ChartCache:
         if demand is not None:
             vega = add_demand(vega, demand, chart_id, payloads)
         self.memory[key] = (vega, svg_text, payloads)
+        disk = self.directory / f"{key}.json" if self.directory else None
         if disk:
             disk.parent.mkdir(parents=True, exist_ok=True)
             tmp = disk.with_suffix(".tmp")
             tmp.write_text(json.dumps([vega, svg_text, payloads], separators=(",", ":")))
             tmp.replace(disk)
+        self._remember(inputs, key)
         return CompiledChart(chart_id, vega, svg_text, payloads)
+
+    def _remember(self, inputs: str | None, key: str) -> None:
+        alias = self._alias_file(inputs) if inputs else None
+        if alias:
+            alias.parent.mkdir(parents=True, exist_ok=True)
+            alias.write_text(key)
 
 
 def payload_script(chart_id: str, key: str, rows) -> str:
