@@ -71,13 +71,15 @@ class Builder:
         self.compiled.clear()
 
     def _inputs_digest(self) -> str:
-        """A hash of everything a figure is made from: the builder's code, the experiments
-        table and every frozen artifact's manifest (its key and checksums), once per build."""
+        """A hash of everything a figure is made from: the builder's code and pinned packages,
+        the experiments table and every frozen artifact's manifest (its key and checksums),
+        once per build."""
         if self._digest is None:
             h = hashlib.sha256(CHARTS_VERSION.encode())
             package = Path(__file__).parent
             files = sorted(package.rglob("*.py"))
-            files += [paths.content_dir(self.root) / "experiments.toml",
+            files += [package.parent / "pyproject.toml",  # the pinned Altair, numpy, ...
+                      paths.content_dir(self.root) / "experiments.toml",
                       *sorted(paths.freeze_dir(self.root).glob("*/manifest.json"))]
             for f in files:
                 h.update(str(f).encode())
