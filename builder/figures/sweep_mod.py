@@ -114,6 +114,8 @@ def chart(root: Path):
     # the chosen architecture's runs: per strength a grid of embed x lr, one dot per seed
     x = alt.X("lr:O", title="learning rate", axis=alt.Axis(labelAngle=0, format="~e"), scale=alt.Scale(paddingInner=0.12))
     y = alt.Y("e:O", title="embedding width", sort="descending", scale=alt.Scale(paddingInner=0.12))
+    # one tile per cell behind its dots, the full band wide (as in section 3); the scale names
+    # are those Vega-Lite gives the grid's position in the layout below (row 2, column 1, top)
     tiles = alt.Chart().transform_aggregate(runs="count()", groupby=["wd", "e", "lr", "cell"]).mark_rect(
         cornerRadius=3, strokeWidth=1.5, width=alt.expr("bandwidth('concat_1_concat_0_concat_0_x')"),
         height=alt.expr("bandwidth('concat_1_concat_0_concat_0_y')")).encode(
