@@ -42,6 +42,8 @@ def _check_balance(tex: str) -> None:
     for ch in tex:
         if escaped:
             escaped = False
+            if ch.isspace() and ch not in _SYMBOLS:  # keep the one-line message on one line
+                raise MathError("a backslash before a line break")
             if not ch.isalpha() and ch not in _SYMBOLS:
                 raise MathError(f"unknown TeX command \\{ch}")
             continue

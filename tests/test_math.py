@@ -111,6 +111,7 @@ def test_annotation_escapes_markup():
     (r"x^", "cannot convert TeX (MissingSuperScriptOrSubscriptError)"),
     (r"\'e", r"unknown TeX command \'"),
     ("x \\", "a lone backslash at the end"),
+    ("a \\\n b", "a backslash before a line break"),  # (found by the property test: kept to one line)
     (r"a & b", "'&' outside an aligned or matrix environment (hint: write \\& for an ampersand)"),
     ("  ", "empty math"),
 ])

@@ -86,7 +86,7 @@ def curve_rows(steps: np.ndarray, series: dict) -> list[dict]:
 
 
 def curves(name: str, steps: np.ndarray, series: dict, *, y: alt.Y, initial: int, title: str,
-           legend_suffix: str, notes: list[dict] = (), height: int = 220):
+           legend_suffix: str, notes: list[dict] = (), height: int = 220, legend: str = "bottom-right"):
     """Train/test curves over steps with the step rule: a scrub chart's Vega-Lite spec pieces.
 
     series: split name ("train", "test") -> values at `steps`. Returns (chart, rows) for
@@ -98,7 +98,7 @@ def curves(name: str, steps: np.ndarray, series: dict, *, y: alt.Y, initial: int
     lines = alt.Chart(alt.NamedData(name)).mark_line(strokeWidth=2).encode(
         x=x, y=y,
         color=alt.Color("split:N", title=None, scale=alt.Scale(domain=["train", "test"], range=[TRAIN_COLOR, TEST_COLOR]),
-                        legend=alt.Legend(orient="bottom-right", labelExpr=f"datum.label + '{legend_suffix}'")),
+                        legend=alt.Legend(orient=legend, labelExpr=f"datum.label + '{legend_suffix}'")),
     )
     rule, label = step_rule()
     layers = [lines, *notes_layers(list(notes), "v", float(steps[-1])), rule, label] if notes else [lines, rule, label]
@@ -123,7 +123,7 @@ def accuracy_curves(r: dict, *, initial: int, title: str, fit_level: float, fit:
     return with_datasets(chart, {"accuracy": rows})
 
 
-def loss_curves(r: dict, *, initial: int, title: str, height: int = 220) -> dict:
+def loss_curves(r: dict, *, initial: int, title: str, height: int = 220, legend: str = "bottom-right") -> dict:
     """The train/test loss chart of a run r (metric_step, train_loss, test_loss) on a log scale:
     a scrub chart's Vega-Lite dict."""
     from builder.figures import with_datasets
@@ -131,7 +131,7 @@ def loss_curves(r: dict, *, initial: int, title: str, height: int = 220) -> dict
     chart, rows = curves(
         "loss", r["metric_step"], {"train": r["train_loss"], "test": r["test_loss"]},
         y=alt.Y("v:Q", title="Loss (log scale)", scale=alt.Scale(type="log"), axis=alt.Axis(format="~g", tickCount=5)),
-        initial=initial, title=title, legend_suffix=" loss", height=height)
+        initial=initial, title=title, legend_suffix=" loss", height=height, legend=legend)
     return with_datasets(chart, {"loss": rows})
 
 

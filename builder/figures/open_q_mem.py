@@ -88,7 +88,9 @@ def accuracy_chart(root: Path, r: Run):
 
 def loss_chart(root: Path, r: Run):
     data = run(root, r.experiment)
-    return loss_curves(data, initial=_initial(root, r), title="Train and test loss (log scale)", height=150)
+    # the train loss ends at the bottom right: the legend goes to the bottom left, under the start
+    return loss_curves(data, initial=_initial(root, r), title="Train and test loss (log scale)", height=150,
+                       legend="bottom-left")
 
 
 def weights_chart(root: Path, r: Run):
