@@ -248,11 +248,16 @@ def inside_frame(page, chart_id, points, width):
     return [k for k, (x, y) in sorted(points.items()) if left < x < right and frame["y"] < y < frame["y"] + frame["height"]]
 
 
-def test_sweep_cell_and_neuron_open_with_a_tap(chromium, article_site):
+def phone_page(chromium, article_site):
     context = chromium.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
     page = context.new_page()
     page.goto((article_site / "index.html").as_uri())
     page.wait_for_function("document.documentElement.dataset.chartsReady === 'true'", timeout=30000)
+    return context, page
+
+
+def test_sweep_cell_and_neuron_open_with_a_tap(chromium, article_site):
+    context, page = phone_page(chromium, article_site)
     page.locator("#sweep-sparse-parity-grid").scroll_into_view_if_needed()
     tiles = sweep_state(page)["tiles"]
     cell = inside_frame(page, "sweep-sparse-parity-grid", tiles, 390)[0]
@@ -521,10 +526,7 @@ def test_a_sister_run_can_be_chosen_from_the_keyboard(page):
 
 
 def test_an_architecture_bar_opens_with_a_tap(chromium, article_site):
-    context = chromium.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
-    page = context.new_page()
-    page.goto((article_site / "index.html").as_uri())
-    page.wait_for_function("document.documentElement.dataset.chartsReady === 'true'", timeout=30000)
+    context, page = phone_page(chromium, article_site)
     page.locator("#sweep-mod-bars").scroll_into_view_if_needed()
     bars = page.evaluate(CENTRES_JS.replace("found[it.datum[field]] =", "found[it.datum.reg + it.datum[field]] ="),
                          ["sweep-mod", 0, "rect", "case"])
@@ -534,14 +536,6 @@ def test_an_architecture_bar_opens_with_a_tap(chromium, article_site):
     assert page.evaluate("""[...document.querySelectorAll("div.when[data-section='sweep-mod']")]
         .filter(d => !d.hidden).map(d => d.dataset.value)""") == [key[2:]]
     context.close()
-
-
-def phone_page(chromium, article_site):
-    context = chromium.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
-    page = context.new_page()
-    page.goto((article_site / "index.html").as_uri())
-    page.wait_for_function("document.documentElement.dataset.chartsReady === 'true'", timeout=30000)
-    return context, page
 
 
 def test_a_sister_run_opens_with_a_tap(chromium, article_site):
