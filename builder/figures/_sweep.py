@@ -26,6 +26,24 @@ def f32(value) -> float:
     return float(str(np.float32(value)))
 
 
+def axis_index(values) -> tuple[np.ndarray, np.ndarray]:
+    """A grid axis's distinct values, and each run's index into them."""
+    levels = np.unique(np.asarray(values))
+    return levels, np.searchsorted(levels, np.asarray(values))
+
+
+def run_summary(a, r: int) -> dict:
+    """Run r's three summaries as the page classifies them (see f32)."""
+    return {"mtr": f32(a["min_train_loss"][r]), "mte": f32(a["min_test_loss"][r]), "mr": f32(a["max_ratio"][r])}
+
+
+def run_curves(a, r: int) -> list[dict]:
+    """Run r's train and test loss curves as rows of an on-demand payload (curves_panel)."""
+    seed = int(a["seed"][r])
+    return [{"seed": seed, "step": int(s), "train": float(f"{tr:.3g}"), "test": float(f"{te:.3g}")}
+            for s, tr, te in zip(np.asarray(a["curve_step"]), a["train_curve"][r], a["test_curve"][r])]
+
+
 def threshold_params(loss: float = DEFAULT_LOSS, ratio: float = DEFAULT_RATIO) -> list:
     """The sliders move exponents; the thresholds are those powers of ten rounded to two
     significant digits (10^4.7 -> 50,000), so the defaults are exactly 1e-5 and 5e4, as in

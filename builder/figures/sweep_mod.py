@@ -19,7 +19,8 @@ import numpy as np
 
 from builder import freeze
 from builder.figures import Figure, with_datasets, with_demand, with_signal_handlers
-from builder.figures._sweep import CLASSES, CLASSIFY, counts_legend, curves_panel, f32, outcome_colour, threshold_params
+from builder.figures._sweep import (CLASSES, CLASSIFY, axis_index, counts_legend, curves_panel, outcome_colour,
+                                    run_curves, run_summary, threshold_params)
 from builder.training import config
 
 SECTION = "sweep-mod"
@@ -70,20 +71,13 @@ def grid_data(root: Path) -> tuple[list[dict], dict[str, list[dict]]]:
     rows, curves = [], {}
     for reg, frozen in sweeps(root).items():
         a = frozen.arrays
-        levels = {k: np.unique(np.asarray(a[k])) for k in ("embed", "lr", "weight_decay")}
-        steps = np.asarray(a["curve_step"])
+        axes = [axis_index(a[k])[1] for k in ("embed", "lr", "weight_decay")]
         for r in np.flatnonzero(np.asarray(a["done"], bool)):
             case = int(a["case"][r])
-            idx = [int(np.searchsorted(levels[k], a[k][r])) for k in ("embed", "lr", "weight_decay")]
-            key = cell_key(reg, case, *idx)
-            rows.append({
-                "reg": reg, "case": case, "arch": labels[case], "e": int(a["embed"][r]), "lr": float(a["lr"][r]),
-                "wd": float(a["weight_decay"][r]), "seed": int(a["seed"][r]), "mtr": f32(a["min_train_loss"][r]),
-                "mte": f32(a["min_test_loss"][r]), "mr": f32(a["max_ratio"][r]), "cell": key,
-            })
-            curves.setdefault(key, []).extend(
-                {"seed": int(a["seed"][r]), "step": int(s), "train": float(f"{tr:.3g}"), "test": float(f"{te:.3g}")}
-                for s, tr, te in zip(steps, a["train_curve"][r], a["test_curve"][r]))
+            key = cell_key(reg, case, *(int(i[r]) for i in axes))
+            rows.append({"reg": reg, "case": case, "arch": labels[case], "e": int(a["embed"][r]), "lr": float(a["lr"][r]),
+                         "wd": float(a["weight_decay"][r]), "seed": int(a["seed"][r]), **run_summary(a, r), "cell": key})
+            curves.setdefault(key, []).extend(run_curves(a, r))
     return rows, curves
 
 

@@ -15,7 +15,8 @@ import numpy as np
 
 from builder import freeze
 from builder.figures import Figure, with_datasets, with_demand
-from builder.figures._sweep import CLASSIFY, counts_legend, curves_panel, f32, outcome_colour, threshold_params
+from builder.figures._sweep import (CLASSIFY, axis_index, counts_legend, curves_panel, outcome_colour, run_curves,
+                                    run_summary, threshold_params)
 
 EXPERIMENT = "sweep-sparse-parity"
 SECTION = "sweep-sparse-parity"
@@ -33,33 +34,19 @@ def cell_key(i: int, j: int, k: int) -> str:
     return f"c{i}-{j}-{k}"
 
 
-def _axis_index(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    levels = np.unique(values)
-    return levels, np.searchsorted(levels, values)
-
-
 def grid_data(root: Path) -> tuple[list[dict], dict[str, list[dict]]]:
     """One row per finished run (grid values, the three summaries, its cell), and per cell the
     nine runs' loss curves (the on-demand payloads)."""
     a = sweep(root).arrays
-    done = np.asarray(a["done"], bool)
-    wds, wi = _axis_index(np.asarray(a["weight_decay"]))
-    hs, hi = _axis_index(np.asarray(a["hidden"]))
-    ns, ni = _axis_index(np.asarray(a["train_size"]))
-    seeds = np.asarray(a["seed"])
+    wds, wi = axis_index(a["weight_decay"])
+    hs, hi = axis_index(a["hidden"])
+    ns, ni = axis_index(a["train_size"])
     rows, curves = [], {}
-    steps = np.asarray(a["curve_step"])
-    for r in np.flatnonzero(done):
+    for r in np.flatnonzero(np.asarray(a["done"], bool)):
         key = cell_key(wi[r], hi[r], ni[r])
-        rows.append({
-            "wd": float(wds[wi[r]]), "h": int(hs[hi[r]]), "n": int(ns[ni[r]]), "seed": int(seeds[r]),
-            "mtr": f32(a["min_train_loss"][r]), "mte": f32(a["min_test_loss"][r]),
-            "mr": f32(a["max_ratio"][r]), "cell": key,
-        })
-        curves.setdefault(key, []).extend(
-            {"seed": int(seeds[r]), "step": int(s), "train": float(f"{tr:.3g}"), "test": float(f"{te:.3g}")}
-            for s, tr, te in zip(steps, a["train_curve"][r], a["test_curve"][r])
-        )
+        rows.append({"wd": float(wds[wi[r]]), "h": int(hs[hi[r]]), "n": int(ns[ni[r]]), "seed": int(a["seed"][r]),
+                     **run_summary(a, r), "cell": key})
+        curves.setdefault(key, []).extend(run_curves(a, r))
     return rows, curves
 
 
