@@ -454,6 +454,12 @@ def sweep_mod_expected(page, reg, arch, loss, ratio):
     return {k: v for k, v in outcomes.counts(codes).items() if v}
 
 
+def bar_centres(page):
+    """Page positions of the architecture bars, keyed by regularizer and case ("L14")."""
+    return page.evaluate(CENTRES_JS.replace("found[it.datum[field]] =", "found[it.datum.reg + it.datum[field]] ="),
+                         ["sweep-mod", 0, "rect", "case"])
+
+
 def visible_formulas(page):
     return page.evaluate("""[...document.querySelectorAll("div.when[data-section='sweep-mod']")]
         .filter(d => !d.hidden).map(d => d.dataset.value)""")
@@ -470,8 +476,7 @@ def test_architecture_bars_pick_a_formula_grid_and_curves(page):
     assert shown_counts(state) == sweep_mod_expected(page, "L2", 0, loss, ratio)
     assert visible_formulas(page) == ["0"]  # the other eight formulas are hidden
     # click the L1 bar of architecture 4: its formula, its runs' counts
-    bars = page.evaluate(CENTRES_JS.replace("found[it.datum[field]] =", "found[it.datum.reg + it.datum[field]] ="),
-                         ["sweep-mod", 0, "rect", "case"])
+    bars = bar_centres(page)
     page.mouse.click(*bars["L14"])
     page.wait_for_function(f"{MOD_V}.signal('arch') === 4 && {MOD_V}.signal('reg') === 'L1'")
     assert visible_formulas(page) == ["4"]
@@ -528,13 +533,11 @@ def test_a_sister_run_can_be_chosen_from_the_keyboard(page):
 def test_an_architecture_bar_opens_with_a_tap(chromium, article_site):
     context, page = phone_page(chromium, article_site)
     page.locator("#sweep-mod-bars").scroll_into_view_if_needed()
-    bars = page.evaluate(CENTRES_JS.replace("found[it.datum[field]] =", "found[it.datum.reg + it.datum[field]] ="),
-                         ["sweep-mod", 0, "rect", "case"])
+    bars = bar_centres(page)
     key = inside_frame(page, "sweep-mod-bars", {k: v for k, v in bars.items() if k != "L20"}, 390)[0]
     page.touchscreen.tap(*bars[key])
     page.wait_for_function(f"{MOD_V}.signal('reg') + {MOD_V}.signal('arch') === '{key}'", timeout=10000)
-    assert page.evaluate("""[...document.querySelectorAll("div.when[data-section='sweep-mod']")]
-        .filter(d => !d.hidden).map(d => d.dataset.value)""") == [key[2:]]
+    assert visible_formulas(page) == [key[2:]]
     context.close()
 
 
