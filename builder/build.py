@@ -28,7 +28,9 @@ from builder.figures import Registry, default_registry
 from builder.markdown import Document, make_parser, render_markdown
 from builder.render.assets import write_assets
 from builder.render.charts import VERSION as CHARTS_VERSION
-from builder.render.charts import ChartCache, CompiledChart, script_json, share_tables
+from builder.markdown.charts import frame_html
+from builder.render.charts import (ChartCache, CompiledChart, placeholder_html, register_script, script_json,
+                                   share_tables)
 from builder.render.links import check_links
 
 TEMPLATES = Path(__file__).parent / "render" / "templates"
@@ -126,15 +128,26 @@ class Builder:
         self.compiled[fig.id] = self.charts.compile(fig.id, spec, steps, fig.hover, fig.demand, inputs=inputs)
         return self.compiled[fig.id]
 
-    def _page_data(self, doc: Document) -> dict:
+    def _page_data(self, doc: Document, tables: dict) -> dict:
+        """The small index the page's glue works from (the charts' specs are files of their
+        own): per chart its section and behaviour and the shared tables it needs (`tables`:
+        chart id -> keys), per section its steps, per animation its range, and which chart
+        computes each value the prose shows (`live`: "section.signal" -> chart id)."""
         reg = self._registry()
         sections = {reg.figures[c].section for c in doc.charts}
+        live = {}
+        for c in doc.charts:  # the first chart of the section in page order that has the signal
+            for sig in self.compiled[c].vega.get("signals", []):
+                live.setdefault(f"{reg.figures[c].section}.{sig['name']}", c)
+        wanted = set(re.findall(r'data-section="([^"]+)" data-signal="([^"]+)"', doc.html))
         return {
             "charts": {c: {"section": reg.figures[c].section, "scrub": reg.figures[c].scrub,
                            "follow": reg.figures[c].follow, "shares": list(reg.figures[c].shares),
                            "limits": [list(lim) for lim in reg.figures[c].limits],
                            "mirrors": [list(m) for m in reg.figures[c].mirrors],
-                           "variants": self.compiled[c].has_variants} for c in doc.charts},
+                           "variants": self.compiled[c].has_variants,
+                           "tables": tables.get(c, [])} for c in doc.charts},
+            "live": {f"{sec}.{sig}": live[f"{sec}.{sig}"] for sec, sig in sorted(wanted) if f"{sec}.{sig}" in live},
             "sections": {
                 k: {"steps": list(reg.sections[k].steps), "initial": reg.sections[k].initial}
                 for k in sorted(sections) if k in reg.sections
@@ -214,21 +227,24 @@ class Builder:
                 self._run_checks([reg.figures[c] for c in doc.charts])
                 compiled = [self._compile(reg.figures[c]) for c in doc.charts]
                 texts, shared = self._shared(compiled)
+                body = self._with_placeholders(doc, compiled)
                 name = "index.html" if doc.path.stem == "index" else f"{doc.path.stem}.html"
                 references = [
                     {"key": k, "html": Markup(refs[k].html), "uses": uses} for k, uses in doc.citations.items()
                 ]
                 base = doc.front.get("url")
+                tables = {c.id: sorted(set(re.findall(r'"values":\{"shared":"([0-9a-f]+)"\}', text)))
+                          for c, text in zip(compiled, texts)}
                 page = template.render(
-                    front=doc.front, body=Markup(doc.html), references=references, root="",
+                    front=doc.front, body=Markup(body), references=references, root="",
                     page_url=(base.rstrip("/") + "/" + ("" if name == "index.html" else name)) if base else None,
                     bibtex=self._bibtex(doc.front, name),
-                    charts=[{"id": c.id, "spec_json": Markup(text)} for c, text in zip(compiled, texts)],
-                    shared_json=Markup(script_json(shared)),
-                    page_data=Markup(script_json(self._page_data(doc))),
+                    charts=bool(compiled),
+                    page_data=Markup(script_json(self._page_data(doc, tables))),
                     live_reload=Markup(live_reload) if live_reload else None,
                 )
                 (tmp / name).write_text(page, encoding="utf-8")
+                _write_chart_scripts(tmp / "charts", compiled, texts, shared)
                 figdir = tmp / "figures"
                 for c in compiled:
                     if c.svg:
@@ -254,6 +270,19 @@ class Builder:
         report.cache_misses = self.charts.misses - misses0
         return report
 
+    def _with_placeholders(self, doc: Document, compiled: list) -> str:
+        """The page body with each chart's frame holding its sized placeholder (static image and
+        disabled inputs) and, for a scrub chart, its slider values."""
+        reg = self._registry()
+        body = doc.html
+        for chart in compiled:
+            fig = reg.figures[chart.id]
+            sec = reg.sections.get(fig.section)
+            steps = list(sec.steps) if sec else None
+            new = frame_html(fig, placeholder_html(chart), steps, sec.initial if sec else None)
+            body = body.replace(frame_html(fig), new, 1)
+        return body
+
     def _link_error(self, problem: str, docs) -> BuildError:
         """Point a broken link back at the Markdown line that wrote it, when it can be found."""
         m = re.search(r'broken link "([^"]+)"', problem)
@@ -267,6 +296,17 @@ class Builder:
         path, _, rest = problem.partition(": ")
         file, _, line = path.partition(":")
         return BuildError(f"site/{file}", int(line) if line.isdigit() else None, rest)
+
+
+def _write_chart_scripts(folder: Path, compiled: list, texts: list[str], shared: dict) -> None:
+    """charts/<id>.js per chart (its compiled Vega spec) and charts/shared/<key>.js per table
+    that several charts carry: the page loads each when a chart that needs it comes near."""
+    (folder / "shared").mkdir(parents=True, exist_ok=True)
+    for chart, text in zip(compiled, texts):
+        (folder / f"{chart.id}.js").write_text(register_script(f"charts/{chart.id}", text), encoding="utf-8")
+    for key, values in shared.items():
+        (folder / "shared" / f"{key}.js").write_text(register_script(f"charts/shared/{key}", script_json(values)),
+                                                     encoding="utf-8")
 
 
 def _swap(new: Path, out: Path) -> None:

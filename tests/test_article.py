@@ -36,6 +36,7 @@ def page(chromium, article_site):
     page.on("request", lambda r: page.requests.append(r.url))
     page.goto((article_site / "index.html").as_uri())
     page.wait_for_function("document.documentElement.dataset.chartsReady === 'true'", timeout=30000)
+    page.evaluate("window.article.embedAll()")  # every chart, not only those in view
     yield page
     context.close()
 
@@ -120,6 +121,7 @@ def test_phone_layout_has_no_sideways_scroll(chromium, article_site):
     page = context.new_page()
     page.goto((article_site / "index.html").as_uri())
     page.wait_for_function("document.documentElement.dataset.chartsReady === 'true'", timeout=30000)
+    page.evaluate("window.article.embedAll()")  # every chart, not only those in view
     assert page.evaluate("document.scrollingElement.scrollWidth") <= 375
     context.close()
 
@@ -253,6 +255,7 @@ def phone_page(chromium, article_site):
     page = context.new_page()
     page.goto((article_site / "index.html").as_uri())
     page.wait_for_function("document.documentElement.dataset.chartsReady === 'true'", timeout=30000)
+    page.evaluate("window.article.embedAll()")  # every chart, not only those in view
     return context, page
 
 

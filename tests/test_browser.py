@@ -42,6 +42,7 @@ class Opened:
         self.page.on("request", lambda r: self.requests.append(r.url))
         self.page.goto(url)
         self.page.wait_for_function(READY, timeout=20_000)
+        self.page.evaluate("window.article.embedAll()")  # every chart, not only those in view
 
     def _console(self, message) -> None:
         if message.type != "error":

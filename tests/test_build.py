@@ -49,9 +49,20 @@ def test_demo_site_files(demo_site):
         svg = (demo_site / "figures" / f"{chart}.svg").read_text()
         assert svg.lstrip().startswith("<svg") and "</svg>" in svg
     page = (demo_site / "index.html").read_text()
-    assert page.count('<script src="assets/vega.js">') == 1
-    assert 'id="spec-demo-line"' in page and 'id="spec-demo-bars"' in page
+    assert page.count('<script src="assets/vega.js" defer>') == 1
     assert 'id="article-data"' in page
+    # each chart's spec is a file of its own, loaded when the chart comes near; not in the page
+    for chart in ("demo-line", "demo-bars"):
+        script = (demo_site / "charts" / f"{chart}.js").read_text()
+        assert script.startswith(f'(window.ARTICLE_DATA = window.ARTICLE_DATA || {{}})["charts/{chart}"] = {{')
+        assert '"$schema":"https://vega.github.io/schema/vega/' in script and "$schema" not in page
+        # its place is held by its static image at the size it is drawn (the height, at least)
+        svg = (demo_site / "figures" / f"{chart}.svg").read_text()
+        height = re.search(r'<svg[^>]*height="([\d.]+)"', svg).group(1)
+        assert re.search(rf'<div class="chart-placeholder"><img[^>]*src="figures/{chart}.svg"[^>]*height="{height}"', page)
+    # a scrub chart's frame is a slider with its values from the start
+    assert re.search(r'id="demo-line"[^>]*>\s*<div class="chart-frame" role="slider" tabindex="0" aria-valuemin="\d+" '
+                     r'aria-valuemax="\d+" aria-valuenow="\d+" aria-valuetext="step [\d,]+"', page)
 
 
 def test_every_internal_link_resolves(demo_site):
@@ -89,7 +100,7 @@ def test_pages_share_one_vega_runtime(make_project, build):
     assert report.charts == 3
     assert [p.relative_to(site).as_posix() for p in site.rglob("vega*.js")] == ["assets/vega.js"]
     for name in ("index.html", "second.html"):
-        assert '<script src="assets/vega.js"></script>' in (site / name).read_text()
+        assert '<script src="assets/vega.js" defer></script>' in (site / name).read_text()
     assert "vega.js" not in (site / "plain.html").read_text()  # no charts, no runtime
     assert sorted(p.name for p in (site / "figures").iterdir()) == ["demo-bars.svg", "demo-line.svg"]
 

@@ -43,6 +43,7 @@ def opened(chromium, site):
     page.on("request", lambda r: requests.append(r.url))
     page.goto((site / "index.html").as_uri())
     page.wait_for_function("document.documentElement.dataset.chartsReady === 'true'")
+    page.evaluate("window.article.embedAll()")  # every chart, not only those in view
     assert not [u for u in requests if "/data/" in u]
     return page, requests
 

@@ -17,6 +17,7 @@ def test_footnote_popup_shows_the_charts_static_image(make_project, build, chrom
     page = chromium.new_page()
     page.goto((site / "index.html").as_uri())
     page.wait_for_function("document.documentElement.dataset.chartsReady === 'true'")
+    page.evaluate("window.article.embedAll()")  # every chart, not only those in view
     assert page.locator("#footnotes #demo-bars canvas").count() == 1  # live in the section
     page.locator(".footnote-ref a").hover()
     popup = page.locator("#popup")

@@ -50,16 +50,29 @@ def _render_chart(self, tokens, idx, options, env) -> str:
     if chart_id in used:
         raise BuildError(path, line, f'chart "{chart_id}" is placed twice (hint: each chart appears once per page)')
     used.append(chart_id)
-    fig = figures[chart_id]
-    cid = html.escape(chart_id)
+    return figure_html(figures[chart_id])
+
+
+def frame_html(fig, placeholder: str | None = None, steps=None, initial: int | None = None) -> str:
+    """The frame a figure's chart is drawn in. The page first shows `placeholder` there (the
+    static image, sized: builder.render.charts.placeholder_html); the build puts it in, with a
+    scrub chart's slider values (`steps`, `initial`), in place of this plain one."""
+    cid = html.escape(fig.id)
     desc = html.escape(fig.description)
-    focus = ' tabindex="0"' if fig.scrub else ""
-    role = "slider" if fig.scrub else "img"
+    attrs = f' role="slider" tabindex="0"' if fig.scrub else ' role="img"'
+    if fig.scrub and steps:
+        attrs += (f' aria-valuemin="{steps[0]}" aria-valuemax="{steps[-1]}" aria-valuenow="{initial}"'
+                  f' aria-valuetext="step {initial:,}"')
+    body = placeholder or f'<div class="chart-placeholder"><img src="figures/{cid}.svg" alt=""></div>'
+    return f'<div class="chart-frame"{attrs} aria-label="{desc}"><div class="vega">{body}</div></div>'
+
+
+def figure_html(fig) -> str:
+    cid = html.escape(fig.id)
     return (
         f'<figure class="chart{" scrub" if fig.scrub else ""}" id="{cid}" data-chart="{cid}" '
         f'data-section="{html.escape(fig.section)}">\n'
-        f'<div class="chart-frame" role="{role}" aria-label="{desc}"{focus}><div class="vega">'
-        f'<noscript><img src="figures/{cid}.svg" alt="{desc}"></noscript></div></div>\n'
+        f"{frame_html(fig)}\n"
         f'<figcaption>{html.escape(fig.caption)}'
         f' <a class="chart-static" href="figures/{cid}.svg">Static image</a></figcaption>\n'
         "</figure>\n"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import json
 import re
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ import vl_convert as vlc
 
 from builder.errors import BuildError
 
-VERSION = f"vlc-{vlc.get_vega_version()}-{vlc.get_vegalite_versions()[-1]}-3"
+VERSION = f"vlc-{vlc.get_vega_version()}-{vlc.get_vegalite_versions()[-1]}-4"
 
 
 @dataclass(frozen=True)
@@ -92,12 +93,24 @@ def check_variants(vega: dict, variants: dict) -> None:
 
 
 MAX_VECTOR_SVG = 400_000  # bytes; beyond this the static image is a PNG wrapped in an SVG
+STATIC_WIDTH = 600  # px: the width a chart as wide as its column ("container") is drawn at
+
+
+def fits_width(vega: dict) -> bool:
+    """Whether the chart takes the width of its column (Vega-Lite width "container")."""
+    autosize = vega.get("autosize")
+    return isinstance(autosize, dict) and autosize.get("type") in ("fit", "fit-x")
 
 
 def static_svg(vega: dict) -> str:
-    """The chart as a static SVG for print and no-JS readers. A chart of thousands of marks
-    (the parity weight trajectories: 6.4 MB as vectors) becomes an embedded PNG instead, so the
-    file keeps its name and stays small."""
+    """The chart as a static SVG for print, no-JS readers and the placeholder that holds the
+    chart's place until it is embedded. A chart as wide as its column is drawn STATIC_WIDTH
+    wide. A chart of thousands of marks (the parity weight trajectories: 6.4 MB as vectors)
+    becomes an embedded PNG instead, so the file keeps its name and stays small."""
+    if fits_width(vega):
+        signals = [{"name": "width", "value": STATIC_WIDTH} if s.get("name") == "width" else s
+                   for s in vega.get("signals", [])]
+        vega = {**vega, "signals": signals}
     svg = vlc.vega_to_svg(vega)
     if len(svg) <= MAX_VECTOR_SVG:
         return svg
@@ -238,11 +251,74 @@ class ChartCache:
             alias.write_text(key)
 
 
+def register_script(name: str, value_json: str) -> str:
+    """The text of a .js file that registers a value under `name` when a <script> tag loads
+    it, which (unlike fetch) also works from file:// (glue.js: load)."""
+    return f"(window.ARTICLE_DATA = window.ARTICLE_DATA || {{}})[{json.dumps(name)}] = {value_json};\n"
+
+
 def payload_script(chart_id: str, key: str, rows) -> str:
-    """A data/<chart>/<key>.js file: it registers its rows when loaded by a <script> tag, which
-    (unlike fetch) also works from file://."""
-    name = json.dumps(f"{chart_id}/{key}")
-    return f"(window.ARTICLE_DATA = window.ARTICLE_DATA || {{}})[{name}] = {script_json(rows)};\n"
+    """A data/<chart>/<key>.js file: another run's tables, or the rows a mark loads on demand."""
+    return register_script(f"{chart_id}/{key}", script_json(rows))
+
+
+def svg_size(svg: str) -> tuple[str, str] | None:
+    """The width and height (CSS px) written on a static SVG's root element."""
+    m = re.search(r'<svg\b[^>]*?\bwidth="([\d.]+)"[^>]*?\bheight="([\d.]+)"', svg)
+    return (m.group(1), m.group(2)) if m else None
+
+
+def bindings_html(vega: dict) -> str:
+    """The chart's inputs as Vega draws them under the chart (a form of .vega-bind blocks), but
+    disabled: the placeholder shows them so that the page does not move when the live chart,
+    with its live inputs, takes its place."""
+    blocks = []
+    for s in vega.get("signals", []):
+        bind = s.get("bind")
+        if not isinstance(bind, dict) or "input" not in bind:
+            continue
+        name = html.escape(str(bind.get("name", s["name"])))
+        value = s.get("value")
+        attrs = f'name="{html.escape(s["name"])}" disabled'
+        kind = bind["input"]
+        if kind in ("radio", "select"):
+            labels = bind.get("labels") or bind.get("options", [])
+            pairs = list(zip(bind.get("options", []), labels))
+            if kind == "select":
+                options = "".join(f'<option value="{html.escape(str(o))}"{" selected" if o == value else ""}>'
+                                  f"{html.escape(str(label))}</option>" for o, label in pairs)
+                blocks.append(f'<label><span class="vega-bind-name">{name}</span><select {attrs}>{options}</select></label>')
+            else:
+                radios = "".join(f'<label><input type="radio" {attrs} value="{html.escape(str(o))}"'
+                                 f'{" checked" if o == value else ""}>{html.escape(str(label))}</label>' for o, label in pairs)
+                blocks.append(f'<span class="vega-bind-name">{name}</span><span class="vega-bind-radio">{radios}</span>')
+            continue
+        extra = "".join(f' {k}="{html.escape(str(bind[k]))}"' for k in ("min", "max", "step") if k in bind)
+        if kind == "checkbox":
+            body = f'<input type="checkbox" {attrs}{" checked" if value else ""}>'
+        elif kind == "range":
+            shown = "" if value is None else html.escape(str(value))
+            body = f'<input type="range" {attrs}{extra} value="{shown}"><span>{shown}</span>'
+        else:
+            shown = "" if value is None else f' value="{html.escape(str(value))}"'
+            body = f'<input type="{html.escape(kind)}" {attrs}{extra}{shown}>'
+        blocks.append(f'<label><span class="vega-bind-name">{name}</span>{body}</label>')
+    inner = "".join(f'<div class="vega-bind">{b}</div>' for b in blocks)
+    return f'<form class="vega-bindings" aria-hidden="true">{inner}</form>'
+
+
+def placeholder_html(chart: CompiledChart) -> str:
+    """What holds a chart's place until the page embeds it: its static image at the size the
+    live chart will have, and its inputs (disabled). Without JavaScript it is the chart."""
+    size = svg_size(chart.svg) if chart.svg else None
+    src = f"figures/{html.escape(chart.id)}.svg"
+    if size is None:
+        img = f'<img src="{src}" alt="" loading="lazy">'
+    elif fits_width(chart.vega):  # as wide as the column, as the live chart will be
+        img = f'<img class="fit-x" src="{src}" alt="" loading="lazy" height="{size[1]}" style="height:{size[1]}px">'
+    else:
+        img = f'<img src="{src}" alt="" loading="lazy" width="{size[0]}" height="{size[1]}">'
+    return f'<div class="chart-placeholder">{img}{bindings_html(chart.vega)}</div>'
 
 
 # Inline tables at least this large that two or more charts of a page carry go into the page once.

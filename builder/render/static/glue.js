@@ -1,20 +1,27 @@
-/* The article's glue: embeds the compiled Vega views, keeps one `step` per section in sync
-   (and any other params a chart shares with its section, `run` included: a chart redraws with
-   another run's data when it changes), shows live values in the prose,
-   plays animate buttons, scrubs with the keyboard, makes taps pick marks, and opens
-   citation/footnote popups.
+/* The article's glue. Each section has one state (its step, hovered neuron, run and the other
+   params its charts share); charts are views of it. A chart is embedded when it comes near the
+   viewport (its spec and tables are files loaded then), one step of one chart per main-thread
+   task, its static image holding its place; it starts from the section's state, and a chart far
+   from the viewport is finalized again. The glue also shows live values in the prose, plays
+   animate buttons, scrubs with the keyboard, makes taps pick marks, and opens popups.
    No framework; the charts' own behaviour lives in their Vega specs. */
 (function () {
   "use strict";
   var dataEl = document.getElementById("article-data");
-  var page = dataEl ? JSON.parse(dataEl.textContent) : { charts: {}, sections: {}, animations: {} };
-  var sharedEl = document.getElementById("shared-data");
-  var shared = sharedEl ? JSON.parse(sharedEl.textContent) : {};
-  var views = {};        // section -> [{id, view, el}]
-  var current = {};      // section -> step
-  var hovered = {};      // section -> highlighted neuron (-1: none)
+  var page = dataEl ? JSON.parse(dataEl.textContent) : { charts: {}, sections: {}, animations: {}, live: {} };
+  var state = {};        // section -> {step, neuron, run, ...}: what every chart of it shows
+  var live = {};         // chart id -> {id, section, view, el (frame), box, has, run, spec}
+  var saved = {};        // chart id -> its own inputs' values while it is not embedded
+  var placeholders = {}; // chart id -> its static image and inputs, put back when it is unloaded
+  var current = {}, hovered = {};  // section -> step, section -> neuron (read by tests and bench)
+  var near = {}, pinned = false, timing = {};
   var dark = window.matchMedia ? window.matchMedia("(prefers-color-scheme: dark)") : { matches: false };
+  Object.keys(page.sections).forEach(function (s) { current[s] = page.sections[s].initial; sectionState(s).step = current[s]; });
 
+  function sectionState(s) { return state[s] || (state[s] = {}); }
+  function chartsOf(section) { return Object.keys(page.charts).filter(function (id) { return page.charts[id].section === section; }); }
+  function named(items, name) { return (items || []).filter(function (x) { return x.name === name; })[0]; }
+  function tick() { return new Promise(function (resolve) { setTimeout(resolve, 0); }); }  // the next task
   function theme() {
     var fg = dark.matches ? "#d8d6d0" : "#3a3d41", grid = dark.matches ? "#34383e" : "#e4e4de";
     return {
@@ -28,81 +35,192 @@
     };
   }
 
-  /* ---- shared signals: `step` (scrubbing) and `neuron` (hover highlight) ---------- */
+  /* ---- section state: `step` (scrubbing), `neuron` (hover) and shared params --------- */
   function broadcast(section, name, value, from) {
-    (views[section] || []).forEach(function (v) {
-      if (name === "step" && page.charts[v.id].follow === false) return;  // a scrub source only
-      if (v.view !== from && hasSignal(v.view, name) && v.view.signal(name) !== value) {
-        v.view.signal(name, value).run();  // synchronous: the redraw lands in this frame
-      }
+    Object.keys(live).forEach(function (id) {
+      var v = live[id];
+      if (v.section !== section || v.view === from || !v.has[name]) return;
+      if (name === "step" && page.charts[id].follow === false) return;  // a scrub source only
+      if (v.view.signal(name) !== value) v.view.signal(name, value).run();  // the redraw lands in this frame
     });
   }
   function setStep(section, value, from) {
-    if (current[section] === value && from !== "init") return;
-    current[section] = value;
+    if (current[section] === value) return;
+    current[section] = sectionState(section).step = value;
     broadcast(section, "step", value, from);
-    (views[section] || []).forEach(function (v) {
-      if (!v.el.hasAttribute("aria-valuemin")) return;
-      v.el.setAttribute("aria-valuenow", value);
-      v.el.setAttribute("aria-valuetext", "step " + value.toLocaleString("en"));
+    Array.prototype.forEach.call(document.querySelectorAll('.chart.scrub[data-section="' + section + '"] .chart-frame'), function (el) {
+      el.setAttribute("aria-valuenow", value);
+      el.setAttribute("aria-valuetext", "step " + value.toLocaleString("en"));
     });
+    wake(section);
   }
   function setNeuron(section, value, from) {
     if (hovered[section] === value) return;
-    hovered[section] = value;
+    hovered[section] = sectionState(section).neuron = value;
     broadcast(section, "neuron", value, from);
   }
-  function hasSignal(view, name) {
-    try { view.signal(name); return true; } catch (e) { return false; }
+  function setShared(section, name, value, from) {
+    var st = sectionState(section);
+    if (st[name] === value) return;
+    st[name] = value;
+    broadcast(section, name, value, from);
+    if (name === "run") chartsOf(section).forEach(function (id) {  // redraw with that run's data
+      if (stale(id)) { live[id].el.setAttribute("aria-busy", "true"); request(id, true); }
+    });
+    wake(section);
+  }
+  function stale(id) {  // embedded, but with another run than the section's
+    var run = sectionState(page.charts[id].section).run;
+    return !!(live[id] && page.charts[id].variants && run !== undefined && live[id].run !== run);
   }
 
-  /* ---- embedding ---------------------------------------------------------------- */
-  function embed(id, variant) {  // variant: another run's {data, signals} to draw instead
-    var fig = document.getElementById(id), el = fig && fig.querySelector(".vega");
-    var specEl = document.getElementById("spec-" + id);
-    if (!el || !specEl) return null;
-    var info = page.charts[id], section = info.section, spec = JSON.parse(specEl.textContent);
-    (spec.data || []).forEach(function (d) {  // tables several charts carry are in the page once
-      if (d.values && d.values.shared) d.values = shared[d.values.shared];
-      if (variant && variant.data[d.name]) d.values = variant.data[d.name];
+  /* ---- loading: charts/<id>.js, charts/shared/<key>.js, data/<chart>/<key>.js; a script
+     tag, which (unlike fetch) works from file:// ------------------------------------------ */
+  var loading = {};
+  function load(name) {
+    if (!loading[name]) loading[name] = new Promise(function (resolve, reject) {
+      var script = document.createElement("script");
+      script.src = name + ".js";
+      script.onload = function () { resolve(window.ARTICLE_DATA[name.replace(/^data\//, "")]); };
+      script.onerror = function () { delete loading[name]; reject(new Error("cannot load " + script.src)); };
+      document.head.appendChild(script);
     });
-    (spec.signals || []).forEach(function (s) {
-      if (variant && s.name in variant.signals) s.value = variant.signals[s.name];
-    });
-    el.textContent = "";
-    return vegaEmbed(el, spec, {
-      mode: "vega", renderer: "canvas", actions: false, hover: false, config: theme()
-    }).then(function (result) {
-      // the figure's frame carries the role, label and tab stop; vega-embed adds its own
-      ["tabindex", "role", "aria-label", "aria-roledescription"].forEach(function (a) { el.removeAttribute(a); });
-      return attach(id, section, fig.querySelector(".chart-frame"), result.view, spec);
-    }).catch(function (err) {
-      el.innerHTML = '<p class="chart-error">This chart could not be drawn: ' + String(err).replace(/</g, "&lt;") + "</p>";
-      throw err;
+    return loading[name];
+  }
+  function forget(name) {  // an unloaded chart's spec: loaded again when it comes back
+    delete loading[name];
+    if (window.ARTICLE_DATA) delete window.ARTICLE_DATA[name];
+    var script = document.querySelector('script[src="' + name + '.js"]');
+    if (script) script.parentNode.removeChild(script);
+  }
+
+  /* ---- the embedding queue: one chart at a time, each step in its own task ------------- */
+  var queue = [], urgent = {}, busy = false, waiters = {}, ready = false;
+  function request(id, first, again) {  // resolves once the chart shows the section's state
+    return new Promise(function (resolve) {
+      if (live[id] && !stale(id) && !again) return resolve();
+      (waiters[id] = waiters[id] || []).push(resolve);
+      if (queue.indexOf(id) < 0) queue.push(id);
+      if (first) urgent[id] = true;
+      pump();
     });
   }
-  function attach(id, section, el, view, spec) {
-    var entry = { id: id, view: view, el: el };
-    (views[section] = views[section] || []).push(entry);
-    if (hasSignal(view, "step") && page.charts[id].scrub) {
-      var sec = page.sections[section];
-      if (sec) {
-        el.setAttribute("aria-valuemin", sec.steps[0]);
-        el.setAttribute("aria-valuemax", sec.steps[sec.steps.length - 1]);
-      }
-    }
-    if (hasSignal(view, "step")) {
-      view.addSignalListener("step", function (_, value) {
-        setStep(section, value, view);
+  function next() {  // urgent charts first (in the order asked), then the nearest to the eye
+    var pick = queue.filter(function (id) { return urgent[id]; })[0];
+    if (!pick) {
+      var mid = window.innerHeight / 2, best = Infinity;
+      queue.forEach(function (id) {
+        var r = document.getElementById(id).getBoundingClientRect();
+        var d = Math.max(0, r.top - mid, mid - r.bottom);
+        if (d < best) { best = d; pick = id; }
       });
     }
-    if (hasSignal(view, "neuron")) {
-      view.addSignalListener("neuron", function (_, value) { setNeuron(section, value, view); });
+    queue.splice(queue.indexOf(pick), 1);
+    delete urgent[pick];
+    return pick;
+  }
+  function pump() {
+    if (busy) return;
+    if (!queue.length) {
+      if (!ready) { ready = true; document.documentElement.setAttribute("data-charts-ready", "true"); }
+      return;
     }
-    (page.charts[id].shares || []).forEach(function (name) {
-      view.addSignalListener(name, function (_, value) { broadcast(section, name, value, view); });
+    busy = true;
+    var id = next();
+    embed(id).catch(function (err) {
+      var fig = document.getElementById(id);
+      fig.querySelector(".chart-frame").removeAttribute("aria-busy");
+      fig.querySelector(".vega").insertAdjacentHTML("beforeend", '<p class="chart-error">This chart could not be drawn: ' +
+        String(err).replace(/</g, "&lt;") + "</p>");
+      if (window.console) console.error(err);
+    }).then(function () {
+      busy = false;
+      if (stale(id)) {  // the run changed while it was being embedded: again, with the new one
+        urgent[id] = true;
+        if (queue.indexOf(id) < 0) queue.push(id);
+      } else (waiters[id] || []).splice(0).forEach(function (resolve) { resolve(); });
+      setTimeout(pump, 0);
     });
-    (page.charts[id].limits || []).forEach(function (lim) {  // [input name, min, max]: numbers or signals
+  }
+  function embed(id) {
+    var info = page.charts[id], section = info.section, fig = document.getElementById(id);
+    var holder = fig.querySelector(".vega"), st = sectionState(section);
+    var spec, tables = {}, run, view, box, entry;
+    return Promise.all([load("charts/" + id)].concat(info.tables.map(function (k) { return load("charts/shared/" + k); })))
+      .then(function (parts) {
+        spec = parts[0];
+        info.tables.forEach(function (k, i) { tables[k] = parts[i + 1]; });
+        var runSignal = named(spec.signals, "run");
+        run = runSignal ? runSignal.value : undefined;
+        if (!info.variants || st.run === undefined) return null;  // the run the spec carries
+        run = st.run;
+        return load("data/" + id + "/run-" + run);
+      }).then(function (variant) {  // task 1: parse, with the run's tables and signals swapped in
+        var data = (spec.data || []).map(function (d) {
+          var values = d.values && d.values.shared ? tables[d.values.shared] : d.values;
+          if (variant && variant.data && variant.data[d.name]) values = variant.data[d.name];
+          return values === d.values ? d : Object.assign({}, d, { values: values });
+        });
+        var signals = (spec.signals || []).map(function (s) {
+          var v = variant && variant.signals;
+          return v && s.name in v ? Object.assign({}, s, { value: v[s.name] }) : s;
+        });
+        var runtime = vega.parse(Object.assign({}, spec, { data: data, signals: signals }), theme());
+        return tick().then(function () { return runtime; });
+      }).then(function (runtime) {  // task 2: the view, drawn hidden over what is shown now
+        box = document.createElement("div");
+        box.className = "chart-live embedding";
+        holder.appendChild(box);
+        view = new vega.View(runtime, { renderer: "canvas" }).tooltip(tooltip);
+        view.initialize(box);
+        entry = { id: id, section: section, view: view, el: fig.querySelector(".chart-frame"), box: box, run: run, spec: spec, has: {} };
+        (spec.signals || []).forEach(function (s) { entry.has[s.name] = true; });
+        var mine = saved[id] || {};  // its own inputs first, then the section's state
+        Object.keys(mine).forEach(function (name) { view.signal(name, mine[name]); });
+        Object.keys(st).forEach(function (name) {
+          if (entry.has[name] && !(name === "step" && info.follow === false)) view.signal(name, st[name]);
+        });
+        return tick();
+      }).then(function () { return view.runAsync(); })  // task 3: dataflow and first paint
+      .then(tick).then(function () {  // task 4: swap it in
+        Array.prototype.slice.call(holder.children).forEach(function (child) {
+          if (child === box) return;
+          if (child.classList.contains("chart-placeholder")) placeholders[id] = child;
+          holder.removeChild(child);
+        });
+        if (live[id]) { unbind(live[id]); live[id].view.finalize(); }
+        box.classList.remove("embedding");
+        ["tabindex", "role", "aria-label", "aria-roledescription"].forEach(function (a) { box.removeAttribute(a); });
+        live[id] = entry;
+        attach(entry);
+        bindLive(entry);
+        if (!stale(id)) entry.el.removeAttribute("aria-busy");
+        if (!timing.firstChart) { timing.firstChart = performance.now(); if (performance.mark) performance.mark("first-chart-interactive"); }
+      }, function (err) {
+        if (box && box.parentNode) box.parentNode.removeChild(box);
+        if (view) view.finalize();
+        throw err;
+      });
+  }
+  function unload(id) {  // far from the viewport: free the view, keep its inputs' values
+    var entry = live[id];
+    if (!entry || pinned) return;
+    saved[id] = {};
+    entry.spec.signals.forEach(function (s) { if (s.bind) saved[id][s.name] = entry.view.signal(s.name); });
+    unbind(entry);
+    entry.view.finalize();
+    delete live[id];
+    entry.box.parentNode.replaceChild(placeholders[id], entry.box);
+    forget("charts/" + id);
+  }
+  function attach(entry) {
+    var id = entry.id, section = entry.section, view = entry.view, el = entry.el, info = page.charts[id];
+    if (entry.has.step) view.addSignalListener("step", function (_, value) { setStep(section, value, view); });
+    if (entry.has.neuron) view.addSignalListener("neuron", function (_, value) { setNeuron(section, value, view); });
+    info.shares.forEach(function (name) {
+      view.addSignalListener(name, function (_, value) { setShared(section, name, value, view); });
+    });
+    info.limits.forEach(function (lim) {  // [input name, min, max]: numbers or signals
       var input = el.querySelector('input[name="' + lim[0] + '"]');
       if (!input) return;
       [[lim[1], "min"], [lim[2], "max"]].forEach(function (pair) {
@@ -113,93 +231,84 @@
         view.addSignalListener(pair[0], apply);
       });
     });
-    var mirrors = page.charts[id].mirrors || [], mirroring = false;  // [source signal, target param]
+    var mirroring = false;  // [source signal, target param] pairs
     function mirror() {  // after the whole pulse: a listener can run before the other sources update
       mirroring = false;
       var changed = false;
-      mirrors.forEach(function (m) {
+      info.mirrors.forEach(function (m) {
         var value = view.signal(m[0]);
         if (view.signal(m[1]) !== value) { view.signal(m[1], value); changed = true; }
       });
       if (changed) view.runAsync();
     }
-    mirrors.forEach(function (pair) {
-      view.addSignalListener(pair[0], function () {
-        if (!mirroring) { mirroring = true; view.runAfter(mirror); }
+    info.mirrors.forEach(function (pair) {
+      view.addSignalListener(pair[0], function () { if (!mirroring) { mirroring = true; view.runAfter(mirror); } });
+    });
+    if (entry.has.demand) view.addSignalListener("demand", function (_, key) {
+      if (key) load("data/" + id + "/" + key).then(function (rows) {
+        if (live[id] === entry && view.signal("demand") === key) view.data("demand", rows).run();
       });
     });
-    if (hasSignal(view, "demand")) {
-      view.addSignalListener("demand", function (_, key) {
-        if (key) load(id + "/" + key).then(function (rows) {
-          if (view.signal("demand") === key) view.data("demand", rows).run();
-        });
-      });
-    }
-    if (page.charts[id].variants) {  // another run of the section: redraw the chart with its data
-      var done = function () { el.removeAttribute("aria-busy"); };  // (a new view: facets re-layout)
-      view.addSignalListener("run", function (_, key) {
-        el.setAttribute("aria-busy", "true");
-        load(id + "/run-" + key).then(function (variant) {
-          if (view.signal("run") !== key) return;
-          var signals = Object.assign({}, variant.signals, { run: key });
-          spec.signals.forEach(function (s) { if (s.bind) signals[s.name] = view.signal(s.name); });  // the reader's inputs stay
-          views[section].splice(views[section].indexOf(entry), 1);
-          view.finalize();
-          return embed(id, { data: variant.data || {}, signals: signals }).then(function () { showLive(id); });
-        }).then(done, done);
-      });
-    }
-    if (current[section] !== undefined && hasSignal(view, "step")) return view.signal("step", current[section]).runAsync();
   }
-  function embedAll() {
-    Object.keys(views).forEach(function (s) { views[s].forEach(function (v) { v.view.finalize(); }); });
-    views = {};
-    var pending = Object.keys(page.charts).map(function (id) { return embed(id); });
-    Object.keys(page.sections).forEach(function (s) {
-      if (current[s] === undefined) current[s] = page.sections[s].initial;
-    });
-    return Promise.all(pending).then(function () {
-      Object.keys(current).forEach(function (s) { setStep(s, current[s], "init"); });
-      showLive();
-      document.documentElement.setAttribute("data-charts-ready", "true");
-    });
+
+  /* ---- tooltips: a value or a {field: value} object beside the pointer -------------------- */
+  var tip = null;
+  function tooltip(handler, event, item, value) {
+    if (!tip) {
+      tip = document.createElement("div");
+      tip.className = "vega-tooltip";
+      tip.setAttribute("role", "tooltip");
+      document.body.appendChild(tip);
+    }
+    if (value === undefined || value === null || value === "" || !event) { tip.hidden = true; return; }
+    tip.textContent = "";
+    if (typeof value === "object") Object.keys(value).forEach(function (k) {
+      var row = document.createElement("div"), key = document.createElement("b");
+      key.textContent = k === "title" ? "" : k + ": ";
+      row.appendChild(key);
+      row.appendChild(document.createTextNode(String(value[k])));
+      tip.appendChild(row);
+    }); else tip.textContent = String(value);
+    tip.hidden = false;
+    var w = tip.offsetWidth, h = tip.offsetHeight, vw = document.documentElement.clientWidth;
+    var x = event.clientX + 12, y = event.clientY + 12;
+    if (x + w > vw - 4) x = Math.max(4, event.clientX - w - 12);
+    if (y + h > window.innerHeight - 4) y = Math.max(4, event.clientY - h - 12);
+    tip.style.left = x + "px";
+    tip.style.top = y + "px";
   }
 
   /* ---- live values in the prose: <output data-section data-signal>, and blocks shown
-     only while a signal has one value: <div class="when" ... data-value> ---------------- */
-  function showLive(only) {  // only: a chart id, after that chart was redrawn
-    Array.prototype.forEach.call(document.querySelectorAll("output.live, div.when"), function (out) {
+     only while a signal has one value: <div class="when" ... data-value>; each follows the
+     chart that computes it (page.live), which is embedded when its section changes --------- */
+  var outputs = Array.prototype.slice.call(document.querySelectorAll("output.live, div.when"));
+  function bindLive(entry) {
+    outputs.forEach(function (out) {
       var signal = out.getAttribute("data-signal");
-      var source = (views[out.getAttribute("data-section")] || []).filter(function (v) {
-        return hasSignal(v.view, signal);
-      })[0];
-      if (!source || (only && source.id !== only)) return;  // the text written in the Markdown stays
-      var value = out.getAttribute("data-value"), write = value === null
-        ? function () { out.textContent = String(source.view.signal(signal)); }
-        : function () { out.hidden = String(source.view.signal(signal)) !== value; };
+      if (page.live[out.getAttribute("data-section") + "." + signal] !== entry.id) return;
+      var value = out.getAttribute("data-value"), view = entry.view;
+      var write = value === null
+        ? function () { out.textContent = String(view.signal(signal)); }
+        : function () { out.hidden = String(view.signal(signal)) !== value; };
+      out.source = entry;
       write();
-      source.view.addSignalListener(signal, write);
+      view.addSignalListener(signal, write);
     });
   }
-
-  /* ---- data loaded on demand: data/<chart>/<key>.js (a script tag works from file://) ---- */
-  var loading = {};
-  function load(name) {
-    if (!loading[name]) loading[name] = new Promise(function (resolve, reject) {
-      var script = document.createElement("script");
-      script.src = "data/" + name + ".js";
-      script.onload = function () { resolve(window.ARTICLE_DATA[name]); };
-      script.onerror = function () { delete loading[name]; reject(new Error("cannot load " + script.src)); };
-      document.head.appendChild(script);
+  function unbind(entry) { outputs.forEach(function (out) { if (out.source === entry) out.source = null; }); }
+  function wake(section) {  // the section changed: a value it shows in the prose must follow
+    outputs.forEach(function (out) {
+      if (out.source || out.getAttribute("data-section") !== section) return;
+      var id = page.live[section + "." + out.getAttribute("data-signal")];
+      if (id && !live[id]) request(id, true);
     });
-    return loading[name];
   }
 
   /* ---- taps: Vega gives a click the item under the last pointermove, and only if the
      pointer went down on that same item; a finger moves no pointer, so just before a tap's
      click the page puts Vega's pointer down where the finger is, and lifts it afterwards
      (no tooltip left behind) --------------------------------------------------------- */
-  var lastPointer = "";
+  var lastPointer = "mouse";  // the last real pointer: "mouse", "touch" or "pen"
   function touchAt(ev, type) {
     ev.target.dispatchEvent(new PointerEvent(type, { bubbles: true, clientX: ev.clientX, clientY: ev.clientY,
       pointerType: "touch", isPrimary: true }));
@@ -212,7 +321,7 @@
     setTimeout(function () { touchAt(ev, "pointerout"); }, 0);
   }, true);
 
-  /* ---- keyboard scrubbing ------------------------------------------------------- */
+  /* ---- keyboard scrubbing (works on the section's state, embedded or not) ----------- */
   function neighbour(section, delta) {
     var steps = page.sections[section].steps, now = current[section], i = 0;
     while (i < steps.length - 1 && steps[i] < now) i++;
@@ -233,7 +342,8 @@
     setStep(section, neighbour(section, delta), null);
   });
 
-  /* ---- animate buttons ---------------------------------------------------------- */
+  /* ---- animate buttons: the charts near the viewport are embedded (with the run the
+     animation plays) before it starts -------------------------------------------------- */
   var playing = null;
   function stopAnimation() {
     if (!playing) return;
@@ -246,17 +356,20 @@
     var steps = page.sections[a.section].steps.filter(function (s) { return s >= a.start && s <= a.end; });
     var t0 = null, duration = a.seconds * 1000;
     stopAnimation();
-    if (a.run) broadcast(a.section, "run", a.run, null);  // the run it plays, loaded first
+    if (a.run) setShared(a.section, "run", a.run, null);
     button.setAttribute("aria-pressed", "true");
     playing = { button: button, frame: 0 };
-    function tick(t) {
+    function frame(t) {
       if (!playing || playing.button !== button) return;
       if (t0 === null) t0 = t;
       var f = Math.min(1, (t - t0) / duration);
       setStep(a.section, steps[Math.round(f * (steps.length - 1))], null);
-      if (f < 1) playing.frame = requestAnimationFrame(tick); else stopAnimation();
+      if (f < 1) playing.frame = requestAnimationFrame(frame); else stopAnimation();
     }
-    playing.frame = requestAnimationFrame(tick);
+    var needed = chartsOf(a.section).filter(function (id) { return near[id] || live[id]; });
+    Promise.all(needed.map(function (id) { return request(id, true); })).then(function () {
+      if (playing && playing.button === button) playing.frame = requestAnimationFrame(frame);
+    });
   }
   document.addEventListener("click", function (ev) {
     var button = ev.target.closest && ev.target.closest("button.animate");
@@ -265,7 +378,7 @@
   });
 
   /* ---- popups for citations and footnotes --------------------------------------- */
-  var popup = document.getElementById("popup"), owner = null, hideTimer = 0, lastPointer = "mouse";
+  var popup = document.getElementById("popup"), owner = null, hideTimer = 0;
   function showPopup(trigger) {
     var source = document.getElementById(trigger.getAttribute("data-popup"));
     if (!source || !popup) return;
@@ -295,7 +408,6 @@
     hideTimer = setTimeout(function () { if (popup) popup.hidden = true; owner = null; }, delay || 0);
   }
   function triggerOf(ev) { return ev.target.closest && ev.target.closest(".popup-trigger"); }
-  document.addEventListener("pointerdown", function (ev) { lastPointer = ev.pointerType; }, true);
   document.addEventListener("mouseover", function (ev) {
     var t = triggerOf(ev);
     if (t) showPopup(t); else if (ev.target.closest && ev.target.closest("#popup")) clearTimeout(hideTimer);
@@ -315,10 +427,41 @@
   });
   document.addEventListener("keydown", function (ev) { if (ev.key === "Escape") hidePopup(0); });
 
-  /* ---- start -------------------------------------------------------------------- */
-  if (window.vegaEmbed && Object.keys(page.charts).length) {
-    embedAll();
-    if (dark.addEventListener) dark.addEventListener("change", embedAll);
+  /* ---- start: charts within a screen of the viewport are embedded, charts beyond three
+     screens are unloaded ------------------------------------------------------------- */
+  var ids = Object.keys(page.charts).filter(function (id) { return document.getElementById(id); });
+  if (window.vega && ids.length && window.IntersectionObserver) {
+    var approach = new IntersectionObserver(function (entries) {
+      entries.forEach(function (e) {
+        var id = e.target.id;
+        near[id] = e.isIntersecting;
+        if (e.isIntersecting) request(id);
+        else if (!urgent[id] && queue.indexOf(id) >= 0) queue.splice(queue.indexOf(id), 1);
+      });
+      pump();
+    }, { rootMargin: "100% 0px" });
+    var leave = new IntersectionObserver(function (entries) {
+      entries.forEach(function (e) { if (!e.isIntersecting) unload(e.target.id); });
+    }, { rootMargin: "300% 0px" });
+    ids.forEach(function (id) {
+      approach.observe(document.getElementById(id));
+      leave.observe(document.getElementById(id));
+    });
+    if (dark.addEventListener) dark.addEventListener("change", function () {
+      Object.keys(live).forEach(function (id) { request(id, false, true); });
+    });
+  } else {
+    document.documentElement.setAttribute("data-charts-ready", "true");
   }
-  window.article = { setStep: setStep, setNeuron: setNeuron, hovered: hovered, views: function () { return views; }, current: current };
+  function views() {  // section -> its embedded charts, in page order
+    var out = {};
+    ids.forEach(function (id) { if (live[id]) (out[live[id].section] = out[live[id].section] || []).push(live[id]); });
+    return out;
+  }
+  function embedAll() {  // every chart, kept embedded (tests; a reader never needs this)
+    pinned = true;
+    return Promise.all(ids.map(function (id) { return request(id, true); }));
+  }
+  window.article = { setStep: setStep, setNeuron: setNeuron, setShared: setShared, hovered: hovered, current: current,
+                     state: state, views: views, embedAll: embedAll, timing: timing, live: function () { return Object.keys(live); } };
 })();
