@@ -576,3 +576,25 @@ def test_a_finger_on_a_chart_still_scrolls_the_page(chromium, article_site, char
     cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
     page.wait_for_function(f"window.scrollY - {before} > 200", timeout=5000)
     context.close()
+
+
+def test_the_math_font_has_every_character_the_article_uses(article_site):
+    """The shipped math font is a subset (builder/render/fonts.py): every character in the
+    page's MathML, and the italic form a one-letter variable is drawn in, lies in its ranges."""
+    import html as html_lib
+    import re
+
+    from builder.render import fonts
+
+    def covered(ch):
+        return any(lo <= ord(ch) <= hi for lo, hi in fonts.RANGES)
+
+    page = (article_site / "index.html").read_text(encoding="utf-8")
+    maths = re.findall(r"<math.*?</math>", page, re.S)
+    assert len(maths) > 50
+    chars = {c for m in maths for c in html_lib.unescape(re.sub(r"<[^>]+>", "", m)) if not c.isspace()}
+    assert [c for c in sorted(chars) if not covered(c)] == []
+    letters = {html_lib.unescape(x) for m in maths for x in re.findall(r"<mi>([^<])</mi>", m)}
+    italic = {c: chr(0x1D44E + ord(c) - ord("a")) if c.islower() else chr(0x1D434 + ord(c) - ord("A"))
+              for c in letters if "a" <= c.lower() <= "z" and c != "h"}  # (italic h is U+210E)
+    assert letters and [c for c, it in sorted(italic.items()) if not covered(it)] == []

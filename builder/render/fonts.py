@@ -16,18 +16,19 @@ import sys
 from pathlib import Path
 
 OUT = Path(__file__).parent / "static" / "stix-two-math-subset.woff2"
-RANGES = [
+RANGES = [  # what math in a grokking article uses; tests/test_math.py checks the built page against it
     (0x0020, 0x007E), (0x00A0, 0x00FF),  # Latin
     (0x0391, 0x03C9), (0x03D0, 0x03F6),  # Greek
-    (0x2000, 0x206F),  # punctuation and spaces
-    (0x2100, 0x214F),  # letterlike (ℝ, ℓ ...)
-    (0x2190, 0x21FF),  # arrows
+    (0x2000, 0x206F),  # punctuation and spaces (‖, …, primes)
+    (0x2102, 0x2102), (0x210E, 0x210E), (0x2113, 0x2113), (0x2115, 0x2115), (0x211A, 0x211A),
+    (0x211D, 0x211D), (0x2124, 0x2124),  # letterlike: ℂ, ℎ (italic h), ℓ, ℕ, ℚ, ℝ, ℤ
+    (0x2190, 0x2199), (0x21A6, 0x21A6), (0x21D0, 0x21D5),  # arrows: ← → ↦ ⇒ ⇔ ...
     (0x2200, 0x22FF),  # mathematical operators
-    (0x2300, 0x23FF),  # brackets, bracket pieces, over/under braces
-    (0x27C0, 0x27FF), (0x2980, 0x29FF), (0x2A00, 0x2AFF),  # more math symbols and brackets
-    (0x1D400, 0x1D467),  # mathematical bold and italic Latin (x, W ...)
-    (0x1D538, 0x1D56B),  # double-struck (R for the reals)
-    (0x1D6A8, 0x1D6E1), (0x1D6E2, 0x1D71B),  # bold and italic Greek
+    (0x2308, 0x230B), (0x239B, 0x23B3), (0x23DC, 0x23E1),  # ceilings, floors, bracket pieces, over/under braces
+    (0x27E8, 0x27EF), (0x27F5, 0x27FF),  # angle brackets, long arrows
+    (0x2A00, 0x2A06),  # n-ary circled operators
+    (0x1D434, 0x1D467),  # mathematical italic Latin: a one-letter <mi> (x, W ...) is drawn with these
+    (0x1D6E2, 0x1D71B),  # mathematical italic Greek (θ, π as variables)
 ]
 
 
@@ -38,7 +39,7 @@ def main() -> int:
     source = Path(ziamath.__file__).parent / "fonts" / "STIXTwoMath-Regular.ttf"
     options = subset.Options()
     options.flavor = "woff2"
-    options.layout_features = ["*"]
+    options.layout_features = ["ssty", "flac", "dtls", "ccmp", "locl", "kern", "mark", "mkmk"]  # what MathML layout asks for
     options.name_IDs = ["*"]  # keep the copyright and license records
     options.notdef_outline = True
     font = subset.load_font(str(source), options)
