@@ -89,6 +89,109 @@ SCRUB_JS = """async ([chartId, frames]) => {
 }"""
 
 
+# Recorded from the first moment of the page: long tasks, layout shifts, and paints.
+OBSERVE_JS = """
+window.__bench = {tasks: [], shifts: 0, fcp: null};
+new PerformanceObserver(l => l.getEntries().forEach(e => window.__bench.tasks.push([e.startTime, e.duration])))
+  .observe({type: 'longtask', buffered: true});
+new PerformanceObserver(l => l.getEntries().forEach(e => { if (!e.hadRecentInput) window.__bench.shifts += e.value; }))
+  .observe({type: 'layout-shift', buffered: true});
+new PerformanceObserver(l => l.getEntries().forEach(e => { if (e.name === 'first-contentful-paint') window.__bench.fcp = e.startTime; }))
+  .observe({type: 'paint', buffered: true});
+"""
+
+
+def _serve(site: Path):
+    """site/ over http on a free port, from a thread: (base url, server)."""
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}/", server
+
+
+def _gzip_size(site: Path, url: str, base: str) -> int:
+    import gzip
+    from urllib.parse import unquote, urlsplit
+
+    path = site / unquote(urlsplit(url).path).lstrip("/")
+    if url.rstrip("/") + "/" == base:
+        path = site / "index.html"
+    return len(gzip.compress(path.read_bytes(), 9)) if path.is_file() else 0
+
+
+def load_rows(site: Path, throttle: float = 1.0, read: bool = True) -> list[dict]:
+    """Open the article over http in a fresh context (CPU slowed `throttle` times with CDP),
+    and report what a reader waits for; then, if `read`, scroll to the end at reading speed."""
+    from playwright.sync_api import sync_playwright
+
+    base, server = _serve(site)
+    tag = f" (CPU /{throttle:g})" if throttle != 1 else ""
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            page = context.new_page()
+            cdp = context.new_cdp_session(page)
+            cdp.send("Emulation.setCPUThrottlingRate", {"rate": throttle})
+            page.add_init_script(OBSERVE_JS)
+            page.goto(base)
+            page.wait_for_function("window.article && window.article.timing.firstChart", timeout=120_000)
+            page.wait_for_function("document.documentElement.dataset.chartsReady === 'true'", timeout=120_000)
+            page.wait_for_timeout(1500)  # let the last tasks of the load land
+            m = page.evaluate("""() => ({first: window.article.timing.firstChart, b: window.__bench,
+                resources: performance.getEntriesByType('resource').map(r => [r.name, r.responseEnd]),
+                live: window.article.live().length})""")
+            cdp.send("HeapProfiler.collectGarbage")
+            heap = cdp.send("Runtime.getHeapUsage")["usedSize"] / 2**20
+            before = [base] + [url for url, end in m["resources"] if end <= m["first"]]
+            sent = sum(_gzip_size(site, url, base) for url in before) / 1024
+            tasks = m["b"]["tasks"]
+            blocking = sum(max(0.0, d - 50) for t, d in tasks if m["b"]["fcp"] is None or t >= m["b"]["fcp"])
+            rows = [
+                {"name": f"load{tag}: first chart interactive", "value": m["first"], "unit": "ms after navigation"},
+                {"name": f"load{tag}: longest main-thread task", "value": max([d for _, d in tasks] or [0]), "unit": "ms"},
+                {"name": f"load{tag}: total blocking time", "value": blocking, "unit": "ms"},
+                {"name": f"load{tag}: JS heap after load (after GC)", "value": heap, "unit": f"MiB ({m['live']} charts embedded)"},
+                {"name": f"load{tag}: bytes before first chart interactive", "value": sent, "unit": f"KiB gzip ({len(before)} files)"},
+                {"name": f"load{tag}: layout shift", "value": m["b"]["shifts"], "unit": "CLS"},
+            ]
+            if read:
+                rows += _read_rows(page, cdp, tag)
+            browser.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    return rows
+
+
+def _read_rows(page, cdp, tag: str) -> list[dict]:
+    """Scroll to the end at about 600 px a second (a fast reader), sampling the JS heap."""
+    page.evaluate("window.__bench.tasks = []")
+    peak, t0 = 0.0, time.perf_counter()
+    height = page.evaluate("document.scrollingElement.scrollHeight")
+    y = 0
+    while y < height:
+        y += 150
+        page.evaluate(f"window.scrollTo(0, {y})")
+        page.wait_for_timeout(250)
+        peak = max(peak, cdp.send("Runtime.getHeapUsage")["usedSize"] / 2**20)
+        height = page.evaluate("document.scrollingElement.scrollHeight")
+    page.wait_for_timeout(1000)
+    tasks = page.evaluate("window.__bench.tasks.map(t => t[1])")
+    return [
+        {"name": f"read{tag}: whole article, scrolled", "value": time.perf_counter() - t0, "unit": f"s ({height:,} px)"},
+        {"name": f"read{tag}: longest main-thread task", "value": max(tasks or [0]), "unit": f"ms ({len(tasks)} over 50 ms)"},
+        {"name": f"read{tag}: peak JS heap", "value": peak, "unit": "MiB"},
+    ]
+
+
 def _pct(values, q):
     values = sorted(values)
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
@@ -103,7 +206,9 @@ def scrub_rows(site: Path, chart_id: str, frames: int = 120) -> list[dict]:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto((site / "index.html").resolve().as_uri())
         page.wait_for_function("document.documentElement.dataset.chartsReady === 'true'")
-        page.locator(f"#{chart_id}").scroll_into_view_if_needed()
+        page.locator(f"#{chart_id}").scroll_into_view_if_needed()  # the charts near it embed, as for a reader
+        page.wait_for_function(f"window.article.live().includes('{chart_id}') && window.article.pending() === 0",
+                               timeout=60_000)
         result = page.evaluate(SCRUB_JS, [chart_id, frames])
         browser.close()
     work, gaps = result["work"], result["gaps"]
@@ -176,17 +281,33 @@ def print_table(rows: list[dict]) -> None:
         print(f"{r['name']:<{width}}  {shown:>12}  {r['unit']}", flush=True)
 
 
-def main(root: Path = paths.ROOT, quick: bool = False) -> int:
-    rows = build_rows(root)
-    print_table(rows)
-    from builder.training import bench as training_bench
+def scrub_charts(root: Path) -> list[str]:
+    """The first scrub chart of every section that has one."""
+    from builder.figures import default_registry
 
-    train = training_bench.run(quick=quick)
-    print()
-    print_table(train)
+    first = {}
+    for fig in default_registry(root).figures.values():
+        if fig.scrub:
+            first.setdefault(fig.section, fig.id)
+    return list(first.values())
+
+
+def main(root: Path = paths.ROOT, quick: bool = False, only: str | None = None) -> int:
+    """only: "page" runs the page measures alone (load, read, scrub) on the built site/."""
     site = paths.site_dir(root)
+    if only != "page":
+        rows = build_rows(root)
+        print_table(rows)
+        from builder.training import bench as training_bench
+
+        train = training_bench.run(quick=quick)
+        print()
+        print_table(train)
     if Path(CHROMIUM).exists() and (site / "index.html").exists():
-        for scrub_chart in ("mod-top-accuracy", "sparse-parity-accuracy"):
+        for throttle in (1, 4):
+            print()
+            print_table(load_rows(site, throttle, read=not quick))
+        for scrub_chart in scrub_charts(root):
             print()
             print_table(scrub_rows(site, scrub_chart, frames=60 if quick else 240))
         print()

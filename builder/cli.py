@@ -44,7 +44,7 @@ def _train(args) -> int:
 def _bench(args) -> int:
     from builder.bench import main as bench_main
 
-    return bench_main(Path(args.root), quick=args.quick)
+    return bench_main(Path(args.root), quick=args.quick, only=args.only)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_train)
     p = sub.add_parser("bench", help="build and training benchmarks")
     p.add_argument("--quick", action="store_true", help="smaller measurements (for tests)")
+    p.add_argument("--only", choices=["page"], help="only the page measures (load, read, scrub) on the built site/")
     p.set_defaults(func=_bench)
     args = parser.parse_args(argv)
     try:

@@ -598,3 +598,115 @@ def test_the_math_font_has_every_character_the_article_uses(article_site):
     italic = {c: chr(0x1D44E + ord(c) - ord("a")) if c.islower() else chr(0x1D434 + ord(c) - ord("A"))
               for c in letters if "a" <= c.lower() <= "z" and c != "h"}  # (italic h is U+210E)
     assert letters and [c for c, it in sorted(italic.items()) if not covered(it)] == []
+
+
+# ---- lazy embedding: what a reader gets, without embedAll ------------------------------------
+@pytest.fixture
+def lazy_page(chromium, article_site):
+    """The article from file://, as a reader opens it: only the charts near the viewport embed."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.problems, page.requests = [], []
+    page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
+    page.on("pageerror", lambda e: page.problems.append(str(e)))
+    page.on("request", lambda r: page.requests.append(r.url))
+    page.goto((article_site / "index.html").as_uri())
+    page.wait_for_function("document.documentElement.dataset.chartsReady === 'true'", timeout=30000)
+    yield page
+    context.close()
+
+
+def live_charts(page):
+    return set(page.evaluate("window.article.live()"))
+
+
+def settle(page, chart_id=None):
+    """Wait until the embedding queue is empty (and `chart_id` is embedded)."""
+    cond = "window.article.pending() === 0" + (f" && window.article.live().includes('{chart_id}')" if chart_id else "")
+    page.wait_for_function(cond, timeout=30000)
+
+
+def spec_requests(page):
+    return sorted(u.rsplit("/charts/", 1)[1] for u in page.requests if "/charts/" in u and "/shared/" not in u)
+
+
+def test_the_first_load_embeds_only_the_charts_near_the_viewport(lazy_page):
+    page = lazy_page
+    live = live_charts(page)
+    assert live and len(live) < len(CHARTS) // 3
+    near = page.evaluate("""() => [...document.querySelectorAll('figure.chart')].filter(f => {
+        const r = f.getBoundingClientRect(); return r.bottom > -innerHeight && r.top < 2 * innerHeight; }).map(f => f.id)""")
+    assert live <= set(near)
+    assert spec_requests(page) == sorted(f"{c}.js" for c in live)  # no other chart's spec was loaded
+    # every chart not embedded holds its place with its static image
+    for chart in set(CHARTS) - live:
+        assert page.locator(f"#{chart} .chart-placeholder img").get_attribute("src") == f"figures/{chart}.svg"
+    assert page.problems == []
+
+
+def test_a_chart_embedded_late_shows_the_sections_current_step(lazy_page):
+    page = lazy_page
+    assert "five-neuron-plane" not in live_charts(page)
+    page.locator("#five-neuron-accuracy .chart-frame").evaluate("el => el.focus({preventScroll: true})")
+    page.keyboard.press("End")  # the step changes while none of the section's charts is embedded
+    assert page.evaluate("window.article.current['five-neuron']") == 15000
+    assert page.locator("#five-neuron-accuracy .chart-frame").get_attribute("aria-valuenow") == "15000"
+    page.locator("#five-neuron-plane").scroll_into_view_if_needed()
+    settle(page, "five-neuron-plane")
+    steps = page.evaluate("window.article.views()['five-neuron'].map(v => v.view.signal('step'))")
+    assert steps and all(s == 15000 for s in steps)
+
+
+def test_an_animate_button_below_the_fold_plays(lazy_page):
+    from builder.figures import open_q_mem
+
+    page = lazy_page
+    anim = "open-q-mem-again-play"
+    button = page.locator(f"button.animate[data-animate='{anim}']")
+    section = button.get_attribute("data-section")
+    assert not [c for c in live_charts(page) if c.startswith("open-q-mem-again")]
+    button.scroll_into_view_if_needed()
+    button.click()
+    end = next(a for a in open_q_mem.animations(REPO) if a.id == anim).end
+    page.wait_for_function(f"window.article.current['{section}'] === {end}", timeout=30000)
+    shown = page.evaluate(f"window.article.views()['{section}'].map(v => v.view.signal('step'))")
+    assert shown and all(s == end for s in shown)  # the charts in view played it
+
+
+def test_a_chosen_run_reaches_the_charts_embedded_later(lazy_page):
+    """Pick a sister run, scroll far away (the section's charts are finalized), come back: each
+    chart embeds again with that run's data, and the prose names it."""
+    from builder.figures import mod_bot
+    from builder.paths import ROOT
+
+    page = lazy_page
+    key = next(k for k, r in mod_bot.runs(ROOT).items() if k != mod_bot.FEATURED and r["reached"])
+    page.locator("#mod-bot-seeds").scroll_into_view_if_needed()
+    settle(page, "mod-bot-seeds")
+    page.locator("#mod-bot-seeds select").select_option(key)
+    page.wait_for_function(f"window.article.state['mod-bot'].run === '{key}'")
+    page.evaluate("window.scrollTo(0, 0)")
+    page.wait_for_function("!window.article.live().some(c => c.startsWith('mod-bot'))", timeout=30000)
+    for chart in ("mod-bot-dft", "mod-bot-stars", "mod-bot-logits", "mod-bot-loss"):
+        page.locator(f"#{chart}").scroll_into_view_if_needed()
+        settle(page, chart)
+        assert page.evaluate(f"window.article.views()['mod-bot'].find(v => v.id === '{chart}').view.signal('run')") == key
+        assert [u for u in page.requests if u.endswith(f"/data/{chart}/run-{key}.js")]
+    assert page.locator("output.live[data-signal='chosen']").inner_text() == mod_bot.run_label(key, mod_bot.runs(ROOT)[key])
+    assert page.problems == []
+
+
+def test_no_chart_changes_the_layout_when_it_is_drawn(chromium, article_site):
+    """Each placeholder has the size of the chart that replaces it: the figures' boxes are the
+    same before and after every chart is embedded, on a desktop and on a phone."""
+    for viewport in ({"width": 1280, "height": 900}, {"width": 390, "height": 844}):
+        context = chromium.new_context(viewport=viewport)
+        page = context.new_page()
+        page.goto((article_site / "index.html").as_uri())
+        page.wait_for_function("document.documentElement.dataset.chartsReady === 'true'", timeout=30000)
+        boxes = "() => Object.fromEntries([...document.querySelectorAll('figure.chart')].map(f => [f.id, f.getBoundingClientRect().height]))"
+        placeholders = page.evaluate(boxes)
+        page.evaluate("window.article.embedAll()")
+        drawn = page.evaluate(boxes)
+        assert {k: v for k, v in drawn.items() if abs(v - placeholders[k]) > 0.5} == {}, (viewport, placeholders)
+        context.close()

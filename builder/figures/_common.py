@@ -187,3 +187,26 @@ def heatmap(key: str, w: np.ndarray, steps: np.ndarray, title: str, *, x_title: 
     ).encode(y="n:O")
     return alt.layer(cells, ring).properties(
         width=cell[0] * n_cols, height=cell[1] * n_rows, title=alt.Title(title, anchor="start", fontSize=12))
+
+
+def raster(chart, scale: float = 2.0) -> str:
+    """A chart drawn once at build time, as a PNG data URI: for marks too many to draw in the page
+    (thousands of lines) that never change as the reader scrubs. The chart must have a fixed
+    size, no padding and no axes, so that its pixels map linearly onto the live chart's plot
+    area (see `raster_layer`)."""
+    import base64
+
+    import vl_convert as vlc
+
+    spec = chart.to_dict() if hasattr(chart, "to_dict") else chart
+    spec = {**spec, "autosize": {"type": "none"}, "padding": 0, "background": None,
+            "config": {**spec.get("config", {}), "view": {"stroke": None}}}
+    return "data:image/png;base64," + base64.b64encode(vlc.vegalite_to_png(spec, scale=scale)).decode()
+
+
+def raster_layer(url: str, height: int):
+    """An image mark that covers a layer's plot area (the width of the chart, `height` tall)
+    with a `raster` image; the other layers of the chart draw the axes and what moves."""
+    return alt.Chart(alt.Data(values=[{"url": url}])).mark_image(
+        aspect=False, align="left", baseline="top", width=alt.expr("width"), height=height, aria=False,
+    ).encode(url="url:N", x=alt.value(0), y=alt.value(0))

@@ -11,8 +11,8 @@ import numpy as np
 
 from builder import freeze
 from builder.figures import Animation, Figure, Section, with_datasets, with_vega_data
-from builder.figures._common import (CODES, LEVELS, TEST_COLOR, accuracy_curves, checkpoint_steps, heatmap,
-                                     heatmap_params, loss_curves, packed, vmax_of)
+from builder.figures._common import (CODES, LEVELS, TEST_COLOR, accuracy_curves, checkpoint_steps, heatmap, heatmap_params,
+                                     loss_curves, packed, raster, raster_layer, step_rule, vmax_of)
 from builder.training import config
 
 EXPERIMENT, L2_EXPERIMENT = "sparse-parity", "sparse-parity-l2"
@@ -84,41 +84,46 @@ def weights_chart(root: Path):
 
 
 def trajectories_chart(root: Path):
-    """Every first-layer weight over all checkpoints, packed one character per checkpoint."""
+    """Every first-layer weight over all checkpoints, with a rule at the section's step.
+
+    The ~4,000 lines never change, so they are drawn once at build time into an image (a Vega
+    view of them took 7.5 s and 229 MB to embed, and ~200 ms to redraw a frame); the live chart
+    is that image, its axes, the step rule and the pointer that scrubs."""
     r = run(root)
     w, steps = r["w_in"], r["step"]  # (checkpoints, inputs, hidden)
     vmax = float(np.abs(w).max())
     q = np.clip(np.round(w / vmax * LEVELS), -LEVELS, LEVELS).astype(int) + LEVELS
     table = np.array(list(CODES))
     n_inputs = w.shape[1]
-    rows = []
+    rows = []  # one packed row per weight: a character per checkpoint
     for i in range(n_inputs):
         group = "useful bit" if i < USEFUL else "bias" if i == n_inputs - 1 else "distractor bit"
         for n in range(w.shape[2]):
             rows.append({"id": f"{i}-{n}", "g": group, "c": "".join(table[q[:, i, n]])})
     every = int(steps[1] - steps[0])
+    height = 220
+    x = alt.X("step:Q", title="Training step", scale=alt.Scale(domain=[int(steps[0]), int(steps[-1])], nice=False),
+              axis=alt.Axis(format="~s", tickCount=5))
+    y = alt.Y("v:Q", title="weight", scale=alt.Scale(domain=[-vmax, vmax], nice=False))
     base = alt.Chart(alt.NamedData("trajectories")).transform_calculate(
         s=f"sequence(0, {len(steps)})"
     ).transform_flatten(["s"]).transform_calculate(
         step=f"{int(steps[0])} + datum.s * {every}",
         v=f"(indexof(codes, substring(datum.c, datum.s, datum.s + 1)) - {LEVELS}) * {vmax / LEVELS:.6g}",
     )
-    x = alt.X("step:Q", title="Training step", scale=alt.Scale(domain=[int(steps[0]), int(steps[-1])], nice=False),
-              axis=alt.Axis(format="~s", tickCount=5))
-    y = alt.Y("v:Q", title="weight")
-    layers = [
+    lines = alt.layer(*[
         base.transform_filter(f"datum.g == '{g}'").mark_line(strokeWidth=width, opacity=opacity, color=color).encode(
-            x=x, y=y, detail="id:N")
-        for g, color, width, opacity in (("useful bit", TEST_COLOR, 1.0, 0.6), ("distractor bit", "#8c8c8c", 0.5, 0.12),
+            x=x.axis(None), y=y.axis(None), detail="id:N")
+        for g, color, width, opacity in (("distractor bit", "#8c8c8c", 0.5, 0.12), ("useful bit", TEST_COLOR, 1.0, 0.6),
                                          ("bias", BIAS_COLOR, 1.0, 0.6))
-    ]
-    # No step marker on this chart: anything here that moved with the step would make the canvas
-    # redraw all ~4,000 lines (~200 ms a frame, measured); pointing at it still sets the step.
-    chart = alt.layer(*layers).add_params(
-        alt.param(name="step", value=sections(root)[0].initial), alt.param(name="codes", value=CODES)
-    ).properties(width="container", height=220, title=alt.Title(
+    ]).add_params(alt.param(name="codes", value=CODES)).properties(width=1000, height=height)
+    frame = alt.Chart(alt.Data(values=[{"step": int(steps[0]), "v": -vmax}, {"step": int(steps[-1]), "v": vmax}])
+                      ).mark_point(opacity=0).encode(x=x, y=y)
+    chart = alt.layer(raster_layer(raster(with_datasets(lines, {"trajectories": rows}), scale=1.0), height), frame, *step_rule()).add_params(
+        alt.param(name="step", value=sections(root)[0].initial)
+    ).properties(width="container", height=height, title=alt.Title(
         "Every first-layer weight over training: useful bits (red), bias (green), distractors (grey)", anchor="start"))
-    return with_datasets(chart, {"trajectories": rows})
+    return chart
 
 
 def l1_l2_chart(root: Path):
@@ -155,7 +160,7 @@ def figures() -> list[Figure]:
         Figure("sparse-parity-trajectories", SECTION,
                "Each line is one first-layer weight over training. Move the pointer along it to scrub the charts above.",
                "Line chart of every first-layer weight over training; the weights on the three useful bits grow while the distractors shrink to zero.",
-               trajectories_chart, scrub=True, follow=False, sources=src),
+               trajectories_chart, scrub=True, sources=src),
         Figure("sparse-parity-l1-l2", "sparse-parity-footnote",
                "Final first-layer weights with an L1 penalty (left) and with L2 weight decay (right).",
                "Two heatmaps of final first-layer weights: with L1 only a few neurons use the three useful bits; with L2 the weight is spread across many neurons.",

@@ -112,7 +112,7 @@ def static_svg(vega: dict) -> str:
                    for s in vega.get("signals", [])]
         vega = {**vega, "signals": signals}
     svg = vlc.vega_to_svg(vega)
-    if len(svg) <= MAX_VECTOR_SVG:
+    if len(re.sub(r'href="data:[^"]*"', "", svg)) <= MAX_VECTOR_SVG:  # images it embeds stay as they are
         return svg
     png = vlc.vega_to_png(vega, scale=2)
     m = re.search(r'width="([\d.]+)"\s+height="([\d.]+)"', svg)

@@ -463,5 +463,6 @@
     return Promise.all(ids.map(function (id) { return request(id, true); }));
   }
   window.article = { setStep: setStep, setNeuron: setNeuron, setShared: setShared, hovered: hovered, current: current,
-                     state: state, views: views, embedAll: embedAll, timing: timing, live: function () { return Object.keys(live); } };
+                     state: state, views: views, embedAll: embedAll, timing: timing, live: function () { return Object.keys(live); },
+                     pending: function () { return queue.length + (busy ? 1 : 0); } };
 })();
