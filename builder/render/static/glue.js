@@ -443,9 +443,11 @@
     var leave = new IntersectionObserver(function (entries) {
       entries.forEach(function (e) { if (!e.isIntersecting) unload(e.target.id); });
     }, { rootMargin: "300% 0px" });
-    ids.forEach(function (id) {
-      approach.observe(document.getElementById(id));
-      leave.observe(document.getElementById(id));
+    ids.forEach(function (id) {  // those near now are asked for at once (the observer reports a frame later)
+      var el = document.getElementById(id), r = el.getBoundingClientRect();
+      if (r.bottom > -window.innerHeight && r.top < 2 * window.innerHeight) request(id);
+      approach.observe(el);
+      leave.observe(el);
     });
     if (dark.addEventListener) dark.addEventListener("change", function () {
       Object.keys(live).forEach(function (id) { request(id, false, true); });
