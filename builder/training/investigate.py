@@ -108,7 +108,37 @@ def probe_stats(step, params, moments, cfg, model, train_set, flush: bool) -> di
         out["share_grad_zero_kept"] = (kept == 0).float().mean(1).tolist()
         out["grad_abs_median"] = kept.abs().median(dim=1).values.tolist()
         out["grad_flush_rel_diff"] = ((kept - flushed).norm(dim=1) / kept.norm(dim=1)).tolist()
+    out.update(precision_stats(params, model, cfg, train_set))
+    torch.set_flush_denormal(flush)
     return out
+
+
+def precision_stats(params, model, cfg, train_set) -> dict:
+    """Per model: how far the float32 gradient is from the float64 gradient at the same (float32)
+    parameters, and on how many training examples float32 rounds the correct class's probability
+    to exactly 1, so that its logit gets no gradient (softmax collapse)."""
+    names = list(params)
+
+    def grad(dtype):
+        ps = {k: params[k].detach().to(dtype).requires_grad_(True) for k in names}
+        one_a, one_b = train_set[0]
+        inputs = (one_a.to(dtype), one_b.to(dtype))
+        g = torch.autograd.grad(trainer.objective(ps, model, cfg, inputs, train_set[1]),
+                                [ps[k] for k in names])
+        return torch.cat([x.flatten(1).double() for x in g], dim=1), ps, inputs
+
+    g32, ps32, in32 = grad(torch.float32)
+    g64, ps64, in64 = grad(torch.float64)
+    with torch.no_grad():
+        y = train_set[1].expand(g32.shape[0], -1).unsqueeze(-1)
+        p32 = torch.log_softmax(model.forward(ps32, in32), -1).gather(-1, y).exp().squeeze(-1)
+        lp64 = torch.log_softmax(model.forward(ps64, in64), -1).gather(-1, y).squeeze(-1)
+        return {
+            "grad32_vs_64_rel_err": ((g32 - g64).norm(dim=1) / g64.norm(dim=1)).tolist(),
+            "grad32_vs_64_cosine": ((g32 * g64).sum(1) / (g32.norm(dim=1) * g64.norm(dim=1))).tolist(),
+            "share_examples_p_correct_is_1_in_float32": (p32 == 1).double().mean(1).tolist(),
+            "median_example_loss_float64": (-lp64).median(dim=1).values.tolist(),
+        }
 
 
 class Log:
@@ -179,6 +209,8 @@ def run_variant(name: str, steps: int | None = None, seeds=SEEDS) -> dict:
                         w_out=out["w_out"].astype(np.float16),
                         checkpoint_step=out["checkpoint_step"])
     (OUT / f"{name}.json").write_text(json.dumps(result))
+    torch.save({k[len("final_"):]: torch.from_numpy(v) for k, v in out.items()
+                if k.startswith("final_")}, OUT / "state" / f"{name}-final.pt")
     (OUT / "state" / f"{name}.pt").unlink(missing_ok=True)
     return result
 
@@ -347,11 +379,11 @@ def adamw_check(seed: int = 1, steps: int = 300) -> dict:
     same_order = torch_adamw(model, init, data, cfg, steps)[steps]
     out["ours_vs_torch_adamw_same_forward"] = rel_diff(same_order, ours)
     out["ours_vs_torch_adamw_bit_identical"] = all(torch.equal(same_order[k], ours[k]) for k in ours)
-    record = (1, 10, 100, 300, 1000, 2000)
+    record = (1, 10, 100, 300, 1000)
     seq_model = dataclasses.replace(model, sequential=True)
-    seq = torch_adamw(seq_model, init, data, cfg, 2000, record=record)
-    collapsed_long = torch_adamw(model, init, data, cfg, 2000, record=record)
-    f64 = torch_adamw(seq_model, init, data, cfg, 2000, dtype=torch.float64, record=record)
+    seq = torch_adamw(seq_model, init, data, cfg, 1000, record=record)
+    collapsed_long = torch_adamw(model, init, data, cfg, 1000, record=record)
+    f64 = torch_adamw(seq_model, init, data, cfg, 1000, dtype=torch.float64, record=record)
     out["sequential_vs_collapsed_by_step"] = {t: rel_diff(collapsed_long[t], seq[t]) for t in record}
     out["float64_sequential_vs_float32_collapsed_by_step"] = {
         t: rel_diff(f64[t], collapsed_long[t]) for t in record}
@@ -375,6 +407,22 @@ def main(argv: list[str]) -> None:
             print(name, json.dumps(summarize(r["metric_step"], r["test_loss"],
                                              r["settings"]["steps"])), f"cpu {r['cpu_s']} s",
                   flush=True)
+    elif argv[0] == "precision":  # trainer states (copies of investigation/state/*.pt)
+        spec = base_spec()
+        data = tasks.modular_addition(spec["p"], spec["train_fraction"], spec["split_seed"])
+        model = experiments.model_config(spec)
+        cfg = experiments.train_config([{**spec, "seed": s} for s in SEEDS])
+        train_set = (model.encode(data.train_x), data.train_y)
+        torch.set_num_threads(1)
+        torch.set_flush_denormal(True)
+        rows = {}
+        for f in argv[1:]:
+            state = torch.load(f, weights_only=False)
+            stats = precision_stats(state["params"], model, cfg, train_set)
+            rows[f"{Path(f).stem} step {state['step']}"] = stats
+            print(Path(f).stem, state["step"], {k: float(np.median(v)) for k, v in stats.items()},
+                  flush=True)
+        (OUT / "precision.json").write_text(json.dumps(rows, indent=1))
     elif argv[0] == "report":
         print(report())
     elif argv[0] == "adamw":
