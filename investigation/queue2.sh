@@ -6,6 +6,7 @@ while kill -0 "$1" 2>/dev/null; do sleep 10; done
 export PYTHONPATH="$PWD"
 PY=/work/main/.venv/bin/python
 [ -f investigation/adamw_check.json ] || $PY -m builder.training.investigate adamw
+[ -f investigation/batch_check.json ] || $PY -m builder.training.investigate batch
 STEPS=$($PY - "$2" <<'PY'
 import sys, time, dataclasses, torch
 from builder.training import investigate as I, tasks, experiments, trainer

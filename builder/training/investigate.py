@@ -392,6 +392,53 @@ def adamw_check(seed: int = 1, steps: int = 300) -> dict:
     return out
 
 
+def adamw_by_step(seed: int = 1, record=(1, 10, 100, 200, 300)) -> dict:
+    """Our trainer against torch.optim.AdamW (same forward and loss) after each of `record` steps:
+    where they part, and how fast the parting grows."""
+    torch.set_num_threads(1)
+    spec = {**base_spec(), "seed": seed, "metrics": 2, "checkpoints": 0}
+    data = tasks.modular_addition(spec["p"], spec["train_fraction"], spec["split_seed"])
+    model = experiments.model_config(spec)
+    init = models.init_params(model, [seed])
+    cfg = experiments.train_config([{**spec, "steps": max(record)}])
+    theirs = torch_adamw(model, init, data, cfg, max(record), record=record)
+    out = {}
+    for t in record:
+        trained = trainer.train(data, model, experiments.train_config([{**spec, "steps": t}]),
+                                progress=False)
+        ours = {k[len("final_"):]: torch.from_numpy(v) for k, v in trained.items()
+                if k.startswith("final_")}
+        out[t] = {"rel_diff": rel_diff(theirs[t], ours),
+                  "bit_identical": all(torch.equal(theirs[t][k], ours[k]) for k in ours)}
+    return out
+
+
+def batch_check(steps: int = 2000) -> dict:
+    """Is the control the frozen algorithm? Seeds 1-8 as one batch (as the frozen shard all-0
+    trained them) and seeds 1-16 as one batch without the probe, each against the collapsed input
+    matrix the frozen shard / the control run kept at `steps` (float16)."""
+    torch.set_num_threads(1)
+    spec = base_spec()
+    data = tasks.modular_addition(spec["p"], spec["train_fraction"], spec["split_seed"])
+    model = experiments.model_config(spec)
+    frozen = np.load(ROOT / "content/_freeze/seeds-mod-top/shards/all-0.npz")
+    k = list(frozen["checkpoint_step"]).index(steps)
+    control = np.load(OUT / "state" / "control-weights.npz")
+    c = list(control["checkpoint_step"]).index(steps)
+    out = {}
+    for label, seeds, want in (("batch of 8 vs frozen shard all-0", SEEDS[:8], frozen["w_in"][:, k]),
+                               ("batch of 16 without probe vs control", SEEDS, control["w_in"][:, c])):
+        cfg = experiments.train_config([{**spec, "seed": s, "steps": steps, "metrics": 2,
+                                         "checkpoints": 2} for s in seeds])
+        got = trainer.train(data, model, cfg, progress=False)["w_in"][:, -1].astype(np.float16)
+        diff = [float(np.linalg.norm(g.astype(np.float64) - w.astype(np.float64))
+                      / np.linalg.norm(w.astype(np.float64))) for g, w in zip(got, want)]
+        out[label] = {"seeds": list(seeds), "step": steps, "identical": bool((got == want).all()),
+                      "rel_diff": diff}
+        print(label, out[label], flush=True)
+    return out
+
+
 def main(argv: list[str]) -> None:
     if not argv:
         print(__doc__)
@@ -423,6 +470,13 @@ def main(argv: list[str]) -> None:
             print(Path(f).stem, state["step"], {k: float(np.median(v)) for k, v in stats.items()},
                   flush=True)
         (OUT / "precision.json").write_text(json.dumps(rows, indent=1))
+    elif argv[0] == "adamw-by-step":
+        result = json.loads((OUT / "adamw_check.json").read_text())
+        result["ours_vs_torch_adamw_by_step"] = adamw_by_step()
+        (OUT / "adamw_check.json").write_text(json.dumps(result, indent=1))
+        print(json.dumps(result["ours_vs_torch_adamw_by_step"], indent=1))
+    elif argv[0] == "batch":
+        (OUT / "batch_check.json").write_text(json.dumps(batch_check(), indent=1))
     elif argv[0] == "report":
         print(report())
     elif argv[0] == "adamw":
