@@ -99,7 +99,8 @@ def probe_stats(step, params, moments, cfg, model, train_set, flush: bool) -> di
         d_logits.scatter_add_(-1, train_set[1].expand(logits.shape[0], -1).unsqueeze(-1),
                               -torch.ones(logits.shape[0], n, 1))
         d_logits = (d_logits / (n * p)).flatten(1)
-        torch.set_flush_denormal(flush)
+        # counted with denormals kept: under flushing (DAZ) a subnormal compares equal to 0
+        # (runs before this fix logged 0 subnormals wherever flush_denormal was on)
         kept, flushed = grads[False], grads[True]
         out["share_dlogits_subnormal"] = ((d_logits != 0) & (d_logits.abs() < TINY)).float().mean(1).tolist()
         out["share_dlogits_zero"] = (d_logits == 0).float().mean(1).tolist()
@@ -108,8 +109,8 @@ def probe_stats(step, params, moments, cfg, model, train_set, flush: bool) -> di
         out["share_grad_zero_kept"] = (kept == 0).float().mean(1).tolist()
         out["grad_abs_median"] = kept.abs().median(dim=1).values.tolist()
         out["grad_flush_rel_diff"] = ((kept - flushed).norm(dim=1) / kept.norm(dim=1)).tolist()
-    out.update(precision_stats(params, model, cfg, train_set))
     torch.set_flush_denormal(flush)
+    out.update(precision_stats(params, model, cfg, train_set))
     return out
 
 
@@ -296,11 +297,14 @@ def report() -> str:
             pr = probe_row(r["probes"], t)
             eps_cells.append("-" if pr is None else
                              f"{pr['sqrt_vhat_over_eps_median']:.2f}, {pr['share_sqrt_vhat_below_eps']:.2f}")
-        sub_d = max(max(v["share_dlogits_subnormal"]) for v in r["probes"].values())
-        sub_g = max(max(v["share_grad_subnormal"]) for v in r["probes"].values())
+        if r["settings"]["flush_denormal"]:  # counted under DAZ by the probe: not measured
+            subnormal = "flushed (see subnormals.json)"
+        else:
+            subnormal = ", ".join(fmt(max(max(v[k]) for v in r["probes"].values())) for k in
+                                  ("share_dlogits_subnormal", "share_grad_subnormal"))
         flush_diff = max(max(v["grad_flush_rel_diff"]) for v in r["probes"].values())
         rows.append(f"| {name} | {len(r['seeds'])} | {budget:,} | {by} | {first} | {med} | "
-                    f"{'; '.join(eps_cells)} | {fmt(sub_d)}, {fmt(sub_g)} | {fmt(flush_diff)} | "
+                    f"{'; '.join(eps_cells)} | {subnormal} | {fmt(flush_diff)} | "
                     f"{r['cpu_s']:.0f} |")
     frozen = frozen_control()
     fs = summarize(frozen["metric_step"], frozen["test_loss"], 50000)
@@ -413,6 +417,31 @@ def adamw_by_step(seed: int = 1, record=(1, 10, 100, 200, 300)) -> dict:
     return out
 
 
+def subnormal_check(files: list[str]) -> dict:
+    """Per trainer state: the share of d loss / d logits entries that are subnormal with
+    denormals kept, and exactly 0 with denormals kept and with them flushed (all seeds)."""
+    spec = base_spec()
+    data = tasks.modular_addition(spec["p"], spec["train_fraction"], spec["split_seed"])
+    model = experiments.model_config(spec)
+    x = model.encode(data.train_x)
+    out = {}
+    for f in files:
+        state = torch.load(f, weights_only=False)
+        row = {}
+        for flush in (False, True):
+            torch.set_flush_denormal(flush)
+            with torch.no_grad():
+                d = torch.softmax(model.forward(state["params"], x), -1) / (x[0].shape[0] * spec["p"])
+                label = "flushed" if flush else "kept"
+                if not flush:
+                    row["share_subnormal_kept"] = float(((d != 0) & (d.abs() < TINY)).float().mean())
+                row[f"share_zero_{label}"] = float((d == 0).float().mean())
+        torch.set_flush_denormal(True)
+        out[f"{Path(f).stem} step {state['step']}"] = row
+        print(Path(f).stem, state["step"], row, flush=True)
+    return out
+
+
 def batch_check(steps: int = 2000) -> dict:
     """Is the control the frozen algorithm? Seeds 1-8 as one batch (as the frozen shard all-0
     trained them) and seeds 1-16 as one batch without the probe, each against the collapsed input
@@ -475,6 +504,9 @@ def main(argv: list[str]) -> None:
         result["ours_vs_torch_adamw_by_step"] = adamw_by_step()
         (OUT / "adamw_check.json").write_text(json.dumps(result, indent=1))
         print(json.dumps(result["ours_vs_torch_adamw_by_step"], indent=1))
+    elif argv[0] == "subnormals":  # trainer states
+        torch.set_num_threads(1)
+        (OUT / "subnormals.json").write_text(json.dumps(subnormal_check(argv[1:]), indent=1))
     elif argv[0] == "batch":
         (OUT / "batch_check.json").write_text(json.dumps(batch_check(), indent=1))
     elif argv[0] == "report":
