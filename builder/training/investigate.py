@@ -442,6 +442,34 @@ def subnormal_check(files: list[str]) -> dict:
     return out
 
 
+def partial(name: str, steps: int) -> dict:
+    """A running (or killed) variant's curves so far, from its trainer state, against the control
+    at the same logged steps: investigation/<name>.partial.json."""
+    state = torch.load(OUT / "state" / f"{name}.pt", weights_only=False)
+    test = np.array(state["metrics"]["test_loss"], dtype=np.float64).T  # (seeds, logged)
+    logged = np.unique(np.round(np.linspace(0, steps, steps // 100 + 1)).astype(np.int64))
+    logged = logged[:test.shape[1]]
+    control = json.loads((OUT / "control.json").read_text())
+    c_steps = list(control["metric_step"])
+    c_test = np.array(control["test_loss"])[:, [c_steps.index(t) for t in logged]]
+    out = {"variant": name, "budget": steps, "reached_step": int(state["step"]),
+           "metric_step": logged.tolist(), "test_loss": test.tolist(),
+           "cpu_s": json.loads((OUT / "state" / f"{name}.log.json").read_text())["cpu_s"],
+           "by_step": {}}
+    for t in (1000, 2000, 3000, 5000, 7500, 9000):
+        if t <= logged[-1]:
+            i = int(np.searchsorted(logged, t))
+            out["by_step"][t] = {
+                "median_test_loss": float(np.median(test[:, i])),
+                "control_median_test_loss": float(np.median(c_test[:, i])),
+                "per_seed_rel_diff_to_control_median": float(np.median(
+                    np.abs(test[:, i] - c_test[:, i]) / c_test[:, i])),
+                "seeds_below_control": int((test[:, i] < c_test[:, i]).sum()),
+                "generalized": int((test[:, i] < THRESHOLD).sum())}
+    (OUT / f"{name}.partial.json").write_text(json.dumps(out))
+    return out
+
+
 def batch_check(steps: int = 2000) -> dict:
     """Is the control the frozen algorithm? Seeds 1-8 as one batch (as the frozen shard all-0
     trained them) and seeds 1-16 as one batch without the probe, each against the collapsed input
@@ -507,6 +535,9 @@ def main(argv: list[str]) -> None:
     elif argv[0] == "subnormals":  # trainer states
         torch.set_num_threads(1)
         (OUT / "subnormals.json").write_text(json.dumps(subnormal_check(argv[1:]), indent=1))
+    elif argv[0] == "partial":  # NAME STEPS
+        r = partial(argv[1], int(argv[2]))
+        print(r["reached_step"], json.dumps(r["by_step"], indent=1))
     elif argv[0] == "batch":
         (OUT / "batch_check.json").write_text(json.dumps(batch_check(), indent=1))
     elif argv[0] == "report":
