@@ -129,16 +129,21 @@ def to_device(inputs, device: str):
 def train(data: Dataset, model, cfg: TrainConfig, *,
           state_path: Path | None = None, state_key: str = "", max_steps: int | None = None,
           save_every_s: float = 30.0, progress: bool = True, desc: str = "train",
-          device: str = "cpu", bar: tqdm | None = None) -> dict[str, np.ndarray] | None:
+          device: str = "cpu", bar: tqdm | None = None, flush_denormal: bool = True,
+          probe=None) -> dict[str, np.ndarray] | None:
     """Train the M models of `cfg`; return their metrics, checkpoints and final parameters.
 
     `max_steps` stops early (saving the state) and returns None: how tests simulate an interrupt.
     `bar`: an open progress bar to advance by model-steps instead of opening one (a sweep's).
+    `flush_denormal`: False keeps subnormal floats (slower; builder.training.investigate).
+    `probe(step, params, grads, moments)`: called after every update (`step` updates done) with
+    the updated parameters, the gradients that update used and the moments; it must not change
+    them. For diagnostics (builder.training.investigate); None in every frozen run.
     """
     # Once the training loss is tiny, softmax gradients are subnormal floats, which make CPU
     # arithmetic up to 30x slower; flushing them to zero changes nothing visible. (It only reaches
     # the calling thread: run training with torch.set_num_threads(1), see builder.freeze.)
-    torch.set_flush_denormal(True)
+    torch.set_flush_denormal(flush_denormal)
     state = load_state(state_path, state_key) or fresh_state(model, cfg)
     torch.set_rng_state(state["rng"])
     params = {k: p.to(device).requires_grad_(True) for k, p in state["params"].items()}
@@ -198,6 +203,8 @@ def train(data: Dataset, model, cfg: TrainConfig, *,
             for p in params.values():
                 p.grad = None
             step += 1
+            if probe is not None:
+                probe(step, params, grads, moments)
             bar.update(n_models)
     finally:
         if own_bar:
