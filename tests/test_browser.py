@@ -31,8 +31,8 @@ CANVAS_STATS = """(sel) => {
 class Opened:
     """A page of the demo site with everything it logged and requested."""
 
-    def __init__(self, browser, url: str, site: Path, base: str, viewport=None):
-        self.context = browser.new_context(viewport=viewport or {"width": 1280, "height": 900})
+    def __init__(self, browser, url: str, site: Path, base: str, viewport=None, **context):
+        self.context = browser.new_context(viewport=viewport or {"width": 1280, "height": 900}, **context)
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.requests: list[str] = []
@@ -83,9 +83,9 @@ def fresh(request, chromium, demo_site):
     """open(viewport=None) -> a newly loaded demo page (for checks that change its state)."""
     pages = []
 
-    def open_(viewport=None):
+    def open_(viewport=None, **context):
         url, base = _url(request.param, demo_site, request)
-        pages.append(Opened(chromium, url, demo_site, base, viewport))
+        pages.append(Opened(chromium, url, demo_site, base, viewport, **context))
         return pages[-1]
     yield open_
     for p in pages:
@@ -243,6 +243,35 @@ def test_popups_on_keyboard_focus(fresh):
     assert_inside(box)
     page.keyboard.press("Escape")
     page.wait_for_function("document.getElementById('popup').hidden", timeout=3_000)
+
+
+PHONE = {"viewport": {"width": 360, "height": 740}, "has_touch": True, "is_mobile": True}
+
+
+@pytest.mark.parametrize("trigger, text", [("#cite-power2022-1", "Grokking: Generalization Beyond Overfitting"),
+                                           ("#fnref-fn-0", "A footnote with math")])
+def test_a_tap_opens_the_popup_and_stays_on_the_page(fresh, trigger, text):
+    """A tap opens the popup without following the link; a second tap, or a tap elsewhere,
+    closes it; the address never changes."""
+    page = fresh(**PHONE).page
+    url = page.url
+    page.locator(trigger).scroll_into_view_if_needed()
+    page.tap(trigger)
+    box = popup(page)
+    assert text in box["text"]
+    assert_inside(box)
+    page.wait_for_timeout(400)  # a navigation to the list would have happened by now
+    assert page.url == url and popup(page)["text"] == box["text"] and not popup(page)["hidden"]
+    page.tap(trigger)  # the second tap closes it
+    page.wait_for_function("document.getElementById('popup').hidden", timeout=3_000)
+    assert page.url == url
+    page.tap(trigger)  # open again, then a tap on the prose closes it
+    assert not popup(page)["hidden"]
+    page.tap("h2")
+    page.wait_for_function("document.getElementById('popup').hidden", timeout=3_000)
+    assert page.url == url
+    # without JavaScript's help the number is still a link to the list
+    assert page.get_attribute(trigger, "href").startswith(("#ref-", "#fn-"))
 
 
 def test_popup_sits_at_bottom_on_a_phone(fresh, tmp_path):

@@ -417,10 +417,20 @@
   });
   document.addEventListener("focusin", function (ev) { var t = triggerOf(ev); if (t) showPopup(t); });
   document.addEventListener("focusout", function (ev) { if (triggerOf(ev)) hidePopup(150); });
+  // A tap fires pointerdown, then mouseover and focus (which open the popup), then click: so
+  // whether this tap found the popup open is read at its pointerdown. A first tap opens it, a
+  // second tap on the same number closes it; neither follows the link (without JavaScript, or
+  // with a mouse or the keyboard, the link still leads to the list).
+  var openAtDown = false;
+  document.addEventListener("pointerdown", function (ev) {
+    var t = triggerOf(ev);
+    openAtDown = !!t && owner === t && popup && !popup.hidden;
+  }, true);
   document.addEventListener("click", function (ev) {
     var t = triggerOf(ev);
-    if (t && lastPointer !== "mouse") {       // tap: first tap opens the popup instead of jumping
-      if (owner !== t || popup.hidden) { ev.preventDefault(); showPopup(t); }
+    if (t && lastPointer !== "mouse") {
+      ev.preventDefault();
+      if (openAtDown) { hidePopup(0); if (t.blur) t.blur(); } else showPopup(t);
     } else if (!t && !(ev.target.closest && ev.target.closest("#popup"))) {
       hidePopup(0);
     }
