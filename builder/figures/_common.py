@@ -26,6 +26,19 @@ def palette(levels: int = LEVELS, anchors=DIVERGING) -> list[str]:
     return [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in zip(*channels)]
 
 
+def _luminance(color: str) -> float:
+    """WCAG relative luminance of '#rrggbb'."""
+    lin = [(v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4)
+           for v in (int(color[i:i + 2], 16) / 255 for i in (1, 3, 5))]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def text_on(color: str) -> str:
+    """Black or white, whichever reads better on `color`: one of them always has at least
+    4.58:1 contrast (text drawn on a mark keeps its colour in both themes)."""
+    return "#000" if _luminance(color) > (1.05 * 0.05) ** 0.5 - 0.05 else "#fff"
+
+
 def heatmap_params() -> list:
     """The params every heatmap chart adds once at its top level."""
     return [alt.param(name="palette", value=palette()), alt.param(name="codes", value=CODES)]

@@ -4,6 +4,8 @@ and a 5 x 2 out-projection (section "five-neuron", scrubbed). Read from the froz
 `five-neuron` (content/experiments.toml, kind "circle")."""
 from __future__ import annotations
 
+import json
+
 import math
 from functools import lru_cache
 from pathlib import Path
@@ -13,7 +15,7 @@ import numpy as np
 
 from builder import freeze
 from builder.figures import Animation, Figure, Section, with_datasets
-from builder.figures._common import accuracy_curves, checkpoint_steps
+from builder.figures._common import accuracy_curves, checkpoint_steps, text_on
 from builder.training import config
 
 EXPERIMENT = "five-neuron"
@@ -146,9 +148,11 @@ def weights_chart(root: Path):
             color=alt.Color("rel:Q", scale=alt.Scale(scheme="blueorange", domain=[-1, 1]), legend=None),
             opacity=opacity, tooltip=[alt.Tooltip("n1:O", title="neuron"), alt.Tooltip("axis:N", title="row" if side == "in" else "column"),
                                       alt.Tooltip("w:Q", format=".3g", title="weight")])
-        text = base.mark_text(fontSize=10).encode(
+        text = base.mark_text(fontSize=10, style="on-mark").encode(
             neuron_enc, dim_enc, text=alt.Text("w:Q", format=".3~g"),
-            color=alt.condition("abs(datum.rel) > 0.6", alt.value("#fff"), alt.value("#222")))
+            # white where the blueorange cell is dark enough for it, black elsewhere: the crossing
+            # points of the two contrasts on that scheme (measured from vega.scheme in the page)
+            color=alt.condition("datum.rel < -0.79 || datum.rel > 0.87", alt.value("#fff"), alt.value("#000")))
         size = dict(width=5 * 44, height=2 * 24) if side == "in" else dict(width=2 * 44, height=5 * 24)
         title = f"In-projection W_in ({shape})" if side == "in" else f"Out-projection W_out ({shape})"
         panels.append(alt.layer(cells, text).properties(**size, title=alt.Title(title, anchor="start", fontSize=12)))
@@ -180,7 +184,9 @@ def _plane(r: dict, side: str, joined: bool, n_steps: int):
     layers.append(dots.mark_circle(size=110).encode(
         color=color, opacity=opacity, tooltip=[alt.Tooltip("n1:N", title="neuron"), alt.Tooltip(f"{x}:Q", format=".3g", title="cos weight"),
                                                alt.Tooltip(f"{y}:Q", format=".3g", title="sin weight")], **enc))
-    layers.append(dots.mark_text(fontSize=9, fontWeight="bold", color="#fff").encode(text="n1:N", **enc))
+    inks = json.dumps([text_on(c) for c in NEURON_COLORS])  # each dot's number in black or white
+    layers.append(dots.transform_calculate(ink=f"{inks}[datum.n]").mark_text(fontSize=9, fontWeight="bold", style="on-mark").encode(
+        text="n1:N", color=alt.Color("ink:N", scale=None), **enc))
     title = "In-projection (columns of W_in)" if side == "in" else "Out-projection (rows of W_out)"
     return alt.layer(*layers).properties(width=175, height=175, title=alt.Title(title, anchor="start", fontSize=12))
 

@@ -67,13 +67,50 @@ def frame_html(fig, placeholder: str | None = None, steps=None, initial: int | N
     return f'<div class="chart-frame"{attrs} aria-label="{desc}"><div class="vega">{body}</div></div>'
 
 
+# A caption's clauses that tell the reader how to work the chart ("Move the pointer ...", "tick
+# the box ...") are marked `hint`: the print stylesheet leaves them out with the controls.
+_HINT = re.compile(r"\b(pointer|arrow keys|hover|tap|click|tick|sliders?|scrubs?|drag|point at|pick|"
+                   r"move|use the lists?|in the list)\b", re.IGNORECASE)
+_ASIDE = re.compile(r"( ?\([^()]*\))")
+
+
+def clauses(text: str) -> list[str]:
+    """`text` split after each '.', ';' or ':' that ends a clause outside parentheses."""
+    parts, start, depth = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += (ch == "(") - (ch == ")")
+        if ch in ".;:" and depth == 0 and (i + 1 == len(text) or text[i + 1] == " "):
+            parts.append(text[start:i + 1].strip())
+            start = i + 1
+    tail = text[start:].strip()
+    return [p for p in parts + [tail] if p]
+
+
+def caption_html(caption: str) -> str:
+    """A figure's caption, each clause that explains the controls wrapped in <span class="hint">."""
+    def hint(text: str) -> str:
+        return f'<span class="hint">{text}</span>'
+
+    out = []
+    for clause in clauses(caption):
+        if _HINT.search(_ASIDE.sub("", clause)):
+            out.append(hint(html.escape(clause)))
+        else:  # a parenthesis that explains the controls, inside a clause that describes the chart
+            pieces = _ASIDE.split(clause)
+            out.append("".join(hint(html.escape(p)) if _ASIDE.fullmatch(p) and _HINT.search(p) else html.escape(p)
+                               for p in pieces))
+    return " ".join(out)
+
+
 def figure_html(fig) -> str:
     cid = html.escape(fig.id)
     return (
         f'<figure class="chart{" scrub" if fig.scrub else ""}" id="{cid}" data-chart="{cid}" '
         f'data-section="{html.escape(fig.section)}">\n'
         f"{frame_html(fig)}\n"
-        f'<figcaption>{html.escape(fig.caption)}'
+        # printed instead of the live chart (hidden on screen, so the lazy image is never fetched there)
+        f'<img class="chart-print" src="figures/{cid}.svg" alt="" loading="lazy">\n'
+        f'<figcaption>{caption_html(fig.caption)}'
         f' <a class="chart-static" href="figures/{cid}.svg">Static image</a></figcaption>\n'
         "</figure>\n"
     )

@@ -35,6 +35,59 @@
     };
   }
 
+  /* ---- chart text readable in both themes: a text mark's colour is moved toward the page's
+     ink until it has 4.5:1 contrast with the page (WCAG AA); text drawn on another mark
+     (mark style "on-mark": labels on cells and dots) keeps its colour --------------------- */
+  var probe = document.createElement("canvas").getContext("2d"), inks = {};
+  function rgb(color) {  // any CSS colour -> [r, g, b] (0-255), through the canvas's parser
+    probe.fillStyle = "#000"; probe.fillStyle = color;
+    var c = probe.fillStyle;
+    if (c[0] === "#") return [1, 3, 5].map(function (i) { return parseInt(c.substr(i, 2), 16); });
+    return c.replace(/[^\d.,]/g, "").split(",").slice(0, 3).map(Number);
+  }
+  function luminance(c) {
+    var l = c.map(function (v) { v /= 255; return v <= 0.04045 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+    return 0.2126 * l[0] + 0.7152 * l[1] + 0.0722 * l[2];
+  }
+  function contrast(a, b) { var x = luminance(a), y = luminance(b); return (Math.max(x, y) + 0.05) / (Math.min(x, y) + 0.05); }
+  function ink(color) {
+    var key = (dark.matches ? "d" : "l") + color;
+    if (key in inks || typeof color !== "string") return key in inks ? inks[key] : color;
+    var styles = getComputedStyle(document.body), bg = rgb(styles.backgroundColor), fg = rgb(styles.color);
+    var c = rgb(color), out = c;
+    for (var t = 0; t <= 1.001 && contrast(out, bg) < 4.5; t += 0.05) {
+      out = c.map(function (v, i) { return Math.round(v + (fg[i] - v) * t); });
+    }
+    return (inks[key] = "#" + out.map(function (v) { return (v < 16 ? "0" : "") + v.toString(16); }).join(""));
+  }
+  if (window.vega && vega.expressionFunction) vega.expressionFunction("ink", ink);
+  function inked(fill) {  // a text mark's fill encoding, through ink()
+    if (Array.isArray(fill)) return fill.map(inked);
+    if (!fill || typeof fill !== "object") return fill;
+    var out = Object.assign({}, fill), ref;
+    delete out.value; delete out.signal; delete out.scale; delete out.field;
+    if ("value" in fill && !fill.scale) { out.value = ink(fill.value); return out; }
+    if (fill.signal && !fill.scale) ref = fill.signal;
+    else if (fill.scale && fill.field !== undefined) ref = "scale(" + JSON.stringify(fill.scale) + ", datum[" + JSON.stringify(fill.field) + "])";
+    else if (fill.scale && "value" in fill) ref = "scale(" + JSON.stringify(fill.scale) + ", " + JSON.stringify(fill.value) + ")";
+    else return fill;
+    out.signal = "ink(" + ref + ")";
+    return out;
+  }
+  function themed(marks) {  // the marks, their text's fills inked (nested groups too)
+    return (marks || []).map(function (m) {
+      var style = [].concat(m.style || []);
+      if (m.type === "group") return Object.assign({}, m, { marks: themed(m.marks) });
+      if (m.type !== "text" || style.indexOf("on-mark") >= 0 || !m.encode) return m;
+      var encode = {};
+      Object.keys(m.encode).forEach(function (set) {
+        var e = m.encode[set];
+        encode[set] = e && e.fill ? Object.assign({}, e, { fill: inked(e.fill) }) : e;
+      });
+      return Object.assign({}, m, { encode: encode });
+    });
+  }
+
   /* ---- section state: `step` (scrubbing), `neuron` (hover) and shared params --------- */
   function broadcast(section, name, value, from) {
     Object.keys(live).forEach(function (id) {
@@ -165,7 +218,7 @@
           var v = variant && variant.signals;
           return v && s.name in v ? Object.assign({}, s, { value: v[s.name] }) : s;
         });
-        var runtime = vega.parse(Object.assign({}, spec, { data: data, signals: signals }), theme());
+        var runtime = vega.parse(Object.assign({}, spec, { data: data, signals: signals, marks: themed(spec.marks) }), theme());
         return tick().then(function () { return runtime; });
       }).then(function (runtime) {  // task 2: the view, drawn hidden over what is shown now
         box = document.createElement("div");
@@ -436,6 +489,12 @@
     }
   });
   document.addEventListener("keydown", function (ev) { if (ev.key === "Escape") hidePopup(0); });
+
+  /* ---- print: each figure's static image is lazy and hidden on screen, so it is fetched
+     only now (Chromium also loads lazy images before it prints) ------------------------ */
+  window.addEventListener("beforeprint", function () {
+    Array.prototype.forEach.call(document.querySelectorAll("img.chart-print"), function (img) { img.loading = "eager"; });
+  });
 
   /* ---- start: charts within a screen of the viewport are embedded, charts beyond three
      screens are unloaded ------------------------------------------------------------- */
