@@ -29,8 +29,8 @@ from builder.markdown import Document, make_parser, render_markdown
 from builder.render.assets import write_assets
 from builder.render.charts import VERSION as CHARTS_VERSION
 from builder.markdown.charts import frame_html
-from builder.render.charts import (ChartCache, CompiledChart, placeholder_html, register_script, script_json,
-                                   share_tables)
+from builder.render.charts import (NARROW, PHONE_WIDTH, ChartCache, CompiledChart, placeholder_html, register_script,
+                                   script_json, share_tables, with_narrow)
 from builder.render.links import check_links
 
 TEMPLATES = Path(__file__).parent / "render" / "templates"
@@ -89,18 +89,19 @@ class Builder:
             self._digest = h.hexdigest()
         return self._digest
 
-    def _inputs_key(self, fig, steps) -> str | None:
-        """What this figure's chart is made from: the inputs digest, the file its `make` is
-        written in and which function of that file it is (with the values it closes over).
-        None when that cannot be told (no source file), so the figure is always made."""
-        make = fig.make
+    def _inputs_key(self, fig, steps, make=None) -> str | None:
+        """What this figure's chart is made from: the inputs digest, the file its `make` (or
+        another of its functions: `narrow`) is written in and which function of that file it is
+        (with the values it closes over). None when that cannot be told (no source file), so
+        the figure is always made."""
+        make = make or fig.make
         try:
             source = Path(inspect.getsourcefile(make)).read_bytes()
             code = make.__code__
         except (TypeError, OSError, AttributeError):
             return None
         cells = [c.cell_contents for c in make.__closure__ or ()]
-        parts = [self._inputs_digest(), fig.id, repr(steps), repr(fig.hover), repr(fig.demand),
+        parts = [self._inputs_digest(), fig.id if make is fig.make else fig.id + NARROW, repr(steps), repr(fig.hover), repr(fig.demand),
                  make.__qualname__, str(code.co_firstlineno), repr(make.__defaults__), repr(cells)]
         return hashlib.sha256("|".join(parts).encode() + source).hexdigest()
 
@@ -113,20 +114,28 @@ class Builder:
         if fig.scrub and fig.section not in reg.sections:
             raise BuildError(None, None, f'figure "{fig.id}" scrubs section "{fig.section}", which is not registered')
         steps = reg.sections[fig.section].steps if fig.scrub else None
-        inputs = self._inputs_key(fig, steps)
+        chart = self._compile_layout(fig, fig.make, steps)
+        if fig.narrow is not None:
+            narrow = self._compile_layout(fig, fig.narrow, steps, static_width=PHONE_WIDTH)
+            _check_same_params(fig, chart, narrow)
+            chart = with_narrow(chart, narrow)
+        self.compiled[fig.id] = chart
+        return chart
+
+    def _compile_layout(self, fig, make, steps, **options) -> CompiledChart:
+        """One layout of a figure (`make` or `narrow`) compiled, or found in the cache."""
+        inputs = self._inputs_key(fig, steps, make)
         hit = self.charts.cached(fig.id, inputs) if inputs else None
         if hit:
-            self.compiled[fig.id] = hit
             return hit
         try:
-            made = fig.make(self.root)
+            made = make(self.root)
             spec = made if isinstance(made, dict) else made.to_dict()
         except BuildError:
             raise
         except Exception as exc:  # a figure module bug: say which figure, keep it one line
             raise BuildError(None, None, f'figure "{fig.id}" failed: {type(exc).__name__}: {exc}') from exc
-        self.compiled[fig.id] = self.charts.compile(fig.id, spec, steps, fig.hover, fig.demand, inputs=inputs)
-        return self.compiled[fig.id]
+        return self.charts.compile(fig.id, spec, steps, fig.hover, fig.demand, inputs=inputs, **options)
 
     def _page_data(self, doc: Document, tables: dict) -> dict:
         """The small index the page's glue works from (the charts' specs are files of their
@@ -146,7 +155,9 @@ class Builder:
                            "limits": [list(lim) for lim in reg.figures[c].limits],
                            "mirrors": [list(m) for m in reg.figures[c].mirrors],
                            "variants": self.compiled[c].has_variants,
-                           "tables": tables.get(c, [])} for c in doc.charts},
+                           "tables": tables.get(c, []),
+                           **({"narrow": {"media": self.compiled[c].media, "tables": tables.get(c + NARROW, [])}}
+                              if self.compiled[c].narrow is not None else {})} for c in doc.charts},
             "live": {f"{sec}.{sig}": live[f"{sec}.{sig}"] for sec, sig in sorted(wanted) if f"{sec}.{sig}" in live},
             "sections": {
                 k: {"steps": list(reg.sections[k].steps), "initial": reg.sections[k].initial}
@@ -180,7 +191,8 @@ class Builder:
         memo = self.__dict__.setdefault("_shared_memo", {})
         if key not in memo:
             memo.clear()
-            memo[key] = (share_tables(compiled), compiled)  # keep the charts alive: ids stay unique
+            narrow = [c.narrow for c in compiled if c.narrow is not None]
+            memo[key] = (share_tables(compiled, narrow), compiled)  # keep the charts alive: ids stay unique
         return memo[key][0]
 
     def _run_checks(self, figures) -> None:
@@ -233,8 +245,9 @@ class Builder:
                     {"key": k, "html": Markup(refs[k].html), "uses": uses} for k, uses in doc.citations.items()
                 ]
                 base = doc.front.get("url")
-                tables = {c.id: sorted(set(re.findall(r'"values":\{"shared":"([0-9a-f]+)"\}', text)))
-                          for c, text in zip(compiled, texts)}
+                layouts = compiled + [c.narrow for c in compiled if c.narrow is not None]
+                tables = {c.name: sorted(set(re.findall(r'"values":\{"shared":"([0-9a-f]+)"\}', text)))
+                          for c, text in zip(layouts, texts)}
                 page = template.render(
                     front=doc.front, body=Markup(body), references=references, root="",
                     page_url=(base.rstrip("/") + "/" + ("" if name == "index.html" else name)) if base else None,
@@ -244,13 +257,13 @@ class Builder:
                     live_reload=Markup(live_reload) if live_reload else None,
                 )
                 (tmp / name).write_text(page, encoding="utf-8")
-                _write_chart_scripts(tmp / "charts", compiled, texts, shared)
+                _write_chart_scripts(tmp / "charts", layouts, texts, shared)
                 figdir = tmp / "figures"
-                for c in compiled:
+                for c in layouts:
                     if c.svg:
                         figdir.mkdir(exist_ok=True)
-                        (figdir / f"{c.id}.svg").write_text(c.svg, encoding="utf-8")
-                    if c.payloads:
+                        (figdir / f"{c.name}.svg").write_text(c.svg, encoding="utf-8")
+                    if c.payloads:  # (a narrow layout loads the wide one's)
                         datadir = tmp / "data" / c.id
                         datadir.mkdir(parents=True, exist_ok=True)
                         for key, text in c.payload_files.items():
@@ -298,12 +311,24 @@ class Builder:
         return BuildError(f"site/{file}", int(line) if line.isdigit() else None, rest)
 
 
+def _check_same_params(fig, wide: CompiledChart, narrow: CompiledChart) -> None:
+    """A narrow layout has every param of the wide one that the page or the reader sets (the
+    section's state, inputs, shared and mirrored params), so it behaves the same."""
+    names = {s["name"] for s in narrow.vega.get("signals", [])}
+    used = {"step", "neuron", "run", "demand", *fig.shares, *(n for m in fig.mirrors for n in m),
+            *(n for lim in fig.limits for n in lim if isinstance(n, str))}
+    wanted = [s["name"] for s in wide.vega.get("signals", []) if s["name"] in used or "bind" in s]
+    missing = [n for n in wanted if n not in names]
+    if missing:
+        raise BuildError(None, None, f'the narrow layout of figure "{fig.id}" lacks the param "{missing[0]}" of its wide one')
+
+
 def _write_chart_scripts(folder: Path, compiled: list, texts: list[str], shared: dict) -> None:
-    """charts/<id>.js per chart (its compiled Vega spec) and charts/shared/<key>.js per table
+    """charts/<id>.js per chart (its compiled Vega spec; <id>.narrow.js its phone layout) and charts/shared/<key>.js per table
     that several charts carry: the page loads each when a chart that needs it comes near."""
     (folder / "shared").mkdir(parents=True, exist_ok=True)
     for chart, text in zip(compiled, texts):
-        (folder / f"{chart.id}.js").write_text(register_script(f"charts/{chart.id}", text), encoding="utf-8")
+        (folder / f"{chart.name}.js").write_text(register_script(f"charts/{chart.name}", text), encoding="utf-8")
     for key, values in shared.items():
         (folder / "shared" / f"{key}.js").write_text(register_script(f"charts/shared/{key}", script_json(values)),
                                                      encoding="utf-8")

@@ -244,10 +244,12 @@ def test_sweep_grid_counts_recolour_and_load_cells_on_demand(page):
 
 
 def inside_frame(page, chart_id, points, width):
-    """The keys of `points` that lie inside the chart's (sideways scrolling) frame on screen."""
+    """The keys of `points` that lie inside the chart's (sideways scrolling) frame on screen
+    (a chart taller than the screen: inside the screen too)."""
     frame = page.locator(f"#{chart_id} .chart-frame").bounding_box()
     left, right = max(frame["x"], 0) + 10, min(frame["x"] + frame["width"], width) - 10
-    return [k for k, (x, y) in sorted(points.items()) if left < x < right and frame["y"] < y < frame["y"] + frame["height"]]
+    top, bottom = max(frame["y"], 0), min(frame["y"] + frame["height"], page.viewport_size["height"])
+    return [k for k, (x, y) in sorted(points.items()) if left < x < right and top < y < bottom]
 
 
 def phone_page(chromium, article_site):

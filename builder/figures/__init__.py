@@ -34,6 +34,10 @@ class Figure:
     # a source changes, all in one update. Two-way inputs need this: a Vega param cannot react
     # to a signal that depends on it (the dataflow would have a cycle).
     mirrors: tuple = ()
+    # project root -> the chart laid out for a phone column (PHONE_WIDTH px: facets wrapped or
+    # stacked, smaller cells, titles in lines), with the same params, signals and tables as
+    # `make`'s; the page draws it where the wide chart would not fit (builder.render.charts)
+    narrow: Callable[[Path], object] | None = None
 
 
 @dataclass(frozen=True)

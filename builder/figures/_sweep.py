@@ -81,9 +81,10 @@ def curves_panel(steps: np.ndarray, domain: tuple, ticks: list, title_expr: str,
         width=width, height=height, title=alt.Title(alt.expr(title_expr), anchor="start", fontSize=12))
 
 
-def counts_legend(data: str, title_expr: str, *, where: str | None = None, width: int = 220):
+def counts_legend(data: str, title_expr: str, *, where: str | None = None, width: int = 220, narrow: bool = False):
     """Bars of how many runs of the table `data` (those passing the Vega filter `where`) fall in
-    each outcome class at the current thresholds, labelled with their counts: the figure's legend."""
+    each outcome class at the current thresholds, labelled with their counts: the figure's legend.
+    narrow: each label above its bar, not after it (a long bar then never widens the chart)."""
     counts = alt.Chart(alt.NamedData(data))
     if where:
         counts = counts.transform_filter(where)
@@ -91,6 +92,13 @@ def counts_legend(data: str, title_expr: str, *, where: str | None = None, width
         count="count()", groupby=["outcome"]
     ).transform_calculate(label="datum.outcome + ': ' + datum.count")
     y = alt.Y("outcome:N", sort=list(CLASSES), title=None, axis=None)
+    if narrow:
+        return alt.layer(
+            counts.mark_bar(height={"band": 0.4}).encode(y=y, yOffset=alt.value(5), x=alt.X("count:Q", title="runs"),
+                                                        color=outcome_colour()),
+            counts.mark_text(align="left", baseline="top").encode(
+                y=alt.Y("outcome:N", sort=list(CLASSES), bandPosition=0, axis=None), x=alt.value(0), text="label:N"),
+        ).properties(width=width, height=120, title=alt.Title(alt.expr(title_expr), anchor="start", fontSize=12))
     return alt.layer(
         counts.mark_bar().encode(y=y, x=alt.X("count:Q", title="runs"), color=outcome_colour()),
         counts.mark_text(align="left", dx=4).encode(y=y, x="count:Q", text="label:N"),

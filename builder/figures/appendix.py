@@ -24,7 +24,9 @@ M_MIN, M_MAX = 12, 500
 DEFAULTS = {"a": 9, "b": 15, "N": 5, "M": 67}
 SHARED = ("a", "b", "N", "M", "act")
 A_COLOR, B_COLOR, MID_COLOR, SUM_COLOR = TRAIN_COLOR, TEST_COLOR, "#333", "#f58518"
-WIDTH = 300  # the widest plot: with its axis it still fits a phone
+WIDTH = 300  # the widest plot
+NARROW_WIDTH = 250  # the same with its axis in a phone column (Figure.narrow)
+PLANE, NARROW_PLANE = 150, 132  # a square panel around the unit circle (two a row)
 
 
 def _sum_over_neurons(term: str) -> str:
@@ -115,9 +117,9 @@ def _numbers(n: int = M_MAX, filter_: str = "datum.c < Mn"):
     return alt.Chart(alt.sequence(0, n, as_="c")).transform_filter(filter_)
 
 
-def _unit_plane(width: int = 150, reach: float = 1.3):
+def _unit_plane(width: int = PLANE, reach: float = 1.3):
     """x, y encodings and size of a square panel around the unit circle (no axes: the circle is
-    the scale); small enough that two fit side by side on a phone."""
+    the scale); two a row."""
     axis = None
     scale = alt.Scale(domain=[-reach, reach], nice=False)
     return alt.X("x:Q", scale=scale, axis=axis), alt.Y("y:Q", scale=scale, axis=axis), dict(width=width, height=width)
@@ -133,8 +135,9 @@ def _point(expr_x: str, expr_y: str, **calc):
     return alt.Chart(alt.Data(values=[{}])).transform_calculate(x=expr_x, y=expr_y, **calc)
 
 
-def circles_chart(root: Path):
-    x, y, size = _unit_plane()
+def circles_chart(root: Path, narrow: bool = False):
+    """narrow: the phone layout (smaller panels)."""
+    x, y, size = _unit_plane(NARROW_PLANE if narrow else PLANE)
     ring = _numbers().transform_calculate(x="cos(w * datum.c)", y="sin(w * datum.c)").mark_circle(size=14, color="#bbb").encode(x=x, y=y)
     chord = _segment("datum.k == 0 ? cos(w * a) : cos(w * b)", "datum.k == 0 ? sin(w * a) : sin(w * b)", x, y,
                      color="#888", strokeDash=[3, 2])
@@ -163,7 +166,7 @@ def circles_chart(root: Path):
         x=x, y=y, text="label:N")
     unembed = alt.layer(twice_dots, ray, mid_dot, twice_labels).properties(
         **size, title=alt.Title("Answers at half angle", anchor="start", fontSize=12))
-    chart = alt.hconcat(embed, unembed, spacing=20)
+    chart = alt.hconcat(embed, unembed, spacing=16 if narrow else 20)
     chart.params = [p.param for p in params(bound=True)]
     return with_signal_handlers(chart, handlers())
 
@@ -174,8 +177,9 @@ def _neurons():
         f="act == 'x²' ? pow(datum.h, 2) : max(datum.h, 0)", n1="datum.n + 1")
 
 
-def neurons_chart(root: Path):
-    x, y, size = _unit_plane(150, 1.45)
+def neurons_chart(root: Path, narrow: bool = False):
+    """narrow: the phone layout (smaller panels)."""
+    x, y, size = _unit_plane(NARROW_PLANE if narrow else PLANE, 1.45)
     # in-projection: each neuron's direction, and the midpoint it reads
     spokes = _neurons().transform_calculate(k="[0, 1]").transform_flatten(["k"]).transform_calculate(
         x="datum.k * cos(datum.t)", y="datum.k * sin(datum.t)").mark_line(color="#999").encode(x=x, y=y, detail="n:N", order="k:Q")
@@ -194,7 +198,7 @@ def neurons_chart(root: Path):
                         legend=alt.Legend(orient="bottom", labelExpr="datum.value == 'h' ? 'before activation' : 'after activation'")),
         tooltip=[alt.Tooltip("n1:O", title="neuron"), alt.Tooltip("h:Q", format=".3f", title="pre-activation"),
                  alt.Tooltip("f:Q", format=".3f", title="after activation")],
-    ).properties(width=300, height=130, title=alt.Title("Each neuron", anchor="start", fontSize=12))
+    ).properties(width=NARROW_WIDTH if narrow else WIDTH, height=130, title=alt.Title("Each neuron", anchor="start", fontSize=12))
 
     # out-projection at doubled angles, each scaled by its activation, and their sum z
     scale = "(1.1 / max(zlen, 1e-9))"  # the sum drawn at about unit length
@@ -207,30 +211,33 @@ def neurons_chart(root: Path):
     ring = _numbers().transform_calculate(x="cos(w * datum.c)", y="sin(w * datum.c)").mark_circle(size=8, color="#ddd").encode(x=x, y=y)
     outward = alt.layer(ring, arrows, total, target).properties(
         **size, title=alt.Title("Written at double angle", anchor="start", fontSize=12))
-    chart = alt.vconcat(alt.hconcat(inward, outward, spacing=24), bars, spacing=16)
+    chart = alt.vconcat(alt.hconcat(inward, outward, spacing=16 if narrow else 24), bars, spacing=16)
     chart.params = [p.param for p in params(bound=False)]
     return chart.to_dict()
 
 
-def outputs_chart(root: Path):
+def outputs_chart(root: Path, narrow: bool = False):
+    """narrow: the phone layout (narrower plots, the title in lines)."""
+    width = NARROW_WIDTH if narrow else WIDTH
     logits = _numbers().transform_calculate(
         logit="zx * cos(w * datum.c) + zy * sin(w * datum.c)",
         target="zlen * cos(w * (datum.c - truth))",
     ).transform_calculate(error="datum.logit - datum.target", is_answer="datum.c == truth")
     x = alt.X("c:Q", title="candidate answer c", scale=alt.Scale(domain=[alt.ExprRef("-0.5"), alt.ExprRef("Mn - 0.5")], nice=False),
               axis=alt.Axis(tickMinStep=1, format="d"))
-    bars = logits.mark_bar(width=alt.expr(f"max(1, 0.8 * {WIDTH} / Mn)")).encode(
+    bars = logits.mark_bar(width=alt.expr(f"max(1, 0.8 * {width} / Mn)")).encode(
         x=x, y=alt.Y("logit:Q", title="logit"),
         color=alt.condition("datum.is_answer", alt.value(SUM_COLOR), alt.value("#9db4cc")),
         tooltip=[alt.Tooltip("c:Q", title="c"), alt.Tooltip("logit:Q", format=".4f"), alt.Tooltip("target:Q", format=".4f")])
     curve = logits.mark_line(color=MID_COLOR, strokeWidth=1, strokeDash=[4, 2]).encode(x=x, y="target:Q")
-    top = alt.layer(bars, curve).properties(width=WIDTH, height=150, title=alt.Title(
-        alt.expr("'Every output: the network answers ' + answer + (correct ? ' (right)' : ' — the right answer is ' + truth)"),
-        anchor="start", fontSize=12))
-    errors = logits.mark_bar(width=alt.expr(f"max(1, 0.8 * {WIDTH} / Mn)"), color=TEST_COLOR).encode(
+    said = ("['Every output: the network answers', answer, correct ? '(right)' : 'the right answer is ' + truth]" if narrow else
+            "'Every output: the network answers ' + answer + (correct ? ' (right)' : ' — the right answer is ' + truth)")
+    top = alt.layer(bars, curve).properties(width=width, height=150, title=alt.Title(alt.expr(said), anchor="start", fontSize=12))
+    errors = logits.mark_bar(width=alt.expr(f"max(1, 0.8 * {width} / Mn)"), color=TEST_COLOR).encode(
         x=x, y=alt.Y("error:Q", title="logit − target"),
         tooltip=[alt.Tooltip("c:Q", title="c"), alt.Tooltip("error:Q", format=".2e")]).properties(
-        width=WIDTH, height=80, title=alt.Title("Difference from a perfect cosine peaked at a + b", anchor="start", fontSize=12))
+        width=width, height=80, title=alt.Title(["Difference from a perfect cosine", "peaked at a + b"] if narrow else
+                                                "Difference from a perfect cosine peaked at a + b", anchor="start", fontSize=12))
     chart = alt.vconcat(top, errors, spacing=12)
     chart.params = [p.param for p in params(bound=False)]
     return chart.to_dict()
@@ -248,13 +255,14 @@ def figures() -> list[Figure]:
         Figure("appendix-circles", SECTION,
                "Move a and b (or their sum and difference), the number of neurons and the modulus; every chart of the appendix follows.",
                "Two circles: the embedding with the points a and b, the chord between them and its midpoint; and the answers placed at half their angle, so every number appears twice, with a + b highlighted where the midpoint's direction points.",
-               circles_chart, limits=LIMITS, mirrors=MIRRORS, checks=(verify_construction,), **common),
+               circles_chart, limits=LIMITS, mirrors=MIRRORS, checks=(verify_construction,), **common,
+               narrow=lambda root: circles_chart(root, narrow=True)),
         Figure("appendix-neurons", SECTION,
                "The N neurons: the directions they read, what each one computes, and their outputs turned to twice their angle and added up.",
                "Three panels: N evenly spaced directions with the midpoint of a and b; a bar chart of each neuron's value before and after the activation; the neurons' output vectors at doubled angles and their sum, which points at a + b.",
-               neurons_chart, **common),
+               neurons_chart, **common, narrow=lambda root: neurons_chart(root, narrow=True)),
         Figure("appendix-outputs", SECTION,
                "The network's score for every possible answer (bars) against a perfect cosine peaked at a + b (dashed), and the difference.",
                "Bar chart of the logits for every candidate answer with the correct one highlighted, a dashed cosine target, and a second bar chart of the small differences.",
-               outputs_chart, **common),
+               outputs_chart, **common, narrow=lambda root: outputs_chart(root, narrow=True)),
     ]

@@ -130,9 +130,10 @@ def accuracy_chart(root: Path):
                            height=170)
 
 
-def weights_chart(root: Path):
+def weights_chart(root: Path, narrow: bool = False):
     """The 2 x 5 in-projection and the 5 x 2 out-projection at the step, values written in the
-    cells; colours are relative to the largest weight at that step (the weights keep growing)."""
+    cells; colours are relative to the largest weight at that step (the weights keep growing).
+    narrow: the phone layout, one above the other."""
     r = run(root)
     color, opacity = _neuron_color()
     panels = []
@@ -156,20 +157,22 @@ def weights_chart(root: Path):
         size = dict(width=5 * 44, height=2 * 24) if side == "in" else dict(width=2 * 44, height=5 * 24)
         title = f"In-projection W_in ({shape})" if side == "in" else f"Out-projection W_out ({shape})"
         panels.append(alt.layer(cells, text).properties(**size, title=alt.Title(title, anchor="start", fontSize=12)))
-    chart = alt.hconcat(*panels, spacing=40).add_params(
+    chart = (alt.vconcat(*panels, spacing=16) if narrow else alt.hconcat(*panels, spacing=40)).add_params(
         alt.param(name="step", value=sections(root)[0].initial), alt.param(name="neuron", value=-1))
     return with_datasets(chart, {"five": _rows(root)})
 
 
-def _plane(r: dict, side: str, joined: bool, n_steps: int):
+def _plane(r: dict, side: str, joined: bool, n_steps: int, narrow: bool = False):
     """One side's neurons as points in the (cos, sin) plane at the step, with a dashed circle at
-    their mean norm; joined: a closed path through them in order of the final in-angle."""
+    their mean norm; joined: a closed path through them in order of the final in-angle;
+    narrow: smaller, fewer ticks, the title in two lines (two panels fit a phone side by side)."""
     x, y, radius = ("a", "b", "ri") if side == "in" else ("c", "d", "ro")
     every = int(r["step"][1] - r["step"][0])
     lim = f"lims_{side}[clamp(round(step / {every}), 0, {n_steps - 1})]"  # the step's largest weight
     scale = alt.Scale(domain=[alt.ExprRef(f"-{lim}"), alt.ExprRef(lim)], nice=False, zero=True)
-    enc = dict(x=alt.X(f"{x}:Q", title="cos weight", scale=scale, axis=alt.Axis(tickCount=5, grid=True)),
-               y=alt.Y(f"{y}:Q", title="sin weight", scale=scale, axis=alt.Axis(tickCount=5, grid=True)))
+    ticks = 3 if narrow else 5
+    enc = dict(x=alt.X(f"{x}:Q", title="cos weight", scale=scale, axis=alt.Axis(tickCount=ticks, grid=True)),
+               y=alt.Y(f"{y}:Q", title="sin weight", scale=scale, axis=alt.Axis(tickCount=ticks, grid=True)))
     color, opacity = _neuron_color()
     points = _at_step(alt.Chart(alt.NamedData("five")), r)
     ring = points.transform_filter("datum.n == 0").transform_calculate(t="sequence(0, 73)").transform_flatten(["t"]).transform_calculate(
@@ -187,15 +190,17 @@ def _plane(r: dict, side: str, joined: bool, n_steps: int):
     inks = json.dumps([text_on(c) for c in NEURON_COLORS])  # each dot's number in black or white
     layers.append(dots.transform_calculate(ink=f"{inks}[datum.n]").mark_text(fontSize=9, fontWeight="bold", style="on-mark").encode(
         text="n1:N", color=alt.Color("ink:N", scale=None), **enc))
-    title = "In-projection (columns of W_in)" if side == "in" else "Out-projection (rows of W_out)"
-    return alt.layer(*layers).properties(width=175, height=175, title=alt.Title(title, anchor="start", fontSize=12))
+    title = ["In-projection", "(columns of W_in)"] if side == "in" else ["Out-projection", "(rows of W_out)"]
+    size = 104 if narrow else 175
+    return alt.layer(*layers).properties(width=size, height=size, title=alt.Title(
+        title if narrow else " ".join(title), anchor="start", fontSize=12))
 
 
-def plane_chart(root: Path, joined: bool = False):
+def plane_chart(root: Path, joined: bool = False, narrow: bool = False):
     r = run(root)
     n = len(r["step"])
     lims = {side: [round(1.15 * float(max(np.abs(r[side][i]).max(), 1e-9)), 3) for i in range(n)] for side in ("in", "out")}
-    chart = alt.hconcat(_plane(r, "in", joined, n), _plane(r, "out", joined, n), spacing=20).resolve_scale(
+    chart = alt.hconcat(_plane(r, "in", joined, n, narrow), _plane(r, "out", joined, n, narrow), spacing=12 if narrow else 20).resolve_scale(
         x="independent", y="independent").add_params(
         alt.param(name="step", value=sections(root)[0].initial), alt.param(name="neuron", value=-1),
         *(alt.param(name=f"lims_{side}", value=values) for side, values in lims.items()))
@@ -220,13 +225,14 @@ def figures() -> list[Figure]:
         Figure("five-neuron-weights", SECTION,
                "All 20 trained weights at the chosen step. Colours are relative to the step's largest weight: the weights keep growing.",
                "Two small heatmaps with their values: the 2 by 5 in-projection and the 5 by 2 out-projection.",
-               weights_chart, hover="n", sources=src),
+               weights_chart, hover="n", sources=src, narrow=lambda root: weights_chart(root, narrow=True)),
         Figure("five-neuron-plane", SECTION,
                "Each neuron's in-projection column and out-projection row as a point. The dashed circle has their mean length; the axes grow with the weights.",
                "Two scatter plots of five points each that spread out to equal distances from the centre and equal angles apart.",
-               plane_chart, hover="n", sources=src),
+               plane_chart, hover="n", sources=src, narrow=lambda root: plane_chart(root, narrow=True)),
         Figure("five-neuron-joined", SECTION,
                "The same points joined in the order of the in-projection's angles: a pentagon on the left, a five-pointed star on the right.",
                "The five in-projection points joined into a pentagon; the out-projection points joined in the same order trace a star, going around twice.",
-               lambda root: plane_chart(root, joined=True), hover="n", sources=src),
+               lambda root: plane_chart(root, joined=True), hover="n", sources=src,
+               narrow=lambda root: plane_chart(root, joined=True, narrow=True)),
     ]

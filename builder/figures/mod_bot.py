@@ -123,10 +123,12 @@ def loss_tables(r: dict) -> dict:
             "signals": {"run_name": run_name(r)}}
 
 
-def loss_chart(root: Path):
+def loss_chart(root: Path, narrow: bool = False):
+    """narrow: the phone layout (the title in two lines)."""
     r = run(root)
     chart = loss_curves(r, initial=sections(root)[0].initial, title="", height=170)
-    chart["title"] = {"text": {"expr": "'Train and test loss of ' + run_name + ' (log scale)'"}, "anchor": "start"}
+    text = "['Train and test loss of', run_name + ' (log scale)']" if narrow else "'Train and test loss of ' + run_name + ' (log scale)'"
+    chart["title"] = {"text": {"expr": text}, "anchor": "start"}
     chart["params"] = chart.get("params", []) + [alt.param(name=k, value=v).param.to_dict()
                                                  for k, v in (("run", FEATURED), ("run_name", run_name(r)))]
     return each_run(root, chart, loss_tables)
@@ -144,13 +146,18 @@ def dft_tables(r: dict) -> dict:
             "signals": checkpoint_signals(r)}
 
 
-def dft_chart(root: Path):
-    """Each neuron's weights in the Fourier basis, scrubbed, on one fixed colour range per matrix."""
+def dft_chart(root: Path, narrow: bool = False):
+    """Each neuron's weights in the Fourier basis, scrubbed, on one fixed colour range per matrix;
+    narrow: the phone layout (narrower cells, titles in two lines)."""
     r = run(root)
     coefficients = {side: fourier.project(r[side]) for side in SIDES}
-    panels = [heatmap(f"dft_{side}", coefficients[side], r["step"],
-                      f"Fourier coefficients of the {SIDE_NAMES[side]} (columns: const, then cos k and sin k)",
-                      x_title="frequency k", x_axis=_fourier_axis(r["p"]), tooltip=False, at=AT)
+
+    def title(side):
+        lines = [f"Fourier coefficients of the {SIDE_NAMES[side]}", "(columns: const, then cos k and sin k)"]
+        return lines if narrow else " ".join(lines)
+    panels = [heatmap(f"dft_{side}", coefficients[side], r["step"], title(side),
+                      x_title="frequency k", x_axis=_fourier_axis(r["p"]), tooltip=False, at=AT,
+                      **({"cell": (4, 5)} if narrow else {}))
               for side in SIDES]
     chart = alt.vconcat(*panels, spacing=14).add_params(*run_params(root, r), alt.param(name="neuron", value=-1),
                                                         *heatmap_params())
@@ -184,7 +191,8 @@ def star_tables(r: dict) -> dict:
     return {"data": {"stars": rows}, "signals": {**checkpoint_signals(r), "reach": round(reach, 1)}}
 
 
-def stars_chart(root: Path):
+def stars_chart(root: Path, narrow: bool = False):
+    """narrow: the phone layout, a row per key frequency (input and output weights side by side)."""
     r = run(root)
     tables = star_tables(r)
     scale = alt.Scale(domain=[alt.ExprRef("-reach"), alt.ExprRef("reach")], nice=False)
@@ -196,9 +204,11 @@ def stars_chart(root: Path):
         n1="datum.n + 1").mark_circle(size=40).encode(
         color=alt.condition(highlight, alt.value(TRAIN_COLOR), alt.value("#bbb")),
         tooltip=[alt.Tooltip("n1:O", title="neuron"), alt.Tooltip("k:O", title="frequency")], **enc)
+    side = dict(title=None, sort=list(SIDE_NAMES.values()))
     chart = alt.layer(lines, dots, data=alt.NamedData("stars")).transform_filter(f"datum.s == {AT}").properties(
-        width=120, height=120).facet(
-        column=alt.Column("k:O", title="key frequency k"), row=alt.Row("side:N", title=None, sort=list(SIDE_NAMES.values()))
+        width=92 if narrow else 120, height=92 if narrow else 120).facet(
+        **({"row": alt.Row("k:O", title="key frequency k"), "column": alt.Column("side:N", **side)} if narrow else
+           {"column": alt.Column("k:O", title="key frequency k"), "row": alt.Row("side:N", **side)})
     ).add_params(*run_params(root, r, reach=tables["signals"]["reach"]), alt.param(name="neuron", value=-1))
     return each_run(root, with_datasets(chart, tables["data"]), star_tables)
 
@@ -213,11 +223,12 @@ def logit_tables(r: dict) -> dict:
                         "groups": labels, "freqs": [int(k) for k in r["group_of"]]}}
 
 
-def logits_chart(root: Path):
+def logits_chart(root: Path, narrow: bool = False):
     """For the reader's a and b: the p logits that each key-frequency group alone produces at the
     chosen step, sum_n ReLU(W_input[a, n] + W_input[b, n]) W_output[c, n] over the group's n,
     and their sum over all neurons. Computed in the page from the packed weights of that step
-    (the heatmaps' tables: 91 levels per matrix), no table of every a, b and step."""
+    (the heatmaps' tables: 91 levels per matrix), no table of every a, b and step. narrow: the
+    phone layout, the groups two a row."""
     r = run(root)
     p, hidden = r["p"], r["hidden"]
     tables = logit_tables(r)
@@ -247,13 +258,16 @@ def logits_chart(root: Path):
                 scale=alt.Scale(domain=[alt.ExprRef(f"unwrap ? -{half} - 1 : -1"), alt.ExprRef(f"unwrap ? {half + 1} : {p}")], nice=False)),
         y=alt.Y("logit:Q", title="logit"), color=colour,
         tooltip=[alt.Tooltip("c:O", title="answer"), alt.Tooltip("logit:Q", format=".2f")],
-    ).properties(width=200, height=90).facet(
-        column=alt.Column("group:N", title=None, sort=alt.EncodingSortField("order", op="min")))
+    ).properties(width=120 if narrow else 200, height=90)
+    group = dict(title=None, sort=alt.EncodingSortField("order", op="min"))
+    per_group = per_group.facet(facet=alt.Facet("group:N", **group), columns=2) if narrow else per_group.facet(
+        column=alt.Column("group:N", **group))
     total = terms.transform_aggregate(logit="sum(term)", groupby=["c"]).mark_bar().encode(
         x=x, y=alt.Y("logit:Q", title="logit"), color=colour,
         tooltip=[alt.Tooltip("c:O", title="answer"), alt.Tooltip("logit:Q", format=".2f")],
-    ).properties(width=640, height=110, title=alt.Title(
-        alt.expr(f"'All neurons together: a + b = ' + a + ' + ' + b + ' = ' + {answer} + ' (mod {p})'"), anchor="start", fontSize=12))
+    ).properties(width=260 if narrow else 640, height=110, title=alt.Title(
+        alt.expr(f"['All neurons together:', 'a + b = ' + a + ' + ' + b + ' = ' + {answer} + ' (mod {p})']" if narrow else
+                 f"'All neurons together: a + b = ' + a + ' + ' + b + ' = ' + {answer} + ' (mod {p})'"), anchor="start", fontSize=12))
     chart = alt.vconcat(per_group, total, spacing=16)
     signals = {k: v for k, v in tables["signals"].items() if k not in ("ck_every", "ck_last")}
     chart.params = [p_.param for p_ in (
@@ -305,11 +319,13 @@ def summary_line(root: Path) -> str:
 
 
 CELL = (96, 44)  # width, height of one small loss chart
+NARROW_CELL = (66, 40)  # the same on a phone (the curves drawn at CELL, scaled)
 
 
-def seeds_chart(root: Path):
+def seeds_chart(root: Path, narrow: bool = False):
     """One small loss chart per run, titled with its key frequencies; clicking (tapping) one, or
-    picking it in the list, sets the section's `run`: every chart of the section then loads it."""
+    picking it in the list, sets the section's `run`: every chart of the section then loads it.
+    narrow: the phone layout, three charts a row, the title and summary in lines."""
     from builder.training import sweep
     rs = runs(root)
     featured = rs[FEATURED]
@@ -323,6 +339,7 @@ def seeds_chart(root: Path):
         return [round(max(float(np.log10(max(v, 1e-30))), floor), 2) for v in np.asarray(values)[at]]
 
     w, h = CELL
+    cw, ch = NARROW_CELL if narrow else CELL  # the size shown
     x = alt.X("step:Q", title=None, scale=alt.Scale(domain=[0, int(steps[-1])], nice=False),
               axis=alt.Axis(values=[0, int(steps[-1]) // 2, int(steps[-1])], format="~s", labelFontSize=8, grid=False))
     y = alt.Y("v:Q", title=None, scale=alt.Scale(domain=[floor, 0], nice=False),
@@ -343,21 +360,20 @@ def seeds_chart(root: Path):
                      "img": drawn(curve(r["train_loss"], at), curve(r["test_loss"], at)), "step": 0, "v": floor})
     base = alt.Chart()
     back = base.mark_rect(cursor="pointer").encode(
-        x=alt.value(0), x2=alt.value(w), y=alt.value(0), y2=alt.value(h),
+        x=alt.value(0), x2=alt.value(cw), y=alt.value(0), y2=alt.value(ch),
         fill=alt.condition("datum.key == run", alt.value("#e8a44a"), alt.value("#888")),
         fillOpacity=alt.condition("datum.key == run", alt.value(0.28), alt.value(0.02)),
         stroke=alt.condition("datum.key == run", alt.value("#c0731a"), alt.value("#bbb")),
         strokeWidth=alt.condition("datum.key == run", alt.value(2), alt.value(0.5)),
         tooltip=[alt.Tooltip("title:N", title="run")])
-    lines = base.mark_image(aspect=False, align="left", baseline="top", width=w, height=h, cursor="pointer", aria=False).encode(
+    lines = base.mark_image(aspect=False, align="left", baseline="top", width=cw, height=ch, cursor="pointer", aria=False).encode(
         url="img:N", x=alt.value(0), y=alt.value(0), tooltip=[alt.Tooltip("title:N", title="run")])
     axes = base.mark_point(opacity=0).encode(x=x, y=y)  # the scales and axes of the drawn curves
-    chart = alt.layer(back, lines, axes, data=alt.NamedData("seeds")).properties(width=w, height=h).facet(
+    chart = alt.layer(back, lines, axes, data=alt.NamedData("seeds")).properties(width=cw, height=ch).facet(
         facet=alt.Facet("title:N", sort=alt.EncodingSortField("ord", op="min"), title=None,
-                        header=alt.Header(labelFontSize=9, labelLimit=w + 20, labelPadding=2)),
-        columns=6, spacing={"row": 6, "column": 10},
-    ).properties(title=alt.Title("Each run's train (blue) and test (red) loss, log scale, titled by seed and key frequencies",
-                                 subtitle=summary_line(root), anchor="start", fontSize=12, subtitleFontSize=11))
+                        header=alt.Header(labelFontSize=9, labelLimit=cw + 20, labelPadding=2)),
+        columns=3 if narrow else 6, spacing={"row": 6, "column": 10},
+    ).properties(title=alt.Title(**_seeds_title(root, narrow), anchor="start", fontSize=12, subtitleFontSize=11))
     keys = list(rs)
     chart = chart.add_params(
         alt.param(name="step", value=sections(root)[0].initial),
@@ -370,6 +386,16 @@ def seeds_chart(root: Path):
                                 {"run": [{"events": "click", "update": pick}]})
 
 
+def _seeds_title(root: Path, narrow: bool) -> tuple:
+    """The seeds chart's title and subtitle: in lines about 45 characters long in the narrow layout."""
+    import textwrap
+
+    title = "Each run's train (blue) and test (red) loss, log scale, titled by seed and key frequencies"
+    if not narrow:
+        return {"text": title, "subtitle": summary_line(root)}
+    return {"text": textwrap.wrap(title, 45), "subtitle": textwrap.wrap(summary_line(root), 50)}
+
+
 def figures() -> list[Figure]:
     src = (mod_top.EXPERIMENT,)
     return [
@@ -377,22 +403,22 @@ def figures() -> list[Figure]:
                "Train and test loss of the run shown in this section (at first the opening model; pick another under the last chart). "
                "Move the pointer or use the arrow keys to pick a step for the charts below.",
                "Line chart of train and test loss on a log scale: the train loss falls at once, the test loss only after about 25,000 steps.",
-               loss_chart, scrub=True, sources=src),
+               loss_chart, scrub=True, sources=src, narrow=lambda root: loss_chart(root, narrow=True)),
         Figure("mod-bot-dft", SECTION,
                "Every neuron's weights written as a sum of waves: one column per wave, one row per neuron (orange positive, blue negative).",
                "Two heatmaps of Fourier coefficients, 67 columns by 24 neurons, for the input and output weights; noisy at first, then nonzero only in a few columns.",
-               dft_chart, hover="n", sources=src),
+               dft_chart, hover="n", sources=src, narrow=lambda root: dft_chart(root, narrow=True)),
         Figure("mod-bot-stars", SECTION,
                "For each key frequency, its neurons as points (their cos and sin coefficients), joined in order of angle.",
                "Small scatter plots, one per key frequency, for input and output weights: the points of each group spread into an evenly spaced ring.",
-               stars_chart, hover="n", sources=src),
+               stars_chart, hover="n", sources=src, narrow=lambda root: stars_chart(root, narrow=True)),
         Figure("mod-bot-logits", SECTION,
                "Pick a and b: the logits that each frequency group produces on its own at the chosen step, and all groups together; the red bar is the right answer.",
                "Bar charts of 67 logits per frequency group and in total; each group draws a cosine wave that peaks at a + b mod 67.",
-               logits_chart, sources=src),
+               logits_chart, sources=src, narrow=lambda root: logits_chart(root, narrow=True)),
         Figure("mod-bot-seeds", SECTION,
                "The same model trained from other random starting weights, each titled with its key frequencies. "
                "Click or tap one, or pick it in the list, and every chart of this section shows that run.",
                "Small line charts of train and test loss, one per run; most test losses fall late, some never do.",
-               seeds_chart, shares=("run",), sources=(mod_top.EXPERIMENT, SEEDS)),
+               seeds_chart, shares=("run",), sources=(mod_top.EXPERIMENT, SEEDS), narrow=lambda root: seeds_chart(root, narrow=True)),
     ]

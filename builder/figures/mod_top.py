@@ -59,25 +59,31 @@ def accuracy_chart(root: Path):
                            rule=("then generalizes to unseen pairs", 0.5, 0))
 
 
-def weights_chart(root: Path, lookup: bool = True):
-    """lookup=False colours cells through a continuous Vega scale instead (kept for `make bench`)."""
+def weights_chart(root: Path, lookup: bool = True, narrow: bool = False):
+    """lookup=False colours cells through a continuous Vega scale instead (kept for `make bench`);
+    narrow: the phone layout (narrower cells, titles in two lines)."""
     r = run(root)
     step = alt.param(name="step", value=sections(root)[0].initial)
     neuron = alt.param(name="neuron", value=-1)
     p = r["p"]
     axis = dict(x_title=f"input number (0 to {p - 1})", x_axis=alt.Axis(values=list(range(0, p, 11)), labelAngle=0),
-                lookup=lookup)
-    top = heatmap("w_in", r["w_in"], r["step"], "W_input = E W_in: how each number feeds each neuron", **axis)
-    bottom = heatmap("w_out", r["w_out"], r["step"], "W_output = (W_out Eᵀ)ᵀ: how each neuron votes for each answer", **axis)
+                lookup=lookup, **({"cell": (4, 5)} if narrow else {}))
+    titles = (["W_input = E W_in:", "how each number feeds each neuron"],
+              ["W_output = (W_out Eᵀ)ᵀ:", "how each neuron votes for each answer"])
+    if not narrow:
+        titles = tuple(" ".join(t) for t in titles)
+    top = heatmap("w_in", r["w_in"], r["step"], titles[0], **axis)
+    bottom = heatmap("w_out", r["w_out"], r["step"], titles[1], **axis)
     chart = alt.vconcat(top, bottom, spacing=14).add_params(step, neuron, *heatmap_params())
     return with_vega_data(chart, {key: packed(r[key], r["step"], vmax_of(r[key])) for key in ("w_in", "w_out")})
 
 
-def waves_chart(root: Path):
+def waves_chart(root: Path, narrow: bool = False):
     """Each neuron's input weights at the end, one small chart per frequency group.
 
     A checkbox reorders the inputs by k x mod p (k: the group's frequency): a frequency-k wave
     sampled at 67 points zigzags when k is large, but in that order it is one smooth cosine.
+    narrow: the phone layout, two charts a row.
     """
     r = run(root)
     p, w = r["p"], r["w_in"][-1]
@@ -105,8 +111,8 @@ def waves_chart(root: Path):
         color=alt.condition("neuron < 0 || datum.n == neuron", alt.value(TRAIN_COLOR), alt.value("#bbb")),
         opacity=alt.condition("neuron < 0 || datum.n == neuron", alt.value(0.9), alt.value(0.25)),
         tooltip=[alt.Tooltip("n1:N", title="neuron")],
-    ).properties(width=150, height=90).facet(
-        facet=alt.Facet("group:N", title=None, sort=groups), columns=4
+    ).properties(width=120 if narrow else 150, height=90).facet(
+        facet=alt.Facet("group:N", title=None, sort=groups), columns=2 if narrow else 4
     ).add_params(neuron, unwrap)
     return with_datasets(chart, {"waves": rows})
 
@@ -120,9 +126,9 @@ def figures() -> list[Figure]:
         Figure("mod-top-weights", SECTION,
                "The model's 3,216 weights at the chosen step (orange positive, blue negative), neurons sorted by the frequency they end up using.",
                "Two heatmaps of 24 neurons by 67 numbers: the collapsed input and output weights, noisy early in training and striped with waves after the model generalizes.",
-               weights_chart, hover="n", sources=(EXPERIMENT,)),
+               weights_chart, hover="n", sources=(EXPERIMENT,), narrow=lambda root: weights_chart(root, narrow=True)),
         Figure("mod-top-waves", SECTION,
                "Each neuron's 67 input weights at the end of training, grouped by frequency. Hover a line to find that neuron in the heatmaps; tick the box to order the inputs by k × input mod 67 (k: the group's frequency).",
                "Small line charts, one per frequency, each showing the input weights of the neurons that use that frequency as smooth periodic waves.",
-               waves_chart, hover="n", sources=(EXPERIMENT,)),
+               waves_chart, hover="n", sources=(EXPERIMENT,), narrow=lambda root: waves_chart(root, narrow=True)),
     ]

@@ -79,11 +79,13 @@ def _initial(root: Path, r: Run) -> int:
     return next(s.initial for s in sections(root) if s.key == r.section)
 
 
-def accuracy_chart(root: Path, r: Run):
+def accuracy_chart(root: Path, r: Run, narrow: bool = False):
+    """narrow: the phone layout (the title in two lines)."""
     data = run(root, r.experiment)
-    return accuracy_curves(data, initial=_initial(root, r), title=f"Accuracy: this model {r.what}", height=170,
+    title = ["Accuracy: this model", r.what] if narrow else f"Accuracy: this model {r.what}"
+    return accuracy_curves(data, initial=_initial(root, r), title=title, height=170,
                            fit_level=1.0, fit=("fits every training pair", 0.55, 0),
-                           rule=("right on 99% of held-out pairs", 0.55, 0))
+                           rule=("right on 99% of held-out pairs", 0.55, 16 if narrow else 0))  # (narrow: below the other)
 
 
 def loss_chart(root: Path, r: Run):
@@ -93,11 +95,12 @@ def loss_chart(root: Path, r: Run):
                        legend="bottom-left")
 
 
-def weights_chart(root: Path, r: Run):
+def weights_chart(root: Path, r: Run, narrow: bool = False):
+    """narrow: the phone layout (narrower cells)."""
     data = run(root, r.experiment)
     p = data["p"]
     axis = dict(x_title=f"input number (0 to {p - 1})", x_axis=alt.Axis(values=list(range(0, p, 11)), labelAngle=0),
-                cell=(7, 8))
+                cell=(4 if narrow else 7, 8))
     top = heatmap("w_in", data["w_in"], data["step"], "W_input = E W_in", **axis)
     bottom = heatmap("w_out", data["w_out"], data["step"], "W_output = (W_out Eᵀ)ᵀ", **axis)
     chart = alt.vconcat(top, bottom, spacing=12).add_params(
@@ -113,7 +116,8 @@ def figures() -> list[Figure]:
             Figure(f"open-q-mem-{r.key}-accuracy", r.section,
                    "Train and test accuracy. Move the pointer (or use the arrow keys) to pick a step for the heatmaps.",
                    f"Line chart of train and test accuracy of a small model that {r.what}.",
-                   lambda root, r=r: accuracy_chart(root, r), scrub=True, sources=src),
+                   lambda root, r=r: accuracy_chart(root, r), scrub=True, sources=src,
+                   narrow=lambda root, r=r: accuracy_chart(root, r, narrow=True)),
             Figure(f"open-q-mem-{r.key}-loss", r.section,
                    "Train and test loss on a log scale; this chart scrubs too.",
                    f"Line chart of train and test loss, log scale, of a small model that {r.what}.",
@@ -123,6 +127,7 @@ def figures() -> list[Figure]:
                    "frequency and phase at its best test accuracy.",
                    "Two heatmaps of neurons by the 67 numbers: the input and output weights, periodic stripes while the model "
                    "generalizes and noisier when it memorizes.",
-                   lambda root, r=r: weights_chart(root, r), hover="n", sources=src),
+                   lambda root, r=r: weights_chart(root, r), hover="n", sources=src,
+                   narrow=lambda root, r=r: weights_chart(root, r, narrow=True)),
         ]
     return figs

@@ -70,25 +70,27 @@ def _input_axis(n_inputs: int) -> alt.Axis:
                     labelExpr=f"datum.value == {bias} ? 'Bias' : datum.value + 1")
 
 
-def weights_chart(root: Path):
+def weights_chart(root: Path, narrow: bool = False):
+    """narrow: the phone layout (narrower cells)."""
     r = run(root)
     n_inputs = r["w_in"].shape[1]
     inputs = heatmap("w_in", r["w_in"], r["step"], "Weights from each input",
-                     x_title="input bit", x_axis=_input_axis(n_inputs), cell=(8, 3), tooltip=False)
+                     x_title="input bit", x_axis=_input_axis(n_inputs), cell=(6 if narrow else 8, 3), tooltip=False)
     output = heatmap("w_out", r["w_out"], r["step"], "Output",
-                     x_title="", x_axis=alt.Axis(labels=False, ticks=False), y_title="", cell=(12, 3),
+                     x_title="", x_axis=alt.Axis(labels=False, ticks=False), y_title="", cell=(10 if narrow else 12, 3),
                      tooltip_x="output")
     chart = alt.hconcat(inputs, output, spacing=8).add_params(
         alt.param(name="step", value=sections(root)[0].initial), alt.param(name="neuron", value=-1), *heatmap_params())
     return with_vega_data(chart, {k: packed(r[k], r["step"], vmax_of(r[k])) for k in ("w_in", "w_out")})
 
 
-def trajectories_chart(root: Path):
+def trajectories_chart(root: Path, narrow: bool = False):
     """Every first-layer weight over all checkpoints, with a rule at the section's step.
 
     The ~4,000 lines never change, so they are drawn once at build time into an image (a Vega
     view of them took 7.5 s and 229 MB to embed, and ~200 ms to redraw a frame); the live chart
-    is that image, its axes, the step rule and the pointer that scrubs."""
+    is that image, its axes, the step rule and the pointer that scrubs. narrow: the phone
+    layout (the title in lines)."""
     r = run(root)
     w, steps = r["w_in"], r["step"]  # (checkpoints, inputs, hidden)
     vmax = float(np.abs(w).max())
@@ -122,22 +124,23 @@ def trajectories_chart(root: Path):
     chart = alt.layer(raster_layer(raster(with_datasets(lines, {"trajectories": rows}), scale=1.0), height), frame, *step_rule()).add_params(
         alt.param(name="step", value=sections(root)[0].initial)
     ).properties(width="container", height=height, title=alt.Title(
+        ["Every first-layer weight over training:", "useful bits (red), bias (green),", "distractors (grey)"] if narrow else
         "Every first-layer weight over training: useful bits (red), bias (green), distractors (grey)", anchor="start"))
     return chart
 
 
-def l1_l2_chart(root: Path):
+def l1_l2_chart(root: Path, narrow: bool = False):
     """The footnote's picture: final first-layer weights with L1 (featured) and with L2, on one
-    colour range."""
+    colour range; narrow: the phone layout, one above the other."""
     finals = {name: run(root, name) for name in (EXPERIMENT, L2_EXPERIMENT)}
     vmax = max(vmax_of(r["w_in"][-1:]) for r in finals.values())
     panels, tables = [], {}
     for (name, r), title in zip(finals.items(), ("L1 penalty", "L2 weight decay")):
         key, last = name.replace("-", "_"), r["w_in"][-1:]
         panels.append(heatmap(key, last, r["step"][-1:], title, x_title="input bit", x_axis=_input_axis(last.shape[1]),
-                              cell=(7, 3), tooltip_x="input", vmax=vmax))
+                              cell=(7, 2 if narrow else 3), tooltip_x="input", vmax=vmax))
         tables[key] = packed(last, r["step"][-1:], vmax)
-    chart = alt.hconcat(*panels, spacing=16).add_params(
+    chart = (alt.vconcat(*panels, spacing=12) if narrow else alt.hconcat(*panels, spacing=16)).add_params(
         alt.param(name="step", value=0), alt.param(name="neuron", value=-1), *heatmap_params())
     return with_vega_data(chart, tables)
 
@@ -156,13 +159,13 @@ def figures() -> list[Figure]:
         Figure("sparse-parity-weights", SECTION,
                "Every weight of the network at the chosen step (orange positive, blue negative): 31 inputs into each neuron, and each neuron's output weight.",
                "Heatmap of the first-layer weights (31 inputs by the hidden neurons) and the output weights, dense and noisy while memorizing, then zero except for the first three inputs and the bias.",
-               weights_chart, hover="n", sources=src),
+               weights_chart, hover="n", sources=src, narrow=lambda root: weights_chart(root, narrow=True)),
         Figure("sparse-parity-trajectories", SECTION,
                "Each line is one first-layer weight over training. Move the pointer along it to scrub the charts above.",
                "Line chart of every first-layer weight over training; the weights on the three useful bits grow while the distractors shrink to zero.",
-               trajectories_chart, scrub=True, sources=src),
+               trajectories_chart, scrub=True, sources=src, narrow=lambda root: trajectories_chart(root, narrow=True)),
         Figure("sparse-parity-l1-l2", "sparse-parity-footnote",
                "Final first-layer weights with an L1 penalty (left) and with L2 weight decay (right).",
                "Two heatmaps of final first-layer weights: with L1 only a few neurons use the three useful bits; with L2 the weight is spread across many neurons.",
-               l1_l2_chart, sources=(EXPERIMENT, L2_EXPERIMENT)),
+               l1_l2_chart, sources=(EXPERIMENT, L2_EXPERIMENT), narrow=lambda root: l1_l2_chart(root, narrow=True)),
     ]

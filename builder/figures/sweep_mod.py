@@ -81,38 +81,47 @@ def grid_data(root: Path) -> tuple[list[dict], dict[str, list[dict]]]:
     return rows, curves
 
 
-def chart(root: Path):
+def chart(root: Path, narrow: bool = False):
+    """narrow: the phone layout: the regularizers' bars one above the other (architecture names
+    in lines), the grids two a row, then the counts and the curves."""
     rows, curves = grid_data(root)
     labels = [arch_label(c) for c in cases(root)]
     chosen = "datum.reg === reg && datum.case === arch"
     # bars: the share of each architecture's runs in each class, per regularizer
-    bars = alt.Chart(alt.NamedData("runs")).transform_calculate(outcome=CLASSIFY).transform_calculate(
+    bars = (alt.Chart() if narrow else alt.Chart(alt.NamedData("runs"))).transform_calculate(outcome=CLASSIFY).transform_calculate(
         oi=f"indexof({list(CLASSES)!r}, datum.outcome)"
     ).transform_aggregate(n="count()", groupby=["reg", "case", "arch", "outcome", "oi"]).transform_joinaggregate(
         total="sum(n)", groupby=["reg", "case"]
-    ).transform_calculate(share="datum.n / datum.total").mark_bar(cursor="pointer", height={"band": 0.8}).encode(
-        y=alt.Y("arch:N", title=None, sort=labels, axis=alt.Axis(labelLimit=260)),
+    ).transform_calculate(share="datum.n / datum.total").mark_bar(cursor="pointer", height={"band": 0.4 if narrow else 0.8}).encode(
+        y=alt.Y("arch:N", title=None, sort=labels, axis=None if narrow else alt.Axis(labelLimit=260)),
+        **({"yOffset": alt.value(4)} if narrow else {}),  # below its name
         x=alt.X("n:Q", stack="normalize", title="share of the architecture's runs",
                 axis=alt.Axis(format="%", values=[0, 0.25, 0.5, 0.75, 1])),
-        color=outcome_colour(alt.Legend(orient="top", title=None, direction="horizontal", columns=4)),
+        color=outcome_colour(alt.Legend(orient="top", title=None, direction="horizontal", columns=2 if narrow else 4)),
         order=alt.Order("oi:Q"),
         stroke=alt.condition(chosen, alt.value("#222"), alt.value(None)),
         strokeWidth=alt.condition(chosen, alt.value(2), alt.value(0)),
         tooltip=[alt.Tooltip("arch:N", title="architecture"), alt.Tooltip("outcome:N"), alt.Tooltip("n:Q", title="runs"),
                  alt.Tooltip("share:Q", format=".0%")],
-    ).properties(width=190, height=alt.Step(18)).facet(
-        column=alt.Column("reg:N", title=None, sort=[r for r, _ in SWEEPS],
-                          header=alt.Header(labelExpr=f"{REG_NAMES!r}[datum.value]", labelFontSize=12, labelFontWeight="bold")),
-        spacing=16,
-    )
+    ).properties(width=255 if narrow else 190, height=alt.Step(40 if narrow else 18))
+    if narrow:  # each architecture's name above its bar (as an axis it would push every chart below to the right)
+        names = alt.Chart().transform_aggregate(groupby=["reg", "case", "arch"]).mark_text(
+            align="left", baseline="top", fontSize=10, cursor="pointer").encode(
+            y=alt.Y("arch:N", sort=labels, bandPosition=0, axis=None), x=alt.value(0), text="arch:N")
+        bars = alt.layer(bars, names, data=alt.NamedData("runs")).properties(width=255, height=alt.Step(40))
+    regs = dict(title=None, sort=[r for r, _ in SWEEPS],
+                header=alt.Header(labelExpr=f"{REG_NAMES!r}[datum.value]", labelFontSize=12, labelFontWeight="bold"))
+    bars = bars.facet(row=alt.Row("reg:N", **regs), spacing=16) if narrow else bars.facet(column=alt.Column("reg:N", **regs), spacing=16)
     # the chosen architecture's runs: per strength a grid of embed x lr, one dot per seed
     x = alt.X("lr:O", title="learning rate", axis=alt.Axis(labelAngle=0, format="~e"), scale=alt.Scale(paddingInner=0.12))
     y = alt.Y("e:O", title="embedding width", sort="descending", scale=alt.Scale(paddingInner=0.12))
     # one tile per cell behind its dots, the full band wide (as in section 3); the scale names
-    # are those Vega-Lite gives the grid's position in the layout below (row 2, column 1, top)
+    # are those Vega-Lite gives the grid's position in the layout below (row 2, column 1, top;
+    # narrow: row 2)
+    place = "concat_1" if narrow else "concat_1_concat_0_concat_0"
     tiles = alt.Chart().transform_aggregate(runs="count()", groupby=["wd", "e", "lr", "cell"]).mark_rect(
-        cornerRadius=3, strokeWidth=1.5, width=alt.expr("bandwidth('concat_1_concat_0_concat_0_x')"),
-        height=alt.expr("bandwidth('concat_1_concat_0_concat_0_y')")).encode(
+        cornerRadius=3, strokeWidth=1.5, width=alt.expr(f"bandwidth('{place}_x')"),
+        height=alt.expr(f"bandwidth('{place}_y')")).encode(
         x=x, y=y, fill=alt.value("#888"), fillOpacity=alt.value(0.1),
         stroke=alt.condition("datum.cell === demand", alt.value("#333"), alt.value("transparent")),
         tooltip=[alt.Tooltip("wd:Q", title="strength", format="~e"), alt.Tooltip("e:O", title="embedding"),
@@ -123,20 +132,29 @@ def chart(root: Path):
                  alt.Tooltip("mtr:Q", title="min train loss", format=".2e"),
                  alt.Tooltip("mte:Q", title="min test loss", format=".2e"),
                  alt.Tooltip("mr:Q", title="max test/train", format=".2e")])
-    grids = alt.layer(tiles, dots, data=alt.NamedData("runs")).properties(width=120, height=90).facet(
-        column=alt.Column("wd:O", title=None, header=alt.Header(
-            labelExpr="(reg === 'L2' ? 'weight decay ' : 'L1 strength ') + "
-                      "(datum.value >= 0.01 ? format(datum.value, '~g') : format(datum.value, '~e'))", labelFontSize=11)),
-        title=alt.Title(alt.expr("arch_name + ' under ' + reg"), anchor="start", fontSize=12),
-    ).transform_filter(chosen)
-    legend = counts_legend("runs", "'This architecture at loss threshold ' + format(loss_thr, '.2~e') + ', ratio ' + format(ratio_thr, '.2~e')",
-                           where=chosen, width=200)
+    strength = dict(title=None, header=alt.Header(
+        labelExpr="(reg === 'L2' ? 'weight decay ' : 'L1 strength ') + "
+                  "(datum.value >= 0.01 ? format(datum.value, '~g') : format(datum.value, '~e'))", labelFontSize=11))
+    grids = alt.layer(tiles, dots, data=alt.NamedData("runs")).properties(width=112 if narrow else 120, height=90)
+    title = alt.Title(alt.expr("[arch_name, 'under ' + reg]" if narrow else "arch_name + ' under ' + reg"), anchor="start", fontSize=12)
+    grids = (grids.facet(facet=alt.Facet("wd:O", **strength), columns=2, title=title) if narrow else
+             grids.facet(column=alt.Column("wd:O", **strength), title=title)).transform_filter(chosen)
+    counts_title = "'This architecture at loss threshold ' + format(loss_thr, '.2~e') + ', ratio ' + format(ratio_thr, '.2~e')"
+    if narrow:  # in two lines
+        counts_title = "['This architecture at loss threshold ' + format(loss_thr, '.2~e') + ',', 'ratio ' + format(ratio_thr, '.2~e')]"
+    legend = counts_legend("runs", counts_title, where=chosen, width=240 if narrow else 200, narrow=narrow)
     steps = np.asarray(next(iter(sweeps(root).values())).arrays["curve_step"])
     panel = curves_panel(steps, CURVE_DOMAIN, [1e-9, 1e-6, 1e-3, 1],
+                         "demand ? ['The runs of the cell you pointed at', '(one line per seed)'] : 'Point at (or tap) a cell for its loss curves'"
+                         if narrow else
                          "demand ? 'The runs of the cell you pointed at (one line per seed)' : 'Point at (or tap) a cell for its loss curves'",
-                         width=280, height=150)
-    view = alt.vconcat(bars, alt.hconcat(alt.vconcat(grids, legend, spacing=16), panel, spacing=30)
-                       .resolve_scale(color="independent"), spacing=24).resolve_scale(color="independent")
+                         width=240 if narrow else 280, height=150)
+    if narrow:
+        # one column, each chart at its own left edge (not aligned with the bars' long labels)
+        view = alt.concat(bars, grids, legend, panel, columns=1, spacing=24, align="none").resolve_scale(color="independent")
+    else:
+        view = alt.vconcat(bars, alt.hconcat(alt.vconcat(grids, legend, spacing=16), panel, spacing=30)
+                           .resolve_scale(color="independent"), spacing=24).resolve_scale(color="independent")
     params = [
         *threshold_params(LOSS_THRESHOLD, RATIO_THRESHOLD), alt.param(name="demand", value=""),
         alt.param(name="arch", value=0, bind=alt.binding_select(
@@ -159,5 +177,5 @@ def figures() -> list[Figure]:
                "Two stacked bar charts, for L2 weight decay and for an L1 penalty, with one bar for each of nine architectures "
                "split into the four outcome classes; below, the chosen architecture's runs as dots on grids of embedding width "
                "by learning rate, one grid per regularization strength.",
-               chart, demand="cell", sources=tuple(name for _, name in SWEEPS)),
+               chart, demand="cell", sources=tuple(name for _, name in SWEEPS), narrow=lambda root: chart(root, narrow=True)),
     ]

@@ -50,7 +50,8 @@ def grid_data(root: Path) -> tuple[list[dict], dict[str, list[dict]]]:
     return rows, curves
 
 
-def grid_chart(root: Path):
+def grid_chart(root: Path, narrow: bool = False):
+    """narrow: the phone layout: the grids two a row, the legend above the curves."""
     rows, curves = grid_data(root)
     steps = np.asarray(sweep(root).arrays["curve_step"])
     demand = alt.param(name="demand", value="")
@@ -80,19 +81,25 @@ def grid_chart(root: Path):
                  alt.Tooltip("mtr:Q", title="min train loss", format=".2e"), alt.Tooltip("mte:Q", title="min test loss", format=".2e"),
                  alt.Tooltip("mr:Q", title="max test/train", format=".2e")],
     )
-    grids = alt.layer(tiles, dots, data=alt.NamedData("runs")).properties(width=130, height=130).facet(
-        column=alt.Column("wd:O", title="weight decay", header=alt.Header(labelFontSize=11))
-    )
-    legend = counts_legend("runs", "'Outcomes at loss threshold ' + format(loss_thr, '.2~e') + ', ratio ' + format(ratio_thr, '.2~e')")
+    header = alt.Header(labelFontSize=11)
+    grids = alt.layer(tiles, dots, data=alt.NamedData("runs")).properties(width=116 if narrow else 130, height=116 if narrow else 130)
+    grids = grids.facet(facet=alt.Facet("wd:O", title="weight decay", header=header), columns=2) if narrow else grids.facet(
+        column=alt.Column("wd:O", title="weight decay", header=header))
+    title = "'Outcomes at loss threshold ' + format(loss_thr, '.2~e') + ', ratio ' + format(ratio_thr, '.2~e')"
+    if narrow:  # in two lines
+        title = "['Outcomes at loss threshold ' + format(loss_thr, '.2~e') + ',', 'ratio ' + format(ratio_thr, '.2~e')]"
+    legend = counts_legend("runs", title, **({"width": 240, "narrow": True} if narrow else {}))
     curves_view = curves_panel(steps, CURVE_DOMAIN, [1e-15, 1e-10, 1e-5, 1],
-                               "demand ? 'The nine runs of the cell you pointed at' : 'Point at (or tap) a cell to see its nine runs'")
-    chart = alt.vconcat(grids, alt.hconcat(legend, curves_view, spacing=30).resolve_scale(color="independent")).resolve_scale(
-        color="independent")
+                               "demand ? 'The nine runs of the cell you pointed at' : 'Point at (or tap) a cell to see its nine runs'",
+                               **({"width": 240} if narrow else {}))
+    below = alt.vconcat(legend, curves_view, spacing=20) if narrow else alt.hconcat(legend, curves_view, spacing=30)
+    chart = alt.vconcat(grids, below.resolve_scale(color="independent")).resolve_scale(color="independent")
     # (Altair's add_params trips over a facet inside a concat: set the top-level params directly)
     chart.params = [p.param for p in (*threshold_params(), demand)]
     total = len(sweep(root).arrays["done"])
     if len(rows) < total:  # the sweep trains for hours in the background: say what is shown
-        chart.title = alt.Title(f"{len(rows):,} of the {total:,} runs have finished training; the rest are not shown yet",
+        text = [f"{len(rows):,} of the {total:,} runs have finished training;", "the rest are not shown yet"]
+        chart.title = alt.Title(text if narrow else " ".join(text),
                                 anchor="start", fontSize=12, color="#b3261e")
     return with_demand(with_datasets(chart, {"runs": rows}), curves)
 
@@ -104,5 +111,5 @@ def figures() -> list[Figure]:
                "Point at or tap a cell for its nine loss curves.",
                "Five small grids, one per weight decay, of hidden width by training set size; each cell holds nine dots, "
                "one per seed, coloured by whether the run failed to fit, memorized, generalized smoothly or grokked.",
-               grid_chart, demand="cell", sources=(EXPERIMENT,)),
+               grid_chart, demand="cell", sources=(EXPERIMENT,), narrow=lambda root: grid_chart(root, narrow=True)),
     ]

@@ -11,7 +11,7 @@ import hashlib
 import html
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -28,6 +28,13 @@ class CompiledChart:
     vega: dict
     svg: str
     payloads: dict = field(default_factory=dict)  # key -> rows, written as data/<id>/<key>.js
+    narrow: CompiledChart | None = None  # the phone layout (Figure.narrow), see with_narrow
+    media: str = ""  # the media query under which the page draws `narrow` instead
+
+    @property
+    def name(self) -> str:
+        """The chart's file name stem: charts/<name>.js, figures/<name>.svg."""
+        return self.id + (NARROW if self.media == NARROW_MARK else "")
 
     @cached_property
     def json(self) -> str:
@@ -92,6 +99,11 @@ def check_variants(vega: dict, variants: dict) -> None:
                 raise ValueError(f'variant "{key}" swaps {kind} "{missing[0]}", which the compiled chart does not have')
 
 
+NARROW, NARROW_MARK = ".narrow", "(narrow)"  # file suffix of a phone layout; the `media` that marks one
+# A phone column: a 360 px screen less the article's side padding. A figure whose chart is wider
+# gives a narrow layout at most this wide (Figure.narrow); the page draws that one while the
+# viewport is narrower than the wide chart plus PHONE_GUTTER (padding, or a footnote's indent).
+PHONE_WIDTH, PHONE_GUTTER = 320, 64
 MAX_VECTOR_SVG = 400_000  # bytes; beyond this the static image is a PNG wrapped in an SVG
 STATIC_WIDTH = 600  # px: the width a chart as wide as its column ("container") is drawn at
 
@@ -102,13 +114,13 @@ def fits_width(vega: dict) -> bool:
     return isinstance(autosize, dict) and autosize.get("type") in ("fit", "fit-x")
 
 
-def static_svg(vega: dict) -> str:
+def static_svg(vega: dict, width: int = STATIC_WIDTH) -> str:
     """The chart as a static SVG for print, no-JS readers and the placeholder that holds the
     chart's place until it is embedded. A chart as wide as its column is drawn STATIC_WIDTH
-    wide. A chart of thousands of marks (the parity weight trajectories: 6.4 MB as vectors)
+    wide (a narrow layout: PHONE_WIDTH). A chart of thousands of marks (the parity weight trajectories: 6.4 MB as vectors)
     becomes an embedded PNG instead, so the file keeps its name and stays small."""
     if fits_width(vega):
-        signals = [{"name": "width", "value": STATIC_WIDTH} if s.get("name") == "width" else s
+        signals = [{"name": "width", "value": width} if s.get("name") == "width" else s
                    for s in vega.get("signals", [])]
         vega = {**vega, "signals": signals}
     svg = vlc.vega_to_svg(vega)
@@ -209,12 +221,15 @@ class ChartCache:
         return self._load(chart_id, key) if re.fullmatch(r"[0-9a-f]{24}", key) else None
 
     def compile(self, chart_id: str, vl_spec: dict, steps=None, hover: str | None = None,
-                demand: str | None = None, svg: bool = True, inputs: str | None = None) -> CompiledChart:
+                demand: str | None = None, svg: bool = True, inputs: str | None = None,
+                static_width: int = STATIC_WIDTH) -> CompiledChart:
         """steps: make the chart a scrubber over these steps; hover: datum field for `neuron`;
         demand: datum field naming the on-demand payload to load; inputs: remember the chart
-        under this key of what it was made from too (see `cached`)."""
+        under this key of what it was made from too (see `cached`); static_width: the width a
+        column-wide chart's static image is drawn at."""
         blob = json.dumps(vl_spec, sort_keys=True, separators=(",", ":"))
-        patches = json.dumps([list(steps) if steps is not None else None, hover, demand])
+        patches = json.dumps([list(steps) if steps is not None else None, hover, demand]
+                             + ([static_width] if static_width != STATIC_WIDTH else []))
         key = hashlib.sha256((VERSION + patches + blob).encode()).hexdigest()[:24]
         found = self._load(chart_id, key)
         if found:
@@ -223,7 +238,7 @@ class ChartCache:
         self.misses += 1
         try:
             vega, payloads = move_vega_data(vlc.vegalite_to_vega(vl_spec))
-            svg_text = static_svg(vega) if svg else ""  # the static image keeps white
+            svg_text = static_svg(vega, static_width) if svg else ""  # the static image keeps white
             # On the page the chart sits on the article's own background (light or dark theme).
             vega.pop("background", None)
         except Exception as exc:
@@ -307,17 +322,50 @@ def bindings_html(vega: dict) -> str:
     return f'<form class="vega-bindings" aria-hidden="true">{inner}</form>'
 
 
+def with_narrow(wide: CompiledChart, narrow: CompiledChart) -> CompiledChart:
+    """The wide chart carrying its phone layout, and the media query under which the page
+    draws that one: narrower than the wide chart (a column-wide chart: its static image) plus
+    PHONE_GUTTER. The narrow layout must fit a phone column and share the wide one's
+    on-demand files and other runs (they are written once, from the wide chart)."""
+    size = svg_size(narrow.svg) if narrow.svg else None
+    if size and not fits_width(narrow.vega) and float(size[0]) > PHONE_WIDTH:
+        raise BuildError(None, None, f'the narrow layout of chart "{wide.id}" is {float(size[0]):.0f} px wide; '
+                                     f'a phone column is {PHONE_WIDTH} px (hint: wrap or stack its panels)')
+    if fits_width(narrow.vega) != fits_width(wide.vega):
+        raise BuildError(None, None, f'chart "{wide.id}" and its narrow layout must both be as wide as their column '
+                                     f'(width "container"), or neither')
+    if set(narrow.payloads) != set(wide.payloads):
+        raise BuildError(None, None, f'the narrow layout of chart "{wide.id}" has other on-demand data or runs than the wide one')
+    wide_size = svg_size(wide.svg) if wide.svg else None
+    over = STATIC_WIDTH if fits_width(wide.vega) or not wide_size else float(wide_size[0])
+    media = f"(max-width: {int(over) + PHONE_GUTTER - 1}px)"
+    return replace(wide, narrow=replace(narrow, payloads={}, media=NARROW_MARK), media=media)
+
+
+def _image(chart: CompiledChart) -> tuple[str, str]:
+    """The placeholder <img> of a chart, and a <source> of the same size for a <picture>."""
+    size = svg_size(chart.svg) if chart.svg else None
+    src = f"figures/{html.escape(chart.name)}.svg"
+    if size is None:
+        return f'<img src="{src}" alt="" loading="lazy">', f'srcset="{src}"'
+    if fits_width(chart.vega):  # as wide as the column, as the live chart will be
+        return (f'<img class="fit-x" src="{src}" alt="" loading="lazy" height="{size[1]}" style="height:{size[1]}px">',
+                f'srcset="{src}" height="{size[1]}"')
+    return (f'<img src="{src}" alt="" loading="lazy" width="{size[0]}" height="{size[1]}">',
+            f'srcset="{src}" width="{size[0]}" height="{size[1]}"')
+
+
 def placeholder_html(chart: CompiledChart) -> str:
     """What holds a chart's place until the page embeds it: its static image at the size the
-    live chart will have, and its inputs (disabled). Without JavaScript it is the chart."""
-    size = svg_size(chart.svg) if chart.svg else None
-    src = f"figures/{html.escape(chart.id)}.svg"
-    if size is None:
-        img = f'<img src="{src}" alt="" loading="lazy">'
-    elif fits_width(chart.vega):  # as wide as the column, as the live chart will be
-        img = f'<img class="fit-x" src="{src}" alt="" loading="lazy" height="{size[1]}" style="height:{size[1]}px">'
-    else:
-        img = f'<img src="{src}" alt="" loading="lazy" width="{size[0]}" height="{size[1]}">'
+    live chart will have, and its inputs (disabled). Without JavaScript it is the chart. A
+    chart with a narrow layout shows that one's image under its media query (a <picture>),
+    as the page will draw it there."""
+    img, _ = _image(chart)
+    if chart.narrow is not None:
+        _, source = _image(chart.narrow)
+        if fits_width(chart.vega):  # the height differs between the two: set by the attributes alone
+            img = re.sub(r' style="height:[\d.]+px"', "", img)
+        img = f'<picture><source media="{chart.media}" {source}>{img}</picture>'
     return f'<div class="chart-placeholder">{img}{bindings_html(chart.vega)}</div>'
 
 
@@ -325,13 +373,15 @@ def placeholder_html(chart: CompiledChart) -> str:
 SHARE_BYTES = 20_000
 
 
-def share_tables(compiled: list) -> tuple[list[str], dict]:
+def share_tables(compiled: list, also: list = ()) -> tuple[list[str], dict]:
     """The page JSON of each chart, with every inline Vega table of SHARE_BYTES or more that
     appears (by content) in two or more of the charts replaced by {"shared": key}, and the
-    shared tables by key. The glue puts the values back before embedding (glue.js)."""
+    shared tables by key. The glue puts the values back before embedding (glue.js). The charts
+    `also` (narrow layouts) use the shared tables too, but make none shared; their JSON follows
+    the others' in the list returned."""
     seen: dict[str, list] = {}
     found = []
-    for chart in compiled:
+    for n, chart in enumerate([*compiled, *also]):
         tables = {}
         for i, data in enumerate(chart.vega.get("data", [])):
             if isinstance(data.get("values"), list):
@@ -339,11 +389,12 @@ def share_tables(compiled: list) -> tuple[list[str], dict]:
                 if len(text) >= SHARE_BYTES:
                     key = hashlib.sha256(text.encode()).hexdigest()[:16]
                     tables[i] = key
-                    seen.setdefault(key, []).append(chart.id)
+                    if n < len(compiled):
+                        seen.setdefault(key, []).append(chart.id)
         found.append(tables)
     shared_keys = {k for k, ids in seen.items() if len(ids) > 1}
     texts, shared = [], {}
-    for chart, tables in zip(compiled, found):
+    for chart, tables in zip([*compiled, *also], found):
         mine = {i: k for i, k in tables.items() if k in shared_keys}
         if not mine:
             texts.append(chart.json)

@@ -122,9 +122,27 @@
     });
     wake(section);
   }
-  function stale(id) {  // embedded, but with another run than the section's
+  function stale(id) {  // embedded, but with another run than the section's, or another layout than the width's
     var run = sectionState(page.charts[id].section).run;
-    return !!(live[id] && page.charts[id].variants && run !== undefined && live[id].run !== run);
+    return !!(live[id] && ((page.charts[id].variants && run !== undefined && live[id].run !== run) || live[id].narrow !== narrow(id)));
+  }
+  /* ---- layouts: a chart too wide for a phone has a narrow one (charts/<id>.narrow.js), drawn
+     while its media query matches, as its placeholder's <picture> shows; when that changes
+     (a phone turned, a window resized) the chart is embedded again, keeping its inputs ------ */
+  var media = {};
+  function narrow(id) {
+    var info = page.charts[id];
+    if (!info.narrow || !window.matchMedia) return false;
+    if (!media[id]) {
+      media[id] = window.matchMedia(info.narrow.media);
+      var changed = function () { if (stale(id)) { keep(live[id]); request(id); } };
+      if (media[id].addEventListener) media[id].addEventListener("change", changed); else media[id].addListener(changed);
+    }
+    return media[id].matches;
+  }
+  function keep(entry) {  // the chart's own inputs' values, for its next embedding
+    saved[entry.id] = {};
+    entry.spec.signals.forEach(function (s) { if (s.bind) saved[entry.id][s.name] = entry.view.signal(s.name); });
   }
 
   /* ---- loading: charts/<id>.js, charts/shared/<key>.js, data/<chart>/<key>.js; a script
@@ -188,7 +206,8 @@
       if (window.console) console.error(err);
     }).then(function () {
       busy = false;
-      if (stale(id)) {  // the run changed while it was being embedded: again, with the new one
+      if (stale(id)) {  // the run (or layout) changed while it was being embedded: again, with the new one
+        keep(live[id]);
         urgent[id] = true;
         if (queue.indexOf(id) < 0) queue.push(id);
       } else (waiters[id] || []).splice(0).forEach(function (resolve) { resolve(); });
@@ -198,11 +217,12 @@
   function embed(id) {
     var info = page.charts[id], section = info.section, fig = document.getElementById(id);
     var holder = fig.querySelector(".vega"), st = sectionState(section);
+    var small = narrow(id), name = "charts/" + id + (small ? ".narrow" : ""), keys = small ? info.narrow.tables : info.tables;
     var spec, tables = {}, run, view, box, entry;
-    return Promise.all([load("charts/" + id)].concat(info.tables.map(function (k) { return load("charts/shared/" + k); })))
+    return Promise.all([load(name)].concat(keys.map(function (k) { return load("charts/shared/" + k); })))
       .then(function (parts) {
         spec = parts[0];
-        info.tables.forEach(function (k, i) { tables[k] = parts[i + 1]; });
+        keys.forEach(function (k, i) { tables[k] = parts[i + 1]; });
         var runSignal = named(spec.signals, "run");
         run = runSignal ? runSignal.value : undefined;
         if (!info.variants || st.run === undefined) return null;  // the run the spec carries
@@ -226,7 +246,8 @@
         holder.appendChild(box);
         view = new vega.View(runtime, { renderer: "canvas" }).tooltip(tooltip);
         view.initialize(box);
-        entry = { id: id, section: section, view: view, el: fig.querySelector(".chart-frame"), box: box, run: run, spec: spec, has: {} };
+        entry = { id: id, section: section, view: view, el: fig.querySelector(".chart-frame"), box: box, run: run, spec: spec, has: {},
+                  name: name, narrow: small };
         (spec.signals || []).forEach(function (s) { entry.has[s.name] = true; });
         var mine = saved[id] || {};  // its own inputs first, then the section's state
         Object.keys(mine).forEach(function (name) { view.signal(name, mine[name]); });
@@ -241,7 +262,7 @@
           if (child.classList.contains("chart-placeholder")) placeholders[id] = child;
           holder.removeChild(child);
         });
-        if (live[id]) { unbind(live[id]); live[id].view.finalize(); }
+        if (live[id]) { unbind(live[id]); live[id].view.finalize(); if (live[id].name !== name) forget(live[id].name); }
         box.classList.remove("embedding");
         ["tabindex", "role", "aria-label", "aria-roledescription"].forEach(function (a) { box.removeAttribute(a); });
         live[id] = entry;
@@ -258,13 +279,12 @@
   function unload(id) {  // far from the viewport: free the view, keep its inputs' values
     var entry = live[id];
     if (!entry || pinned) return;
-    saved[id] = {};
-    entry.spec.signals.forEach(function (s) { if (s.bind) saved[id][s.name] = entry.view.signal(s.name); });
+    keep(entry);
     unbind(entry);
     entry.view.finalize();
     delete live[id];
     entry.box.parentNode.replaceChild(placeholders[id], entry.box);
-    forget("charts/" + id);
+    forget(entry.name);
   }
   function attach(entry) {
     var id = entry.id, section = entry.section, view = entry.view, el = entry.el, info = page.charts[id];
