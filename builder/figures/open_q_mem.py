@@ -82,8 +82,7 @@ def _initial(root: Path, r: Run) -> int:
 def accuracy_chart(root: Path, r: Run):
     data = run(root, r.experiment)
     return accuracy_curves(data, initial=_initial(root, r), title=f"Accuracy: this model {r.what}", height=170,
-                           fit_level=1.0, fit=("fits every training pair", 0.55, 0),
-                           rule=("right on 99% of held-out pairs", 0.55, 0))
+                           fit_level=1.0, fit="fits every training pair", rule="right on 99% of held-out pairs")
 
 
 def loss_chart(root: Path, r: Run):
