@@ -158,20 +158,47 @@ def dft_chart(root: Path):
     return each_run(root, with_vega_data(chart, tables["data"]), dft_tables)
 
 
+# A run that did not generalize spreads its neurons over up to 19 "groups" of one or two; the
+# stars and waves charts show at most this many groups (the largest), two panels wide, so
+# that no run makes them wider than a phone's column or taller than a few screens.
+MAX_GROUPS = 6
+SIDE_SHORT = {"w_in": "input", "w_out": "output"}
+
+
+def shown_groups(r: dict) -> dict[int, list[int]]:
+    """The key-frequency groups the stars and waves charts draw: all of them, or the MAX_GROUPS
+    with the most neurons (ties: the lower frequency), in order of frequency."""
+    groups = r["groups"]
+    keep = sorted(groups, key=lambda k: (-len(groups[k]), k))[:MAX_GROUPS]
+    return {k: groups[k] for k in sorted(keep)}
+
+
+def groups_note(r: dict, what: str) -> list[str]:
+    """A chart's title, in lines short enough for a phone: which groups it shows."""
+    groups, shown = r["groups"], shown_groups(r)
+    if not groups:
+        return [f"{what}: this run has no key frequency"]
+    if len(shown) < len(groups):
+        return [f"{what}: the {len(shown)} largest of {len(groups)} groups", "(this run did not generalize)"]
+    return [f"{what}: key frequencies {key_text(r)}"]
+
+
 def star_rows(r: dict) -> list[dict]:
-    """Per checkpoint, side and key frequency k: each of the group's neurons as the point
-    (cos k, sin k coefficient), ranked by angle at that checkpoint, and the first one again
-    (rank = group size, `close` set) to close the star."""
+    """Per checkpoint, side and shown key frequency k (shown_groups): each of the group's
+    neurons as the point (cos k, sin k coefficient), ranked by angle at that checkpoint, and
+    the first one again (rank = group size, `close` set) to close the star. `panel` names the
+    small chart (frequency and side) and `po` orders the panels: frequencies down, sides across."""
     rows = []
-    for side in SIDES:
+    shown = shown_groups(r)
+    for side_index, side in enumerate(SIDES):
         cos, sin = fourier.cos_sin(r[side])  # (checkpoints, K, neurons)
-        for k, neurons in r["groups"].items():
+        for g, (k, neurons) in enumerate(shown.items()):
             x, y = cos[:, k - 1, neurons], sin[:, k - 1, neurons]
             rank = np.argsort(np.argsort(np.arctan2(y, x), axis=1), axis=1)
+            panel = {"side": SIDE_NAMES[side], "k": k, "panel": f"k = {k}, {SIDE_SHORT[side]}", "po": 2 * g + side_index}
             for s in range(len(r["step"])):
                 for j, n in enumerate(neurons):
-                    row = {"s": s, "side": SIDE_NAMES[side], "k": k, "n": int(n),
-                           "x": round(float(x[s, j]), 2), "y": round(float(y[s, j]), 2)}
+                    row = {"s": s, **panel, "n": int(n), "x": round(float(x[s, j]), 2), "y": round(float(y[s, j]), 2)}
                     rows.append({**row, "o": int(rank[s, j])})
                     if rank[s, j] == 0:
                         rows.append({**row, "o": len(neurons), "close": 1})
@@ -181,10 +208,16 @@ def star_rows(r: dict) -> list[dict]:
 def star_tables(r: dict) -> dict:
     rows = star_rows(r)
     reach = 1.1 * max((max(abs(row["x"]), abs(row["y"])) for row in rows), default=1.0)
-    return {"data": {"stars": rows}, "signals": {**checkpoint_signals(r), "reach": round(reach, 1)}}
+    return {"data": {"stars": rows}, "signals": {**checkpoint_signals(r), "reach": round(reach, 1),
+                                                 "stars_title": groups_note(r, "Stars")}}
+
+
+STAR_SIZE = 112  # px: one small chart; two side by side with the axis fit a 340 px column
 
 
 def stars_chart(root: Path):
+    """One small chart per shown key frequency and side, two columns (input, output) and a row
+    per frequency, whatever the run: its width never grows with the number of groups."""
     r = run(root)
     tables = star_tables(r)
     scale = alt.Scale(domain=[alt.ExprRef("-reach"), alt.ExprRef("reach")], nice=False)
@@ -197,9 +230,13 @@ def stars_chart(root: Path):
         color=alt.condition(highlight, alt.value(TRAIN_COLOR), alt.value("#bbb")),
         tooltip=[alt.Tooltip("n1:O", title="neuron"), alt.Tooltip("k:O", title="frequency")], **enc)
     chart = alt.layer(lines, dots, data=alt.NamedData("stars")).transform_filter(f"datum.s == {AT}").properties(
-        width=120, height=120).facet(
-        column=alt.Column("k:O", title="key frequency k"), row=alt.Row("side:N", title=None, sort=list(SIDE_NAMES.values()))
-    ).add_params(*run_params(root, r, reach=tables["signals"]["reach"]), alt.param(name="neuron", value=-1))
+        width=STAR_SIZE, height=STAR_SIZE).facet(
+        facet=alt.Facet("panel:N", title=None, sort=alt.EncodingSortField("po", op="min"),
+                        header=alt.Header(labelFontSize=11, labelPadding=3)),
+        columns=2, spacing={"row": 8, "column": 10},
+    ).properties(title=alt.Title(alt.expr("stars_title"), anchor="start", fontSize=12)).add_params(
+        *run_params(root, r, reach=tables["signals"]["reach"], stars_title=tables["signals"]["stars_title"]),
+        alt.param(name="neuron", value=-1))
     return each_run(root, with_datasets(chart, tables["data"]), star_tables)
 
 
@@ -236,19 +273,20 @@ def logits_chart(root: Path):
     answer = f"(a + b) % {p}"
     colour = alt.condition(f"datum.c == {answer}", alt.value(TEST_COLOR), alt.value("#9db4cc"))
     x = alt.X("c:O", title="answer c", axis=alt.Axis(values=list(range(0, p, 11)), labelAngle=0))
-    # unwrapped, a group of frequency k is drawn at k (c - answer) mod p, centred on the answer:
-    # its zigzag becomes one cosine with the right answer at the peak (as in section 1's waves)
+    # unwrapped (the default), a group of frequency k is drawn at k (c - answer) mod p, centred on
+    # the answer: its zigzag becomes one cosine with the right answer at the peak (as in section
+    # 1's waves); the x title says which order is shown
     half = p // 2
     per_group = terms.transform_aggregate(logit="sum(term)", groupby=["c", "group", "k"]).transform_calculate(
         pos=f"unwrap && datum.k > 0 ? (((datum.k * (datum.c - {answer})) % {p} + {p} + {half}) % {p}) - {half} : datum.c",
         order="datum.k > 0 ? datum.k : 1000",  # groups by frequency, "no clear frequency" last
     ).mark_bar(width=2).encode(
-        x=alt.X("pos:Q", title="answer c", axis=alt.Axis(tickCount=5),
+        x=alt.X("pos:Q", title="answer order (see the box)", axis=alt.Axis(tickCount=5),
                 scale=alt.Scale(domain=[alt.ExprRef(f"unwrap ? -{half} - 1 : -1"), alt.ExprRef(f"unwrap ? {half + 1} : {p}")], nice=False)),
         y=alt.Y("logit:Q", title="logit"), color=colour,
         tooltip=[alt.Tooltip("c:O", title="answer"), alt.Tooltip("logit:Q", format=".2f")],
-    ).properties(width=200, height=90).facet(
-        column=alt.Column("group:N", title=None, sort=alt.EncodingSortField("order", op="min")))
+    ).properties(width=200, height=90).facet(  # wrapped: a run with many groups grows down, not across
+        facet=alt.Facet("group:N", title=None, sort=alt.EncodingSortField("order", op="min")), columns=3)
     total = terms.transform_aggregate(logit="sum(term)", groupby=["c"]).mark_bar().encode(
         x=x, y=alt.Y("logit:Q", title="logit"), color=colour,
         tooltip=[alt.Tooltip("c:O", title="answer"), alt.Tooltip("logit:Q", format=".2f")],
@@ -260,8 +298,9 @@ def logits_chart(root: Path):
         *run_params(root, r, **signals),
         alt.param(name="a", value=10, bind=alt.binding_range(min=0, max=p - 1, step=1, name="a ")),
         alt.param(name="b", value=30, bind=alt.binding_range(min=0, max=p - 1, step=1, name="b ")),
-        alt.param(name="unwrap", value=False, bind=alt.binding_checkbox(
-            name="Unwrap each group's answers (k·(c − answer) mod 67), turning its zigzag into one cosine ")),
+        alt.param(name="unwrap", value=True, bind=alt.binding_checkbox(
+            name="Each group's answers in the order k·(c − answer) mod 67, where its logits are one cosine "
+                 "(untick for c = 0, 1, 2, …: a zigzag) ")),
         alt.param(name="codes", value=CODES))]
     return each_run(root, with_vega_data(chart, tables["data"]), logit_tables)
 
@@ -387,7 +426,9 @@ def figures() -> list[Figure]:
                "Small scatter plots, one per key frequency, for input and output weights: the points of each group spread into an evenly spaced ring.",
                stars_chart, hover="n", sources=src),
         Figure("mod-bot-logits", SECTION,
-               "Pick a and b: the logits that each frequency group produces on its own at the chosen step, and all groups together; the red bar is the right answer.",
+               "Pick a and b: the logits that each frequency group produces on its own at the chosen step (its answers in the order "
+               "k·(c − answer) mod 67, the right one in the middle; untick the box for 0, 1, 2, …), and all groups together; "
+               "the red bar is the right answer.",
                "Bar charts of 67 logits per frequency group and in total; each group draws a cosine wave that peaks at a + b mod 67.",
                logits_chart, sources=src),
         Figure("mod-bot-seeds", SECTION,
