@@ -240,6 +240,63 @@ def stars_chart(root: Path):
     return each_run(root, with_datasets(chart, tables["data"]), star_tables)
 
 
+def wave_tables(r: dict) -> dict:
+    """The packed input weights of every checkpoint, and for each neuron the panel it is drawn
+    in ("" when its group is not shown) and its group's frequency."""
+    shown = shown_groups(r)
+    panels, freqs = [""] * r["hidden"], [0] * r["hidden"]
+    for k, neurons in shown.items():
+        for n in neurons:
+            panels[n], freqs[n] = f"frequency {k}", k
+    return {"data": {"waves_w_in": packed(r["w_in"], r["step"], vmax_of(r["w_in"]))},
+            "signals": {**checkpoint_signals(r), "wave_level": vmax_of(r["w_in"]) / LEVELS, "wave_panels": panels,
+                        "wave_freqs": freqs, "waves_title": groups_note(r, "Waves")}}
+
+
+WAVE_SIZE = (124, 64)  # px: one small chart; two across with the axis fit a 340 px column
+
+
+def waves_chart(root: Path):
+    """Section 1's waves for the run and step shown in this section: each neuron's 67 input
+    weights at the chosen step, one small chart per shown key-frequency group (two across),
+    the inputs by default in the order k x mod p that makes a frequency-k wave one cosine.
+    Computed in the page from the packed weights of that step, as the logits are."""
+    r = run(root)
+    p, hidden = r["p"], r["hidden"]
+    tables = wave_tables(r)
+    row = f"data('waves_w_in')[{AT}].w"
+    index = f"datum.n * {p} + datum.t"
+    points = alt.Chart(alt.sequence(0, p * hidden, as_="i")).transform_calculate(
+        n=f"floor(datum.i / {p})", t=f"datum.i % {p}"
+    ).transform_calculate(panel="wave_panels[datum.n]", k="wave_freqs[datum.n]").transform_filter(
+        "datum.panel != ''"
+    ).transform_calculate(
+        w=f"(indexof(codes, substring({row}, {index}, {index} + 1)) - {LEVELS}) * wave_level",
+        x=f"unwrap ? (datum.k * datum.t) % {p} : datum.t", n1="datum.n + 1",
+    )
+    highlight = "neuron < 0 || datum.n == neuron"
+    chart = points.mark_line(strokeWidth=1.5).encode(
+        x=alt.X("x:Q", title="input order (see the box)", scale=alt.Scale(domain=[0, p - 1], nice=False),
+                axis=alt.Axis(values=[0, p // 2, p - 1])),
+        y=alt.Y("w:Q", title="weight", axis=alt.Axis(tickCount=3)),
+        detail="n:N", order="x:Q",
+        color=alt.condition(highlight, alt.value(TRAIN_COLOR), alt.value("#bbb")),
+        opacity=alt.condition(highlight, alt.value(0.9), alt.value(0.25)),
+        tooltip=[alt.Tooltip("n1:N", title="neuron"), alt.Tooltip("t:Q", title="input"), alt.Tooltip("w:Q", format=".2f", title="weight")],
+    ).properties(width=WAVE_SIZE[0], height=WAVE_SIZE[1]).facet(
+        facet=alt.Facet("panel:N", title=None, sort=alt.EncodingSortField("k", op="min"),
+                        header=alt.Header(labelFontSize=11, labelPadding=3)),
+        columns=2, spacing={"row": 8, "column": 10},
+    ).properties(title=alt.Title(alt.expr("waves_title"), anchor="start", fontSize=12))
+    signals = tables["signals"]
+    chart.params = [p_.param for p_ in (
+        *run_params(root, r, **{k: v for k, v in signals.items() if k not in ("ck_every", "ck_last")}),
+        alt.param(name="neuron", value=-1), alt.param(name="codes", value=CODES),
+        alt.param(name="unwrap", value=True, bind=alt.binding_checkbox(
+            name="Inputs in the order k × input mod 67 (untick for 0, 1, 2, …) ")))]
+    return each_run(root, with_vega_data(chart, tables["data"]), wave_tables)
+
+
 def logit_tables(r: dict) -> dict:
     """The packed weights of every checkpoint (91 levels of a fixed range per matrix), each
     matrix's level size, and each neuron's group (label and frequency)."""
@@ -417,6 +474,12 @@ def figures() -> list[Figure]:
                "Move the pointer or use the arrow keys to pick a step for the charts below.",
                "Line chart of train and test loss on a log scale: the train loss falls at once, the test loss only after about 25,000 steps.",
                loss_chart, scrub=True, sources=src),
+        Figure("mod-bot-waves", SECTION,
+               "Each neuron's 67 input weights at the chosen step, grouped by the frequency it ends up using, with the inputs in "
+               "the order k × input mod 67 (untick the box for 0, 1, 2, …). Hover a line to find that neuron in the other charts.",
+               "Small line charts, one per key frequency, of the input weights of that frequency's neurons at the chosen step: "
+               "noise while the model memorizes, one smooth cosine per neuron once it generalizes.",
+               waves_chart, hover="n", sources=src),
         Figure("mod-bot-dft", SECTION,
                "Every neuron's weights written as a sum of waves: one column per wave, one row per neuron (orange positive, blue negative).",
                "Two heatmaps of Fourier coefficients, 67 columns by 24 neurons, for the input and output weights; noisy at first, then nonzero only in a few columns.",
