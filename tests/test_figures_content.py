@@ -182,3 +182,99 @@ def test_appendix_number_inputs_have_clamping_handlers():
         assert f"clamp(round(toNumber(event.target.value)), {low}, {high})" in change["update"]
     derived = {d["name"]: d["expr"] for d in (p.param.to_dict() for p in appendix.params(False)) if "expr" in d}
     assert derived["Nn"].startswith("clamp(") and derived["Mn"].startswith("clamp(")
+
+
+# ---- the figures and equations the article must have (/work/shared/ARTICLE.md) -----------------
+@pytest.fixture(scope="module")
+def article(registry):
+    """content/index.md rendered as the build renders it (charts are placed, not made)."""
+    from builder.bib import parse_bibliography
+    from builder.markdown import render_markdown
+
+    refs = parse_bibliography((ROOT / "content" / "references.bib").read_text(encoding="utf-8"), "content/references.bib")
+    text = (ROOT / "content" / "index.md").read_text(encoding="utf-8")
+    return render_markdown(text, ROOT / "content" / "index.md", refs, registry.figures, registry.animations)
+
+
+def maths(html: str) -> list[str]:
+    """The TeX source of every formula, read back from the MathML's annotation."""
+    import html as html_lib
+    import re
+
+    return [html_lib.unescape(t) for t in re.findall(r'<annotation encoding="application/x-tex">(.*?)</annotation>', html, re.S)]
+
+
+def test_the_new_charts_are_placed_in_their_sections(article, registry):
+    order = article.charts
+    for chart, section in (("mod-bot-waves", "mod-bot"), ("five-neuron-embed", "five-neuron")):
+        assert chart in order and registry.figures[chart].section == section
+        fig = registry.figures[chart]
+        assert fig.caption and fig.description
+    # the waves come first among the section's pictures of the weights; W_embed before its equation's charts
+    assert order.index("mod-bot-loss") < order.index("mod-bot-waves") < order.index("mod-bot-stars")
+    assert order.index("embed-circle") < order.index("five-neuron-embed") < order.index("five-neuron-accuracy")
+
+
+def test_the_five_neuron_section_writes_the_two_line_equation(article):
+    tex = [t for t in maths(article.html) if r"\text{activations} &=" in t]
+    assert len(tex) == 1
+    lines = [line for line in tex[0].split(r"\\") if "=" in line]
+    assert len(lines) == 2
+    assert r"\operatorname{ReLU}" in lines[0] and "W_{\\text{embed}}[a]" in lines[0] and "W_{\\text{in-proj}}" in lines[0]
+    assert lines[1].lstrip().startswith(r"\operatorname{logits}") and "W_{\\text{out-proj}}" in lines[1] \
+        and "W_{\\text{embed}}^{\\top}" in lines[1]
+
+
+def test_the_appendix_defines_its_three_matrices_as_math(article):
+    html = article.html[article.html.index("Appendix: how the circle construction works"):]
+    found = {}
+    for tex in maths(html):
+        for name in (r"W_{\text{embed}} =", r"W_{\text{in-proj}}^{\top} =", r"W_{\text{out-proj}} ="):
+            if tex.startswith(name):
+                found[name] = tex
+    assert len(found) == 3
+    assert all(r"\begin{pmatrix}" in tex for tex in found.values())
+    assert r"\cos((M-1)w)" in found[r"W_{\text{embed}} ="]
+    assert r"\cos(\theta_{N-1})" in found[r"W_{\text{in-proj}}^{\top} ="]
+    assert r"\cos(2\theta_{N-1})" in found[r"W_{\text{out-proj}} ="]
+    assert html.count("<math") >= 3
+
+
+def test_the_w_embed_figure_holds_the_fixed_circle():
+    from builder.figures import five_neuron
+
+    spec = five_neuron.embed_matrix_chart(ROOT).to_dict()
+    rows = spec["data"]["values"]  # the layers' one table
+    assert [row["i"] for row in rows] == list(range(67))
+    for row in rows:
+        assert row["cos"] == pytest.approx(np.cos(2 * np.pi * row["i"] / 67), abs=1e-4)
+        assert row["sin"] == pytest.approx(np.sin(2 * np.pi * row["i"] / 67), abs=1e-4)
+
+
+def test_the_section_5_waves_follow_the_step_and_the_run():
+    """The chart carries the section's step and run, a variant per run, and its packed weights
+    decode to the run's input weights; at the end of the featured run, in the chart's default
+    order, every line is one wave."""
+    from builder.figures._common import CODES, LEVELS
+
+    spec = mod_bot.waves_chart(ROOT)
+    names = {p["name"]: p for p in spec["params"]}
+    assert {"step", "run", "neuron", "unwrap", "ck_every", "ck_last"} <= set(names) and names["unwrap"]["value"] is True
+    assert set(spec["usermeta"]["variants"]) == set(mod_bot.runs(ROOT))
+    assert facet_columns(spec) == [2]
+    for key in (mod_bot.FEATURED, "seed1"):
+        r = mod_bot.runs(ROOT)[key]
+        variant = spec["usermeta"]["variants"][key]
+        packed_rows = variant["data"]["waves_w_in"]
+        level = variant["signals"]["wave_level"]
+        last = np.array([CODES.index(c) - LEVELS for c in packed_rows[-1]["w"]], float).reshape(r["hidden"], r["p"]) * level
+        vmax = level * LEVELS  # the packed range (the heatmaps' fixed one): larger weights are clipped to it
+        assert np.abs(last - np.clip(r["w_in"][-1].T, -vmax, vmax)).max() <= level / 2 + 1e-6
+        panels = {p for p in variant["signals"]["wave_panels"] if p}
+        assert len(panels) == len(mod_bot.shown_groups(r)) <= mod_bot.MAX_GROUPS
+    r = mod_bot.run(ROOT)
+    freqs = spec["usermeta"]["variants"][mod_bot.FEATURED]["signals"]["wave_freqs"]
+    for n in range(r["hidden"]):
+        k = freqs[n]
+        order = np.argsort([(k * t) % r["p"] for t in range(r["p"])])
+        assert sign_turns(r["w_in"][-1][order, n]) <= 2, n
