@@ -240,16 +240,21 @@ def outputs_chart(root: Path):
     ).transform_calculate(error="datum.logit - datum.target", is_answer="datum.c == truth")
     x = alt.X("c:Q", title="candidate answer c", scale=alt.Scale(domain=[alt.ExprRef("-0.5"), alt.ExprRef("Mn - 0.5")], nice=False),
               axis=alt.Axis(tickMinStep=1, format="d"))
+    logit_y = alt.Y("logit:Q", title="logit", axis=alt.Axis(format=".2~g"))
     bars = logits.mark_bar(width=alt.expr(f"max(1, 0.8 * {WIDTH} / Mn)")).encode(
-        x=x, y=alt.Y("logit:Q", title="logit"),
+        x=x, y=logit_y,
         color=alt.condition("datum.is_answer", alt.value(SUM_COLOR), alt.value("#9db4cc")),
         tooltip=[alt.Tooltip("c:Q", title="c"), alt.Tooltip("logit:Q", format=".4f"), alt.Tooltip("target:Q", format=".4f")])
     curve = logits.mark_line(color=MID_COLOR, strokeWidth=1, strokeDash=[4, 2]).encode(x=x, y="target:Q")
     # the verdict on two short lines of its own, so that no answer, tie or modulus makes it
     # longer than the chart is wide
-    top = alt.layer(bars, curve).properties(width=WIDTH, height=150, title=alt.Title(
+    # when a and b sit opposite (even M) every score is 0: the axis still spans a small range
+    # rather than a zero-width one whose labels are runs of zeros
+    logit_floor = alt.Chart(alt.Data(values=[{"k": -1}, {"k": 1}])).transform_calculate(
+        logit="datum.k * max(zlen, 1e-3)").mark_point(opacity=0).encode(y=logit_y)
+    top = alt.layer(bars, curve, logit_floor).properties(width=WIDTH, height=150, title=alt.Title(
         alt.expr(VERDICT), anchor="start", fontSize=12, fontWeight="normal"))
-    error_y = alt.Y("error:Q", title="logit − target", axis=alt.Axis(format="~r", tickCount=4))
+    error_y = alt.Y("error:Q", title="logit − target", axis=alt.Axis(format=".2~g", tickCount=4))
     errors = logits.mark_bar(width=alt.expr(f"max(1, 0.8 * {WIDTH} / Mn)"), color=TEST_COLOR).encode(
         x=x, y=error_y,
         tooltip=[alt.Tooltip("c:Q", title="c"), alt.Tooltip("error:Q", format=".2e")])
