@@ -70,11 +70,20 @@ def test_phase_notes_are_clear_of_the_curves_on_a_wide_screen(page, chart):
     check_notes(page, chart)
 
 
-def test_phase_notes_are_clear_of_the_curves_on_a_phone(chromium, article_site):
+def test_phase_notes_and_titles_fit_on_a_phone(chromium, article_site):
+    """On a 390 px phone: the notes as on a wide screen, and no title of these charts runs past
+    the chart's own width (a one-line title was cut off)."""
     context, page = phone_page(chromium, article_site)
     for chart in ACCURACY:
         page.locator(f"#{chart}").scroll_into_view_if_needed()
         check_notes(page, chart)
+    for chart in (*ACCURACY, "mod-bot-loss", "mod-bot-stars", "mod-bot-waves", "five-neuron-embed", "appendix-outputs"):
+        page.locator(f"#{chart}").scroll_into_view_if_needed()
+        width = page.evaluate(f"Object.values(window.article.views()).flat().find(x => x.id === '{chart}').view._viewWidth")
+        titles = [it for it in items(page, chart)["items"] if it["role"] == "title-text"]
+        assert titles, chart
+        for it in titles:
+            assert it["b"][2] <= width + 1, (chart, it["text"], it["b"], width)
     context.close()
 
 

@@ -227,6 +227,9 @@ def phase_notes(steps, train_acc, test_acc, *, fit_level: float, fit: str, rule:
     return notes
 
 
+TITLE_CHARS = 40  # the longest title (13 px bold) kept on one line: about 300 px
+
+
 def curve_rows(steps: np.ndarray, series: dict) -> list[dict]:
     """One row per split and step, values to 4 significant digits."""
     return [{"step": int(s), "v": float(f"{v:.4g}"), "split": split}
@@ -250,8 +253,10 @@ def curves(name: str, steps: np.ndarray, series: dict, *, y: alt.Y, initial: int
     )
     rule, label = step_rule()
     layers = [lines, *notes_layers(list(notes)), rule, label] if notes else [lines, rule, label]
+    # a long title goes on two lines: on a phone's column one line of it would be cut off
+    text = split_note(title, 2).split("\n") if len(title) > TITLE_CHARS else title
     chart = alt.layer(*layers).add_params(alt.param(name="step", value=initial)).properties(
-        width="container", height=height, title=alt.Title(title, anchor="start"))
+        width="container", height=height, title=alt.Title(text, anchor="start"))
     return chart, rows
 
 

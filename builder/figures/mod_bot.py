@@ -126,7 +126,8 @@ def loss_tables(r: dict) -> dict:
 def loss_chart(root: Path):
     r = run(root)
     chart = loss_curves(r, initial=sections(root)[0].initial, title="", height=170)
-    chart["title"] = {"text": {"expr": "'Train and test loss of ' + run_name + ' (log scale)'"}, "anchor": "start"}
+    # two lines: with a run's name one line would run past a phone's column
+    chart["title"] = {"text": {"expr": "['Train and test loss (log scale) of', run_name]"}, "anchor": "start"}
     chart["params"] = chart.get("params", []) + [alt.param(name=k, value=v).param.to_dict()
                                                  for k, v in (("run", FEATURED), ("run_name", run_name(r)))]
     return each_run(root, chart, loss_tables)
