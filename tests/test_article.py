@@ -11,9 +11,9 @@ from conftest import REPO
 
 pytestmark = pytest.mark.browser
 SECTION = "mod-top"
-CHARTS = ("mod-bot-loss", "mod-bot-dft", "mod-bot-stars", "mod-bot-logits", "mod-bot-seeds", "mod-top-accuracy", "mod-top-weights", "mod-top-waves", "sparse-parity-accuracy", "sparse-parity-loss",
+CHARTS = ("mod-bot-loss", "mod-bot-waves", "mod-bot-dft", "mod-bot-stars", "mod-bot-logits", "mod-bot-seeds", "mod-top-accuracy", "mod-top-weights", "mod-top-waves", "sparse-parity-accuracy", "sparse-parity-loss",
           "sparse-parity-weights", "sparse-parity-trajectories", "sparse-parity-l1-l2", "sweep-sparse-parity-grid",
-          "embed-heatmap", "embed-circle", "five-neuron-accuracy", "five-neuron-weights", "five-neuron-plane",
+          "embed-heatmap", "embed-circle", "five-neuron-embed", "five-neuron-accuracy", "five-neuron-weights", "five-neuron-plane",
           "five-neuron-joined", "sweep-mod-bars", "open-q-mem-tiny-accuracy", "open-q-mem-tiny-loss",
           "open-q-mem-tiny-weights", "open-q-mem-again-accuracy", "open-q-mem-again-loss", "open-q-mem-again-weights")
 
@@ -130,7 +130,7 @@ def test_unwrap_checkbox_redraws_the_waves(page):
     waves = page.locator("#mod-top-waves")
     waves.scroll_into_view_if_needed()
     before = canvas_png(page, "mod-top-waves")
-    waves.locator("input[type=checkbox]").check()
+    waves.locator("input[type=checkbox]").uncheck()  # ticked by default: the waves drawn as waves
     page.wait_for_timeout(100)
     assert canvas_png(page, "mod-top-waves") != before
 
@@ -403,11 +403,12 @@ def test_choosing_a_sister_run_reloads_every_chart_of_the_section(page):
     page.locator("#mod-bot-seeds").scroll_into_view_if_needed()
     index = page.evaluate("window.article.views()['mod-bot'].findIndex(v => v.id === 'mod-bot-seeds')")
     page.mouse.click(*centres(page, "mod-bot", "rect", "key", index)[key])
-    page.wait_for_function(f"""() => window.article.views()['mod-bot'].length === 5 && window.article.views()['mod-bot']
+    page.wait_for_function(f"""() => window.article.views()['mod-bot'].length === 6 && window.article.views()['mod-bot']
         .every(v => v.view.signal('run') === '{key}' && !v.el.hasAttribute('aria-busy'))""", timeout=20000)
     assert page.locator("output.live[data-signal='chosen']").inner_text() == mod_bot.run_label(key, r)
     loaded = sorted(u.rsplit("/data/", 1)[1] for u in page.requests if "/data/mod-bot-" in u)
-    assert loaded == sorted(f"{c}/run-{key}.js" for c in ("mod-bot-dft", "mod-bot-logits", "mod-bot-loss", "mod-bot-stars"))
+    assert loaded == sorted(f"{c}/run-{key}.js" for c in ("mod-bot-dft", "mod-bot-logits", "mod-bot-loss", "mod-bot-stars",
+                                                          "mod-bot-waves"))
     stars = page.evaluate(STAR_KEYS_JS)  # at the last step: one point per neuron of each key frequency
     assert {int(k): n for k, n in stars.items()} == {k: 2 * len(v) for k, v in r["groups"].items()}
     assert_page_logits(page, r, ((len(r["step"]) - 1, 10, 30), (len(r["step"]) // 2, 5, 60)))
@@ -421,7 +422,7 @@ def test_the_late_improvement_link_loads_its_run_and_plays_it(page):
     button.scroll_into_view_if_needed()
     button.click()
     page.wait_for_function(f"""() => window.article.current['mod-bot'] === {mod_bot.LATE[1]}
-        && window.article.views()['mod-bot'].length === 5
+        && window.article.views()['mod-bot'].length === 6
         && window.article.views()['mod-bot'].every(v => v.view.signal('run') === '{mod_bot.LATE_RUN}')""", timeout=20000)
     assert page.evaluate("document.querySelector('#mod-bot-seeds select').value") == mod_bot.LATE_RUN
     assert page.problems == []
@@ -655,7 +656,8 @@ def test_a_chart_embedded_late_shows_the_sections_current_step(lazy_page):
     assert page.locator("#five-neuron-accuracy .chart-frame").get_attribute("aria-valuenow") == "15000"
     page.locator("#five-neuron-plane").scroll_into_view_if_needed()
     settle(page, "five-neuron-plane")
-    steps = page.evaluate("window.article.views()['five-neuron'].map(v => v.view.signal('step'))")
+    # (the section's fixed W_embed matrix has no step)
+    steps = page.evaluate("window.article.views()['five-neuron'].filter(v => v.has.step).map(v => v.view.signal('step'))")
     assert steps and all(s == 15000 for s in steps)
 
 
@@ -689,7 +691,7 @@ def test_a_chosen_run_reaches_the_charts_embedded_later(lazy_page):
     page.wait_for_function(f"window.article.state['mod-bot'].run === '{key}'")
     page.evaluate("window.scrollTo(0, 0)")
     page.wait_for_function("!window.article.live().some(c => c.startsWith('mod-bot'))", timeout=30000)
-    for chart in ("mod-bot-dft", "mod-bot-stars", "mod-bot-logits", "mod-bot-loss"):
+    for chart in ("mod-bot-dft", "mod-bot-stars", "mod-bot-logits", "mod-bot-loss", "mod-bot-waves"):
         page.locator(f"#{chart}").scroll_into_view_if_needed()
         settle(page, chart)
         assert page.evaluate(f"window.article.views()['mod-bot'].find(v => v.id === '{chart}').view.signal('run')") == key

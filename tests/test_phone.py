@@ -55,7 +55,7 @@ SIZES_JS = """() => [...document.querySelectorAll('figure.chart')].map(f => {
 def test_every_chart_too_wide_for_a_phone_has_a_narrow_layout_that_fits(article_site):
     html = (article_site / "index.html").read_text(encoding="utf-8")
     figures = re.findall(r'<figure class="chart[^"]*" id="([^"]+)".*?</figure>', html, re.S)
-    assert len(figures) == 30
+    assert len(figures) >= 32  # every chart of the article
     for fid in figures:
         block = re.search(rf'<figure class="chart[^"]*" id="{fid}".*?</figure>', html, re.S).group(0)
         wide = re.search(r'<img[^>]*\bwidth="([\d.]+)"', block)
@@ -95,7 +95,7 @@ def test_every_figure_fits_a_phone_without_sideways_scrolling(chromium, article_
     context, page = open_page(chromium, article_site, viewport)
     embed_all(page)
     sizes = page.evaluate(SIZES_JS)
-    assert len(sizes) == 30 and all(s["canvas"] for s in sizes), sizes
+    assert len(sizes) >= 32 and all(s["canvas"] for s in sizes), sizes
     too_wide = [s for s in sizes if s["canvas"] > s["column"] + 0.5 or s["scroll"] > 0]
     assert too_wide == []
     assert page.evaluate("document.scrollingElement.scrollWidth") <= viewport["width"]

@@ -2,6 +2,8 @@
 weights at the scrubbed step. (A leading underscore keeps this module out of the registry.)"""
 from __future__ import annotations
 
+import itertools
+
 import altair as alt
 import numpy as np
 
@@ -68,28 +70,177 @@ def step_rule(color: str = "#888"):
     return rule, label
 
 
-def notes_layers(notes: list[dict], y: str, x_max: float) -> list:
-    """Dots and italic labels at (step, y) points; labels far right are written leftwards."""
-    late = x_max * 0.6
-    texts = [
-        alt.Chart(alt.Data(values=[n for n in notes if (n["step"] > late) == right])).mark_text(
-            align="right" if right else "left", dx=-6 if right else 6, fontSize=12, fontStyle="italic", color="#8a8a8a"
-        ).encode(x="step:Q", y=f"{y}:Q", text="text:N", yOffset="dy:Q")
-        for right in (False, True)
-    ]
-    dots = alt.Chart(alt.Data(values=notes)).mark_point(filled=True, size=40, color="#888").encode(x="step:Q", y=f"{y}:Q")
-    return [dots, *texts]
+# Annotations ("memorizes", "generalizes") sit on their curve: a dot at the logged point where
+# the phase is reached, and a label placed beside it by `place_note`, which tries positions
+# around the dot and keeps the nearest one whose text stays inside the plot and clear of the
+# curves, the step label's band at the top, the legend and the other notes, at every width in
+# NOTE_WIDTHS (the charts take their column's width: a phone's ~270 px plot up to a wide
+# screen's). Sizes are in pixels of the plot area.
+NOTE_FONT, NOTE_LINE = 12, 14  # font size and line height of a note
+NOTE_CHAR = 6.0  # a generous average width of a character of the note's italic font (measured: 5.6)
+NOTE_WIDTHS = (250, 300, 360, 440, 540, 680, 840, 1000)
+STEP_BAND = 17  # the step label (step_rule) is written in this band at the top of the plot
+LEGEND_BOX = (120, 50)  # the bottom-right legend's width and height, from the plot's corner
+NOTE_GAP = 3  # the least distance between a note's text and a curve or another mark
 
 
-def phase_notes(steps, train_acc, test_acc, *, fit_level: float, fit: tuple, rule: tuple) -> list[dict]:
-    """Annotations at the step the training set is fit (train accuracy reaches fit_level) and
-    the step the rule is found (test accuracy reaches 99%); fit/rule: (text, y, dy)."""
+def split_note(text: str, lines: int) -> str:
+    """The text on `lines` lines, broken at the spaces that make the longest line shortest."""
+    words = text.split(" ")
+    if lines <= 1 or len(words) < lines:
+        return text
+    best = None
+    for cuts in itertools.combinations(range(1, len(words)), lines - 1):
+        parts = [" ".join(words[a:b]) for a, b in zip((0, *cuts), (*cuts, len(words)))]
+        if best is None or max(map(len, parts)) < max(map(len, best)):
+            best = parts
+    return "\n".join(best)
+
+
+def note_box(note: dict, width: float, height: float, x_max: float, y_domain: tuple) -> tuple:
+    """(left, top, right, bottom) of a placed note's text in plot pixels at this plot width."""
+    x, y = to_pixels(note["step"], note["v"], width, height, x_max, y_domain)
+    lines = note["text"].split("\n")
+    w = max(len(line) for line in lines) * NOTE_CHAR
+    h = len(lines) * NOTE_LINE
+    left = x + note["dx"] if note["align"] == "left" else x + note["dx"] - w
+    top = y + note["dy"] - h / 2
+    return left, top, left + w, top + h
+
+
+def leader_end(note: dict) -> tuple | None:
+    """Where a note's leader line ends, as a pixel offset from its dot; None when the text is
+    level with the dot (no leader)."""
+    half = NOTE_LINE * (note["text"].count("\n") + 1) / 2
+    if abs(note["dy"]) <= half:
+        return None
+    return note["dx"] * 0.6, float(np.sign(note["dy"]) * (abs(note["dy"]) - half))
+
+
+def leader_pixels(note: dict, width, height, x_max, y_domain) -> np.ndarray:
+    """Points every pixel along a note's leader line, (n, 2) in plot pixels (none without one)."""
+    end = leader_end(note)
+    if end is None:
+        return np.zeros((0, 2))
+    x, y = to_pixels(note["step"], note["v"], width, height, x_max, y_domain)
+    t = np.linspace(0, 1, int(np.hypot(*end)) + 2)[:, None]
+    return np.concatenate([x + end[0] * t, y + end[1] * t], axis=1)
+
+
+def to_pixels(step, v, width, height, x_max, y_domain):
+    low, high = y_domain
+    t = (np.clip(np.asarray(v, float), low, high) - low) / (high - low)
+    return np.asarray(step, float) / x_max * width, height * (1 - t)
+
+
+def curve_pixels(steps, series: list, width, height, x_max, y_domain) -> np.ndarray:
+    """Points every pixel or so along each curve, (n, 2) in plot pixels."""
+    out = []
+    for values in series:
+        x, y = to_pixels(steps, values, width, height, x_max, y_domain)
+        for x0, y0, x1, y1 in zip(x[:-1], y[:-1], x[1:], y[1:]):
+            n = int(np.ceil(np.hypot(x1 - x0, y1 - y0))) + 1
+            t = np.linspace(0, 1, n)
+            out.append(np.stack([x0 + (x1 - x0) * t, y0 + (y1 - y0) * t], axis=1))
+    return np.concatenate(out) if out else np.zeros((0, 2))
+
+
+def note_clashes(note: dict, placed: list, steps, series, height, x_max, y_domain, widths=NOTE_WIDTHS,
+                 curves: dict | None = None) -> list:
+    """The plot widths at which this placed note's text leaves the plot or touches a curve, the
+    step label's band, the legend, another note's text or dot, or its own dot. curves: width ->
+    curve_pixels, when the caller has them already."""
+    bad = []
+    for width in widths:
+        left, top, right, bottom = note_box(note, width, height, x_max, y_domain)
+        g = NOTE_GAP
+        if left < 0 or right > width or top < STEP_BAND or bottom > height:
+            bad.append(width)
+            continue
+        pts = curves[width] if curves else curve_pixels(steps, series, width, height, x_max, y_domain)
+        dots = [to_pixels(n["step"], n["v"], width, height, x_max, y_domain) for n in [*placed, note]]
+        pts = np.concatenate([pts, np.array(dots, float).reshape(-1, 2)])
+        hit = ((pts[:, 0] > left - g) & (pts[:, 0] < right + g) & (pts[:, 1] > top - g) & (pts[:, 1] < bottom + g)).any()
+        lw, lh = LEGEND_BOX
+        legend = left < width and right > width - lw and bottom > height - lh
+        others = any(a < right + g and c > left - g and b < bottom + g and d > top - g
+                     for a, b, c, d in (note_box(n, width, height, x_max, y_domain) for n in placed))
+        # its leader must not cross another note's text, nor another note's leader its text
+        mine = leader_pixels(note, width, height, x_max, y_domain)
+        for n in placed:
+            a, b, c, d = note_box(n, width, height, x_max, y_domain)
+            if ((mine[:, 0] > a - g) & (mine[:, 0] < c + g) & (mine[:, 1] > b - g) & (mine[:, 1] < d + g)).any():
+                others = True
+            theirs = leader_pixels(n, width, height, x_max, y_domain)
+            if ((theirs[:, 0] > left - g) & (theirs[:, 0] < right + g) & (theirs[:, 1] > top - g) & (theirs[:, 1] < bottom + g)).any():
+                others = True
+        if hit or legend or others:
+            bad.append(width)
+    return bad
+
+
+def place_note(step: int, v: float, text: str, placed: list, steps, series: list, *, height: int, x_max: float,
+               y_domain: tuple) -> dict:
+    """A note at the curve point (step, v): the nearest placement (text to the right or left of
+    the dot, level with it or above or below, on one line or two) that is clear at every width;
+    if none is, the one clear at the most widths."""
+    curves = {w: curve_pixels(steps, series, w, height, x_max, y_domain) for w in NOTE_WIDTHS}
+    candidates = []
+    for lines in (1, 2, 3):
+        body = split_note(text, lines)
+        for dy in range(-height, height + 1, 2):
+            for side in ("left", "right"):
+                note = {"step": int(step), "v": float(v), "text": body, "align": side, "dx": 7 if side == "left" else -7, "dy": dy}
+                candidates.append((abs(dy) + 28 * (lines - 1) + (6 if side == "right" else 0), len(candidates), note))
+    best = None
+    for score, _, note in sorted(candidates, key=lambda c: c[:2]):
+        bad = len(note_clashes(note, placed, steps, series, height, x_max, y_domain, curves=curves))
+        if bad == 0:
+            return note
+        if best is None or bad < best[0]:
+            best = (bad, note)
+    return best[1]
+
+
+def notes_layers(notes: list[dict], y: str = "v") -> list:
+    """Each placed note (place_note) as a dot on its curve, its italic text, and a thin leader
+    from the dot to the text when the text sits above or below the dot."""
+    dots = alt.Chart(alt.Data(values=[{"step": n["step"], y: n["v"]} for n in notes])).mark_point(
+        filled=True, size=36, color="#777", opacity=1).encode(x="step:Q", y=f"{y}:Q")
+    layers = [dots]
+    for n in notes:
+        data = alt.Data(values=[{"step": n["step"], y: n["v"], "text": n["text"]}])
+        end = leader_end(n)
+        if end:
+            layers.append(alt.Chart(data).mark_rule(color="#999", strokeWidth=1, x2Offset=end[0], y2Offset=end[1]).encode(
+                x="step:Q", y=f"{y}:Q", x2="step:Q", y2=f"{y}:Q"))
+        layers.append(alt.Chart(data).mark_text(
+            align=n["align"], baseline="middle", dx=n["dx"], dy=n["dy"], lineBreak="\n", lineHeight=NOTE_LINE,
+            fontSize=NOTE_FONT, fontStyle="italic", color="#707070",
+        ).encode(x="step:Q", y=f"{y}:Q", text="text:N"))
+    return layers
+
+
+def phase_notes(steps, train_acc, test_acc, *, fit_level: float, fit: str, rule: str, height: int,
+                y_domain: tuple) -> list[dict]:
+    """Notes on the curves at the step the training set is fit (train accuracy first reaches
+    fit_level) and the step the rule is found (test accuracy first reaches 99%), each placed
+    clear of the curves (place_note); a phase the run never reaches gets no note."""
+    points = []
+    for level, values, text in ((fit_level, train_acc, fit), (0.99, test_acc, rule)):
+        hit = np.nonzero(np.asarray(values) >= level)[0]
+        if len(hit):
+            points.append((int(steps[hit[0]]), float(values[hit[0]]), text))
+    if len(points) == 2 and points[0][0] == points[1][0]:  # both at one logged step: one dot, one note
+        points = [(points[0][0], max(points[0][1], points[1][1]), f"{points[0][2]} and {points[1][2]}")]
     notes = []
-    for level, values, (text, y, dy) in ((fit_level, train_acc, fit), (0.99, test_acc, rule)):
-        step = first_step(steps, values, level)
-        if step is not None:
-            notes.append({"step": step, "v": y, "text": text, "dy": dy})
+    series = [np.asarray(train_acc, float), np.asarray(test_acc, float)]
+    for step, v, text in points:
+        notes.append(place_note(step, v, text, notes, steps, series, height=height, x_max=float(steps[-1]), y_domain=y_domain))
     return notes
+
+
+TITLE_CHARS = 40  # the longest title (13 px bold) kept on one line: about 300 px
 
 
 def curve_rows(steps: np.ndarray, series: dict) -> list[dict]:
@@ -114,20 +265,24 @@ def curves(name: str, steps: np.ndarray, series: dict, *, y: alt.Y, initial: int
                         legend=alt.Legend(orient=legend, labelExpr=f"datum.label + '{legend_suffix}'")),
     )
     rule, label = step_rule()
-    layers = [lines, *notes_layers(list(notes), "v", float(steps[-1])), rule, label] if notes else [lines, rule, label]
+    layers = [lines, *notes_layers(list(notes)), rule, label] if notes else [lines, rule, label]
+    # a long title goes on two lines: on a phone's column one line of it would be cut off
+    text = split_note(title, 2).split("\n") if len(title) > TITLE_CHARS else title
     chart = alt.layer(*layers).add_params(alt.param(name="step", value=initial)).properties(
-        width="container", height=height, title=alt.Title(title, anchor="start"))
+        width="container", height=height, title=alt.Title(text, anchor="start"))
     return chart, rows
 
 
-def accuracy_curves(r: dict, *, initial: int, title: str, fit_level: float, fit: tuple, rule: tuple,
+def accuracy_curves(r: dict, *, initial: int, title: str, fit_level: float, fit: str, rule: str,
                     low: float = 0.0, height: int = 220) -> dict:
     """The train/test accuracy chart of a run r (metric_step, train_acc, test_acc) with the
-    phase notes (see phase_notes), y from `low` to 100%: a scrub chart's Vega-Lite dict."""
+    phase notes `fit` and `rule` (see phase_notes), y from `low` to 100%: a scrub chart's
+    Vega-Lite dict."""
     from builder.figures import with_datasets
 
     steps = r["metric_step"]
-    notes = phase_notes(steps, r["train_acc"], r["test_acc"], fit_level=fit_level, fit=fit, rule=rule)
+    notes = phase_notes(steps, r["train_acc"], r["test_acc"], fit_level=fit_level, fit=fit, rule=rule,
+                        height=height, y_domain=(low, 1.0))
     scale = alt.Scale(domain=[low, 1], clamp=True) if low else alt.Scale(domain=[0, 1])
     chart, rows = curves(
         "accuracy", steps, {"train": r["train_acc"], "test": r["test_acc"]},

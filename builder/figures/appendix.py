@@ -98,6 +98,7 @@ def handlers() -> dict:
     s_c = f"clamp(s_in, abs(d_in), 2 * {m1} - abs(d_in))"
     s_fix = f"((d_in + {s_c}) % 2 == 0 ? {s_c} : ({s_c} + 1 <= 2 * {m1} - abs(d_in) ? {s_c} + 1 : {s_c} - 1))"
     return {
+        **number_handlers(),
         "a": [{"events": {"signal": "s_in"}, "update": f"(s_in + {d_fix}) / 2"},
               {"events": {"signal": "d_in"}, "update": f"({s_fix} + d_in) / 2"},
               {"events": {"signal": "Mn"}, "update": f"min(a, {m1})"}],
@@ -105,6 +106,26 @@ def handlers() -> dict:
               {"events": {"signal": "d_in"}, "update": f"({s_fix} - d_in) / 2"},
               {"events": {"signal": "Mn"}, "update": f"min(b, {m1})"}],
     }
+
+
+def number_handlers() -> dict:
+    """When the reader commits a number in N or M (Enter, Tab, leaving the box: the input's
+    "change" event), the param becomes that number rounded and clamped to its range, and the
+    box shows it; a number above the range is brought down as soon as it is typed (more digits
+    cannot make it smaller). Meanwhile the charts already use the clamped value (Nn, Mn). The
+    handlers wait a moment (debounce) so that they act after Vega's own update from the box."""
+    out = {}
+    typed = "toNumber(event.target.value)"
+    for name, low, high in (("N", N_MIN, N_MAX), ("M", M_MIN, M_MAX)):
+        mine = f"event.target.name === '{name}' && event.target.type === 'number'"
+        number = f"isValid({typed}) && isFinite({typed})"
+        out[name] = [
+            {"events": {"source": "window", "type": "change", "filter": mine, "debounce": 30},
+             "update": f"{number} ? clamp(round({typed}), {low}, {high}) : {DEFAULTS[name]}"},
+            {"events": {"source": "window", "type": "input", "filter": f"{mine} && {typed} > {high}", "debounce": 30},
+             "update": f"{high}"},
+        ]
+    return out
 
 
 MIRRORS = (("s_now", "s_in"), ("d_now", "d_in"))
@@ -225,22 +246,39 @@ def outputs_chart(root: Path, narrow: bool = False):
     ).transform_calculate(error="datum.logit - datum.target", is_answer="datum.c == truth")
     x = alt.X("c:Q", title="candidate answer c", scale=alt.Scale(domain=[alt.ExprRef("-0.5"), alt.ExprRef("Mn - 0.5")], nice=False),
               axis=alt.Axis(tickMinStep=1, format="d"))
+    logit_y = alt.Y("logit:Q", title="logit", axis=alt.Axis(format=".2~g"))
     bars = logits.mark_bar(width=alt.expr(f"max(1, 0.8 * {width} / Mn)")).encode(
-        x=x, y=alt.Y("logit:Q", title="logit"),
+        x=x, y=logit_y,
         color=alt.condition("datum.is_answer", alt.value(SUM_COLOR), alt.value("#9db4cc")),
         tooltip=[alt.Tooltip("c:Q", title="c"), alt.Tooltip("logit:Q", format=".4f"), alt.Tooltip("target:Q", format=".4f")])
     curve = logits.mark_line(color=MID_COLOR, strokeWidth=1, strokeDash=[4, 2]).encode(x=x, y="target:Q")
-    said = ("['Every output: the network answers', answer, correct ? '(right)' : 'the right answer is ' + truth]" if narrow else
-            "'Every output: the network answers ' + answer + (correct ? ' (right)' : ' — the right answer is ' + truth)")
-    top = alt.layer(bars, curve).properties(width=width, height=150, title=alt.Title(alt.expr(said), anchor="start", fontSize=12))
+    # the verdict on two short lines of its own, so that no answer, tie or modulus makes it
+    # longer than the chart is wide
+    # when a and b sit opposite (even M) every score is 0: the axis still spans a small range
+    # rather than a zero-width one whose labels are runs of zeros
+    logit_floor = alt.Chart(alt.Data(values=[{"k": -1}, {"k": 1}])).transform_calculate(
+        logit="datum.k * max(zlen, 1e-3)").mark_point(opacity=0).encode(y=logit_y)
+    top = alt.layer(bars, curve, logit_floor).properties(width=width, height=150, title=alt.Title(
+        alt.expr(VERDICT), anchor="start", fontSize=12, fontWeight="normal"))
+    error_y = alt.Y("error:Q", title="logit − target", axis=alt.Axis(format=".2~g", tickCount=4))
     errors = logits.mark_bar(width=alt.expr(f"max(1, 0.8 * {width} / Mn)"), color=TEST_COLOR).encode(
-        x=x, y=alt.Y("error:Q", title="logit − target"),
-        tooltip=[alt.Tooltip("c:Q", title="c"), alt.Tooltip("error:Q", format=".2e")]).properties(
+        x=x, y=error_y,
+        tooltip=[alt.Tooltip("c:Q", title="c"), alt.Tooltip("error:Q", format=".2e")])
+    # an exact construction (x²) leaves rounding noise of 1e-16: the axis always spans at least
+    # ERROR_FLOOR of the scores' size either way, so such noise shows as the flat zero it is
+    floor = alt.Chart(alt.Data(values=[{"k": -1}, {"k": 1}])).transform_calculate(
+        error=f"datum.k * max({ERROR_FLOOR} * zlen, 1e-3)").mark_point(opacity=0).encode(y=error_y)
+    errors = alt.layer(errors, floor).properties(
         width=width, height=80, title=alt.Title(["Difference from a perfect cosine", "peaked at a + b"] if narrow else
                                                 "Difference from a perfect cosine peaked at a + b", anchor="start", fontSize=12))
     chart = alt.vconcat(top, errors, spacing=12)
     chart.params = [p.param for p in params(bound=False)]
     return chart.to_dict()
+
+
+VERDICT = ("['Every answer\\'s score. The network picks', "
+           "answer + (correct ? ', which is right' : ', but a + b is ' + truth)]")
+ERROR_FLOOR = 0.01
 
 
 def verify_construction() -> None:

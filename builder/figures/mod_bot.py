@@ -127,8 +127,8 @@ def loss_chart(root: Path, narrow: bool = False):
     """narrow: the phone layout (the title in two lines)."""
     r = run(root)
     chart = loss_curves(r, initial=sections(root)[0].initial, title="", height=170)
-    text = "['Train and test loss of', run_name + ' (log scale)']" if narrow else "'Train and test loss of ' + run_name + ' (log scale)'"
-    chart["title"] = {"text": {"expr": text}, "anchor": "start"}
+    # two lines: with a run's name one line would run past a phone's column
+    chart["title"] = {"text": {"expr": "['Train and test loss (log scale) of', run_name]"}, "anchor": "start"}
     chart["params"] = chart.get("params", []) + [alt.param(name=k, value=v).param.to_dict()
                                                  for k, v in (("run", FEATURED), ("run_name", run_name(r)))]
     return each_run(root, chart, loss_tables)
@@ -165,20 +165,47 @@ def dft_chart(root: Path, narrow: bool = False):
     return each_run(root, with_vega_data(chart, tables["data"]), dft_tables)
 
 
+# A run that did not generalize spreads its neurons over up to 19 "groups" of one or two; the
+# stars and waves charts show at most this many groups (the largest), two panels wide, so
+# that no run makes them wider than a phone's column or taller than a few screens.
+MAX_GROUPS = 6
+SIDE_SHORT = {"w_in": "input", "w_out": "output"}
+
+
+def shown_groups(r: dict) -> dict[int, list[int]]:
+    """The key-frequency groups the stars and waves charts draw: all of them, or the MAX_GROUPS
+    with the most neurons (ties: the lower frequency), in order of frequency."""
+    groups = r["groups"]
+    keep = sorted(groups, key=lambda k: (-len(groups[k]), k))[:MAX_GROUPS]
+    return {k: groups[k] for k in sorted(keep)}
+
+
+def groups_note(r: dict, what: str) -> list[str]:
+    """A chart's title, in lines short enough for a phone: which groups it shows."""
+    groups, shown = r["groups"], shown_groups(r)
+    if not groups:
+        return [f"{what}: this run has no key frequency"]
+    if len(shown) < len(groups):
+        return [f"{what}: the {len(shown)} largest of {len(groups)} groups", "(this run did not generalize)"]
+    return [f"{what}: key frequencies {key_text(r)}"]
+
+
 def star_rows(r: dict) -> list[dict]:
-    """Per checkpoint, side and key frequency k: each of the group's neurons as the point
-    (cos k, sin k coefficient), ranked by angle at that checkpoint, and the first one again
-    (rank = group size, `close` set) to close the star."""
+    """Per checkpoint, side and shown key frequency k (shown_groups): each of the group's
+    neurons as the point (cos k, sin k coefficient), ranked by angle at that checkpoint, and
+    the first one again (rank = group size, `close` set) to close the star. `panel` names the
+    small chart (frequency and side) and `po` orders the panels: frequencies down, sides across."""
     rows = []
-    for side in SIDES:
+    shown = shown_groups(r)
+    for side_index, side in enumerate(SIDES):
         cos, sin = fourier.cos_sin(r[side])  # (checkpoints, K, neurons)
-        for k, neurons in r["groups"].items():
+        for g, (k, neurons) in enumerate(shown.items()):
             x, y = cos[:, k - 1, neurons], sin[:, k - 1, neurons]
             rank = np.argsort(np.argsort(np.arctan2(y, x), axis=1), axis=1)
+            panel = {"side": SIDE_NAMES[side], "k": k, "panel": f"k = {k}, {SIDE_SHORT[side]}", "po": 2 * g + side_index}
             for s in range(len(r["step"])):
                 for j, n in enumerate(neurons):
-                    row = {"s": s, "side": SIDE_NAMES[side], "k": k, "n": int(n),
-                           "x": round(float(x[s, j]), 2), "y": round(float(y[s, j]), 2)}
+                    row = {"s": s, **panel, "n": int(n), "x": round(float(x[s, j]), 2), "y": round(float(y[s, j]), 2)}
                     rows.append({**row, "o": int(rank[s, j])})
                     if rank[s, j] == 0:
                         rows.append({**row, "o": len(neurons), "close": 1})
@@ -188,11 +215,17 @@ def star_rows(r: dict) -> list[dict]:
 def star_tables(r: dict) -> dict:
     rows = star_rows(r)
     reach = 1.1 * max((max(abs(row["x"]), abs(row["y"])) for row in rows), default=1.0)
-    return {"data": {"stars": rows}, "signals": {**checkpoint_signals(r), "reach": round(reach, 1)}}
+    return {"data": {"stars": rows}, "signals": {**checkpoint_signals(r), "reach": round(reach, 1),
+                                                 "stars_title": groups_note(r, "Stars")}}
+
+
+STAR_SIZE = 112  # px: one small chart; two side by side with the axis fit a 340 px column
 
 
 def stars_chart(root: Path, narrow: bool = False):
-    """narrow: the phone layout, a row per key frequency (input and output weights side by side)."""
+    """One small chart per shown key frequency and side, two columns (input, output) and a row
+    per frequency, whatever the run: its width never grows with the number of groups.
+    narrow: the phone layout, smaller panels."""
     r = run(root)
     tables = star_tables(r)
     scale = alt.Scale(domain=[alt.ExprRef("-reach"), alt.ExprRef("reach")], nice=False)
@@ -206,11 +239,71 @@ def stars_chart(root: Path, narrow: bool = False):
         tooltip=[alt.Tooltip("n1:O", title="neuron"), alt.Tooltip("k:O", title="frequency")], **enc)
     side = dict(title=None, sort=list(SIDE_NAMES.values()))
     chart = alt.layer(lines, dots, data=alt.NamedData("stars")).transform_filter(f"datum.s == {AT}").properties(
-        width=92 if narrow else 120, height=92 if narrow else 120).facet(
-        **({"row": alt.Row("k:O", title="key frequency k"), "column": alt.Column("side:N", **side)} if narrow else
-           {"column": alt.Column("k:O", title="key frequency k"), "row": alt.Row("side:N", **side)})
-    ).add_params(*run_params(root, r, reach=tables["signals"]["reach"]), alt.param(name="neuron", value=-1))
+        width=92 if narrow else STAR_SIZE, height=92 if narrow else STAR_SIZE).facet(
+        facet=alt.Facet("panel:N", title=None, sort=alt.EncodingSortField("po", op="min"),
+                        header=alt.Header(labelFontSize=11, labelPadding=3)),
+        columns=2, spacing={"row": 8, "column": 10},
+    ).properties(title=alt.Title(alt.expr("stars_title"), anchor="start", fontSize=12)).add_params(
+        *run_params(root, r, reach=tables["signals"]["reach"], stars_title=tables["signals"]["stars_title"]),
+        alt.param(name="neuron", value=-1))
     return each_run(root, with_datasets(chart, tables["data"]), star_tables)
+
+
+def wave_tables(r: dict) -> dict:
+    """The packed input weights of every checkpoint, and for each neuron the panel it is drawn
+    in ("" when its group is not shown) and its group's frequency."""
+    shown = shown_groups(r)
+    panels, freqs = [""] * r["hidden"], [0] * r["hidden"]
+    for k, neurons in shown.items():
+        for n in neurons:
+            panels[n], freqs[n] = f"frequency {k}", k
+    return {"data": {"waves_w_in": packed(r["w_in"], r["step"], vmax_of(r["w_in"]))},
+            "signals": {**checkpoint_signals(r), "wave_level": vmax_of(r["w_in"]) / LEVELS, "wave_panels": panels,
+                        "wave_freqs": freqs, "waves_title": groups_note(r, "Waves")}}
+
+
+WAVE_SIZE = (124, 64)  # px: one small chart; two across with the axis fit a 340 px column
+
+
+def waves_chart(root: Path):
+    """Section 1's waves for the run and step shown in this section: each neuron's 67 input
+    weights at the chosen step, one small chart per shown key-frequency group (two across),
+    the inputs by default in the order k x mod p that makes a frequency-k wave one cosine.
+    Computed in the page from the packed weights of that step, as the logits are."""
+    r = run(root)
+    p, hidden = r["p"], r["hidden"]
+    tables = wave_tables(r)
+    row = f"data('waves_w_in')[{AT}].w"
+    index = f"datum.n * {p} + datum.t"
+    points = alt.Chart(alt.sequence(0, p * hidden, as_="i")).transform_calculate(
+        n=f"floor(datum.i / {p})", t=f"datum.i % {p}"
+    ).transform_calculate(panel="wave_panels[datum.n]", k="wave_freqs[datum.n]").transform_filter(
+        "datum.panel != ''"
+    ).transform_calculate(
+        w=f"(indexof(codes, substring({row}, {index}, {index} + 1)) - {LEVELS}) * wave_level",
+        x=f"unwrap ? (datum.k * datum.t) % {p} : datum.t", n1="datum.n + 1",
+    )
+    highlight = "neuron < 0 || datum.n == neuron"
+    chart = points.mark_line(strokeWidth=1.5).encode(
+        x=alt.X("x:Q", title="input order (see the box)", scale=alt.Scale(domain=[0, p - 1], nice=False),
+                axis=alt.Axis(values=[0, p // 2, p - 1])),
+        y=alt.Y("w:Q", title="weight", axis=alt.Axis(tickCount=3)),
+        detail="n:N", order="x:Q",
+        color=alt.condition(highlight, alt.value(TRAIN_COLOR), alt.value("#bbb")),
+        opacity=alt.condition(highlight, alt.value(0.9), alt.value(0.25)),
+        tooltip=[alt.Tooltip("n1:N", title="neuron"), alt.Tooltip("t:Q", title="input"), alt.Tooltip("w:Q", format=".2f", title="weight")],
+    ).properties(width=WAVE_SIZE[0], height=WAVE_SIZE[1]).facet(
+        facet=alt.Facet("panel:N", title=None, sort=alt.EncodingSortField("k", op="min"),
+                        header=alt.Header(labelFontSize=11, labelPadding=3)),
+        columns=2, spacing={"row": 8, "column": 10},
+    ).properties(title=alt.Title(alt.expr("waves_title"), anchor="start", fontSize=12))
+    signals = tables["signals"]
+    chart.params = [p_.param for p_ in (
+        *run_params(root, r, **{k: v for k, v in signals.items() if k not in ("ck_every", "ck_last")}),
+        alt.param(name="neuron", value=-1), alt.param(name="codes", value=CODES),
+        alt.param(name="unwrap", value=True, bind=alt.binding_checkbox(
+            name="Inputs in the order k × input mod 67 (untick for 0, 1, 2, …) ")))]
+    return each_run(root, with_vega_data(chart, tables["data"]), wave_tables)
 
 
 def logit_tables(r: dict) -> dict:
@@ -247,21 +340,20 @@ def logits_chart(root: Path, narrow: bool = False):
     answer = f"(a + b) % {p}"
     colour = alt.condition(f"datum.c == {answer}", alt.value(TEST_COLOR), alt.value("#9db4cc"))
     x = alt.X("c:O", title="answer c", axis=alt.Axis(values=list(range(0, p, 11)), labelAngle=0))
-    # unwrapped, a group of frequency k is drawn at k (c - answer) mod p, centred on the answer:
-    # its zigzag becomes one cosine with the right answer at the peak (as in section 1's waves)
+    # unwrapped (the default), a group of frequency k is drawn at k (c - answer) mod p, centred on
+    # the answer: its zigzag becomes one cosine with the right answer at the peak (as in section
+    # 1's waves); the x title says which order is shown
     half = p // 2
     per_group = terms.transform_aggregate(logit="sum(term)", groupby=["c", "group", "k"]).transform_calculate(
         pos=f"unwrap && datum.k > 0 ? (((datum.k * (datum.c - {answer})) % {p} + {p} + {half}) % {p}) - {half} : datum.c",
         order="datum.k > 0 ? datum.k : 1000",  # groups by frequency, "no clear frequency" last
     ).mark_bar(width=2).encode(
-        x=alt.X("pos:Q", title="answer c", axis=alt.Axis(tickCount=5),
+        x=alt.X("pos:Q", title="answer order (see the box)", axis=alt.Axis(tickCount=5),
                 scale=alt.Scale(domain=[alt.ExprRef(f"unwrap ? -{half} - 1 : -1"), alt.ExprRef(f"unwrap ? {half + 1} : {p}")], nice=False)),
         y=alt.Y("logit:Q", title="logit"), color=colour,
         tooltip=[alt.Tooltip("c:O", title="answer"), alt.Tooltip("logit:Q", format=".2f")],
-    ).properties(width=120 if narrow else 200, height=90)
-    group = dict(title=None, sort=alt.EncodingSortField("order", op="min"))
-    per_group = per_group.facet(facet=alt.Facet("group:N", **group), columns=2) if narrow else per_group.facet(
-        column=alt.Column("group:N", **group))
+    ).properties(width=116 if narrow else 200, height=90).facet(  # wrapped: a run with many groups grows down, not across
+        facet=alt.Facet("group:N", title=None, sort=alt.EncodingSortField("order", op="min")), columns=2 if narrow else 3)
     total = terms.transform_aggregate(logit="sum(term)", groupby=["c"]).mark_bar().encode(
         x=x, y=alt.Y("logit:Q", title="logit"), color=colour,
         tooltip=[alt.Tooltip("c:O", title="answer"), alt.Tooltip("logit:Q", format=".2f")],
@@ -274,8 +366,9 @@ def logits_chart(root: Path, narrow: bool = False):
         *run_params(root, r, **signals),
         alt.param(name="a", value=10, bind=alt.binding_range(min=0, max=p - 1, step=1, name="a ")),
         alt.param(name="b", value=30, bind=alt.binding_range(min=0, max=p - 1, step=1, name="b ")),
-        alt.param(name="unwrap", value=False, bind=alt.binding_checkbox(
-            name="Unwrap each group's answers (k·(c − answer) mod 67), turning its zigzag into one cosine ")),
+        alt.param(name="unwrap", value=True, bind=alt.binding_checkbox(
+            name="Each group's answers in the order k·(c − answer) mod 67, where its logits are one cosine "
+                 "(untick for c = 0, 1, 2, …: a zigzag) ")),
         alt.param(name="codes", value=CODES))]
     return each_run(root, with_vega_data(chart, tables["data"]), logit_tables)
 
@@ -404,6 +497,12 @@ def figures() -> list[Figure]:
                "Move the pointer or use the arrow keys to pick a step for the charts below.",
                "Line chart of train and test loss on a log scale: the train loss falls at once, the test loss only after about 25,000 steps.",
                loss_chart, scrub=True, sources=src, narrow=lambda root: loss_chart(root, narrow=True)),
+        Figure("mod-bot-waves", SECTION,
+               "Each neuron's 67 input weights at the chosen step, grouped by the frequency it ends up using, with the inputs in "
+               "the order k × input mod 67 (untick the box for 0, 1, 2, …). Hover a line to find that neuron in the other charts.",
+               "Small line charts, one per key frequency, of the input weights of that frequency's neurons at the chosen step: "
+               "noise while the model memorizes, one smooth cosine per neuron once it generalizes.",
+               waves_chart, hover="n", sources=src),
         Figure("mod-bot-dft", SECTION,
                "Every neuron's weights written as a sum of waves: one column per wave, one row per neuron (orange positive, blue negative).",
                "Two heatmaps of Fourier coefficients, 67 columns by 24 neurons, for the input and output weights; noisy at first, then nonzero only in a few columns.",
@@ -413,7 +512,9 @@ def figures() -> list[Figure]:
                "Small scatter plots, one per key frequency, for input and output weights: the points of each group spread into an evenly spaced ring.",
                stars_chart, hover="n", sources=src, narrow=lambda root: stars_chart(root, narrow=True)),
         Figure("mod-bot-logits", SECTION,
-               "Pick a and b: the logits that each frequency group produces on its own at the chosen step, and all groups together; the red bar is the right answer.",
+               "Pick a and b: the logits that each frequency group produces on its own at the chosen step (its answers in the order "
+               "k·(c − answer) mod 67, the right one in the middle; untick the box for 0, 1, 2, …), and all groups together; "
+               "the red bar is the right answer.",
                "Bar charts of 67 logits per frequency group and in total; each group draws a cosine wave that peaks at a + b mod 67.",
                logits_chart, sources=src, narrow=lambda root: logits_chart(root, narrow=True)),
         Figure("mod-bot-seeds", SECTION,

@@ -55,8 +55,7 @@ def animations(root: Path) -> list[Animation]:
 def accuracy_chart(root: Path):
     r = run(root)
     return accuracy_curves(r, initial=sections(root)[0].initial, title=f"Train and test accuracy, a + b mod {r['p']}",
-                           fit_level=1.0, fit=("memorizes the training pairs", 1.0, 12),
-                           rule=("then generalizes to unseen pairs", 0.5, 0))
+                           fit_level=1.0, fit="memorizes the training pairs", rule="then generalizes to unseen pairs")
 
 
 def weights_chart(root: Path, lookup: bool = True, narrow: bool = False):
@@ -81,8 +80,10 @@ def weights_chart(root: Path, lookup: bool = True, narrow: bool = False):
 def waves_chart(root: Path, narrow: bool = False):
     """Each neuron's input weights at the end, one small chart per frequency group.
 
-    A checkbox reorders the inputs by k x mod p (k: the group's frequency): a frequency-k wave
-    sampled at 67 points zigzags when k is large, but in that order it is one smooth cosine.
+    By default the inputs are drawn in the order of k x mod p (k: the group's frequency): a
+    frequency-k wave sampled at 67 points zigzags when k is large (each panel a solid block),
+    but in that order it is one smooth cosine. Unticking the box shows the inputs in their own
+    order 0, 1, 2, ...
     narrow: the phone layout, two charts a row.
     """
     r = run(root)
@@ -97,20 +98,20 @@ def waves_chart(root: Path, narrow: bool = False):
             rows.append({"n": n, "n1": n + 1, "token": t, "turn": k * t % p,
                          "w": round(float(w[t, n]), 3), "group": group})
     neuron = alt.param(name="neuron", value=-1)
-    unwrap = alt.param(name="unwrap", value=False, bind=alt.binding_checkbox(
-        name="Order the inputs by frequency × input mod 67, turning each zigzag into one wave "))
+    unwrap = alt.param(name="unwrap", value=True, bind=alt.binding_checkbox(
+        name="Inputs in the order k × input mod 67 (untick for 0, 1, 2, …: each wave becomes a zigzag) "))
     groups = sorted({row["group"] for row in rows}, key=lambda g: (g.startswith("no"), int(g.split()[-1]) if g[-1].isdigit() else 0))
     chart = alt.Chart(alt.NamedData("waves")).transform_calculate(
         x="unwrap ? datum.turn : datum.token"
     ).mark_line(strokeWidth=1.5).encode(
-        x=alt.X("x:Q", title="input", scale=alt.Scale(domain=[0, p - 1], nice=False),
+        x=alt.X("x:Q", title="input order (see the box)", scale=alt.Scale(domain=[0, p - 1], nice=False),
                 axis=alt.Axis(values=[0, p // 2, p - 1])),
         y=alt.Y("w:Q", title="weight"),
         detail="n:N",
         order="x:Q",
         color=alt.condition("neuron < 0 || datum.n == neuron", alt.value(TRAIN_COLOR), alt.value("#bbb")),
         opacity=alt.condition("neuron < 0 || datum.n == neuron", alt.value(0.9), alt.value(0.25)),
-        tooltip=[alt.Tooltip("n1:N", title="neuron")],
+        tooltip=[alt.Tooltip("n1:N", title="neuron"), alt.Tooltip("token:Q", title="input"), alt.Tooltip("w:Q", title="weight")],
     ).properties(width=120 if narrow else 150, height=90).facet(
         facet=alt.Facet("group:N", title=None, sort=groups), columns=2 if narrow else 4
     ).add_params(neuron, unwrap)
@@ -128,7 +129,8 @@ def figures() -> list[Figure]:
                "Two heatmaps of 24 neurons by 67 numbers: the collapsed input and output weights, noisy early in training and striped with waves after the model generalizes.",
                weights_chart, hover="n", sources=(EXPERIMENT,), narrow=lambda root: weights_chart(root, narrow=True)),
         Figure("mod-top-waves", SECTION,
-               "Each neuron's 67 input weights at the end of training, grouped by frequency. Hover a line to find that neuron in the heatmaps; tick the box to order the inputs by k × input mod 67 (k: the group's frequency).",
+               "Each neuron's 67 input weights at the end of training, grouped by frequency k, with the inputs in the order k × input mod 67, "
+               "where each is one smooth wave. Hover a line to find that neuron in the heatmaps; untick the box to see the inputs in their own order.",
                "Small line charts, one per frequency, each showing the input weights of the neurons that use that frequency as smooth periodic waves.",
                waves_chart, hover="n", sources=(EXPERIMENT,), narrow=lambda root: waves_chart(root, narrow=True)),
     ]

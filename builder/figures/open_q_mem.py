@@ -84,8 +84,7 @@ def accuracy_chart(root: Path, r: Run, narrow: bool = False):
     data = run(root, r.experiment)
     title = ["Accuracy: this model", r.what] if narrow else f"Accuracy: this model {r.what}"
     return accuracy_curves(data, initial=_initial(root, r), title=title, height=170,
-                           fit_level=1.0, fit=("fits every training pair", 0.55, 0),
-                           rule=("right on 99% of held-out pairs", 0.55, 16 if narrow else 0))  # (narrow: below the other)
+                           fit_level=1.0, fit="fits every training pair", rule="right on 99% of held-out pairs")
 
 
 def loss_chart(root: Path, r: Run):

@@ -56,7 +56,7 @@ def animations(root: Path) -> list[Animation]:
 
 def accuracy_chart(root: Path):
     return accuracy_curves(run(root), initial=sections(root)[0].initial, title="Accuracy, parity of the first 3 of 30 bits",
-                           fit_level=0.99, fit=("fits the training batch", 0.9, 0), rule=("finds the rule", 0.75, 0),
+                           fit_level=0.99, fit="fits the training batch", rule="finds the rule",
                            low=0.45, height=180)
 
 
