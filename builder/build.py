@@ -29,7 +29,7 @@ from builder.markdown import Document, make_parser, render_markdown
 from builder.render.assets import write_assets
 from builder.render.charts import VERSION as CHARTS_VERSION
 from builder.markdown.charts import frame_html
-from builder.render.charts import (NARROW, PHONE_WIDTH, ChartCache, CompiledChart, placeholder_html, register_script,
+from builder.render.charts import (NARROW, PHONE_WIDTH, ChartCache, CompiledChart, bound_signals, placeholder_html, register_script,
                                    script_json, share_tables, with_narrow)
 from builder.render.links import check_links
 
@@ -292,7 +292,8 @@ class Builder:
             fig = reg.figures[chart.id]
             sec = reg.sections.get(fig.section)
             steps = list(sec.steps) if sec else None
-            new = frame_html(fig, placeholder_html(chart), steps, sec.initial if sec else None)
+            new = frame_html(fig, placeholder_html(chart, fig.limits), steps, sec.initial if sec else None,
+                             controls=bool(bound_signals(chart.vega)))
             body = body.replace(frame_html(fig), new, 1)
         return body
 

@@ -53,13 +53,16 @@ def _render_chart(self, tokens, idx, options, env) -> str:
     return figure_html(figures[chart_id])
 
 
-def frame_html(fig, placeholder: str | None = None, steps=None, initial: int | None = None) -> str:
+def frame_html(fig, placeholder: str | None = None, steps=None, initial: int | None = None,
+               controls: bool = False) -> str:
     """The frame a figure's chart is drawn in. The page first shows `placeholder` there (the
     static image, sized: builder.render.charts.placeholder_html); the build puts it in, with a
-    scrub chart's slider values (`steps`, `initial`), in place of this plain one."""
+    scrub chart's slider values (`steps`, `initial`), in place of this plain one. A chart with
+    inputs of its own (`controls`) is a labelled group, not an image: an image's content is
+    presentational, and an input inside it would be hidden from a screen reader."""
     cid = html.escape(fig.id)
     desc = html.escape(fig.description)
-    attrs = f' role="slider" tabindex="0"' if fig.scrub else ' role="img"'
+    attrs = ' role="slider" tabindex="0"' if fig.scrub else ' role="group"' if controls else ' role="img"'
     if fig.scrub and steps:
         attrs += (f' aria-valuemin="{steps[0]}" aria-valuemax="{steps[-1]}" aria-valuenow="{initial}"'
                   f' aria-valuetext="step {initial:,}"')

@@ -283,15 +283,21 @@ def svg_size(svg: str) -> tuple[str, str] | None:
     return (m.group(1), m.group(2)) if m else None
 
 
-def bindings_html(vega: dict) -> str:
+def bound_signals(vega: dict) -> list[dict]:
+    """The chart's signals bound to an input the page draws under it."""
+    return [s for s in vega.get("signals", []) if isinstance(s.get("bind"), dict) and "input" in s["bind"]]
+
+
+def bindings_html(vega: dict, limits: tuple = ()) -> str:
     """The chart's inputs as Vega draws them under the chart (a form of .vega-bind blocks), but
     disabled: the placeholder shows them so that the page does not move when the live chart,
-    with its live inputs, takes its place."""
+    with its live inputs, takes its place. `limits` are the figure's (input, min, max): a fixed
+    bound is set on the input here as the page sets it (a number input is as wide as its max)."""
+    fixed = {name: {k: v for k, v in (("min", low), ("max", high)) if isinstance(v, (int, float))}
+             for name, low, high in limits}
     blocks = []
-    for s in vega.get("signals", []):
-        bind = s.get("bind")
-        if not isinstance(bind, dict) or "input" not in bind:
-            continue
+    for s in bound_signals(vega):
+        bind = s["bind"]
         name = html.escape(str(bind.get("name", s["name"])))
         value = s.get("value")
         attrs = f'name="{html.escape(s["name"])}" disabled'
@@ -308,7 +314,8 @@ def bindings_html(vega: dict) -> str:
                                  f'{" checked" if o == value else ""}>{html.escape(str(label))}</label>' for o, label in pairs)
                 blocks.append(f'<span class="vega-bind-name">{name}</span><span class="vega-bind-radio">{radios}</span>')
             continue
-        extra = "".join(f' {k}="{html.escape(str(bind[k]))}"' for k in ("min", "max", "step") if k in bind)
+        bounds = {**{k: bind[k] for k in ("min", "max", "step") if k in bind}, **fixed.get(s["name"], {})}
+        extra = "".join(f' {k}="{html.escape(str(v))}"' for k, v in bounds.items())
         if kind == "checkbox":
             body = f'<input type="checkbox" {attrs}{" checked" if value else ""}>'
         elif kind == "range":
@@ -355,7 +362,7 @@ def _image(chart: CompiledChart) -> tuple[str, str]:
             f'srcset="{src}" width="{size[0]}" height="{size[1]}"')
 
 
-def placeholder_html(chart: CompiledChart) -> str:
+def placeholder_html(chart: CompiledChart, limits: tuple = ()) -> str:
     """What holds a chart's place until the page embeds it: its static image at the size the
     live chart will have, and its inputs (disabled). Without JavaScript it is the chart. A
     chart with a narrow layout shows that one's image under its media query (a <picture>),
@@ -366,7 +373,7 @@ def placeholder_html(chart: CompiledChart) -> str:
         if fits_width(chart.vega):  # the height differs between the two: set by the attributes alone
             img = re.sub(r' style="height:[\d.]+px"', "", img)
         img = f'<picture><source media="{chart.media}" {source}>{img}</picture>'
-    return f'<div class="chart-placeholder">{img}{bindings_html(chart.vega)}</div>'
+    return f'<div class="chart-placeholder">{img}{bindings_html(chart.vega, limits)}</div>'
 
 
 # Inline tables at least this large that two or more charts of a page carry go into the page once.

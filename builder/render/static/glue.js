@@ -516,6 +516,23 @@
     Array.prototype.forEach.call(document.querySelectorAll("img.chart-print"), function (img) { img.loading = "eager"; });
   });
 
+  /* ---- a display equation wider than the column scrolls sideways: while it does, it can
+     be focused, so the keyboard can scroll it too (WCAG 2.1.1) ------------------------- */
+  function scrollable() {
+    Array.prototype.forEach.call(document.querySelectorAll(".math-display"), function (el) {
+      if (el.scrollWidth > el.clientWidth + 1) {
+        el.setAttribute("tabindex", "0");
+        el.setAttribute("role", "group");
+        el.setAttribute("aria-label", "equation, scrolls sideways");
+      } else if (el.hasAttribute("tabindex")) {
+        ["tabindex", "role", "aria-label"].forEach(function (a) { el.removeAttribute(a); });
+      }
+    });
+  }
+  var resizing = null;
+  window.addEventListener("resize", function () { clearTimeout(resizing); resizing = setTimeout(scrollable, 150); });
+  if (document.fonts && document.fonts.ready) document.fonts.ready.then(scrollable); else scrollable();
+
   /* ---- start: charts within a screen of the viewport are embedded, charts beyond three
      screens are unloaded ------------------------------------------------------------- */
   var ids = Object.keys(page.charts).filter(function (id) { return document.getElementById(id); });
