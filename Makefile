@@ -15,8 +15,10 @@ $(STAMP): pyproject.toml
 site: $(STAMP)
 	$(PY) -m builder build
 
-## make test: the whole test suite (unit, training, end-to-end build, browser)
+## make test: the whole test suite (unit, training, end-to-end build, browser); installs
+## Chromium and Java first when missing (as root, with apt-get), or says what to install
 test: $(STAMP)
+	@case "$(PYTEST_ARGS)" in *"not browser"*) ;; *) tests/system_deps.sh ;; esac
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## make serve: preview on http://127.0.0.1:8000, rebuilding on change

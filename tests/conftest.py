@@ -245,9 +245,11 @@ def http_site(demo_site):
 @pytest.fixture(scope="session")
 def chromium():
     """A headless Chromium (the Debian package) driven by Playwright."""
-    if not CHROMIUM.exists():
-        pytest.skip("browser tests need /usr/bin/chromium (Debian package `chromium`; .ci/run installs it)")
-    sync_api = pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.exists():  # a failure, not a skip: a run that opened no page must say so
+        pytest.fail("browser tests need /usr/bin/chromium: apt-get install -y chromium fonts-dejavu-core "
+                    "(make test does it as root), or deselect them with -m 'not browser'", pytrace=False)
+    from playwright import sync_api
+
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:

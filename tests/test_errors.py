@@ -2,11 +2,14 @@
 traceback, and the previous site/ left byte for byte as it was."""
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 
-from conftest import DEMO_BIB, FRONT, run_cli, tree_hashes, with_experiments
+from conftest import DEMO_BIB, FRONT, REPO, run_cli, tree_hashes, with_experiments
 
 from builder import cli
 from builder.errors import BuildError, closest, did_you_mean
@@ -196,3 +199,19 @@ def test_hints():
     many = [f"id{i:02d}-long-name" for i in range(20)]
     hint = did_you_mean("zzzzzz", many)
     assert hint.startswith(" (known: id00-long-name, ") and hint.endswith(", ...)")
+
+
+def test_make_test_says_in_one_line_what_to_install_when_it_cannot_install_it():
+    """tests/system_deps.sh, run by `make test`: where it may not install (not root, or
+    SYSTEM_DEPS_INSTALL=no) and Chromium is missing, it stops with one line naming the packages
+    and the way to run the other tests."""
+    script = str(REPO / "tests" / "system_deps.sh")
+    env = {"PATH": os.environ["PATH"], "CHROMIUM_PATH": "/nonexistent/chromium", "SYSTEM_DEPS_INSTALL": "no"}
+    run = subprocess.run([script], env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "apt-get install -y chromium" in lines[0] and "not browser" in lines[0], run.stderr
+    present = subprocess.run([script], env={"PATH": os.environ["PATH"], "CHROMIUM_PATH": sys.executable},
+                             capture_output=True, text=True, timeout=60)
+    if shutil.which("java"):  # all there: nothing to say, nothing installed
+        assert present.returncode == 0 and present.stderr == ""
