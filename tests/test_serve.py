@@ -211,7 +211,7 @@ def test_silent_and_trickling_connections_are_closed(start):
 
 
 def test_connections_are_answered_by_a_bounded_pool(start):
-    port, _, _ = start(workers=4, backlog=8)
+    port, _, _ = start(workers=4, backlog=8, timeout=60)  # no worker frees itself during the test
     threads = threading.active_count()
     half_open = []
     for _ in range(300):
