@@ -167,13 +167,13 @@ class _State:
             self._listeners.clear()
 
 
-def make_handler(site: Path, state: _State, timeout: float = READ_TIMEOUT):
+def make_handler(site: Path, state: _State, read_timeout: float = READ_TIMEOUT):
     class Handler(http.server.BaseHTTPRequestHandler):
         # BaseHTTPRequestHandler, not SimpleHTTPRequestHandler: the latter answers HEAD (and would
         # answer anything added later) from the current directory, i.e. the whole checkout.
         server_version = "builder-serve"
         sys_version = ""
-        timeout = None  # set below: socketserver applies it to every read and write
+        timeout = read_timeout  # socketserver applies it to every read and write of the connection
         error_content_type = "text/plain; charset=utf-8"
         error_message_format = "%(code)d %(message)s: %(explain)s\n"
         kept = False  # True once the connection belongs to the live-reload listeners
@@ -232,7 +232,6 @@ def make_handler(site: Path, state: _State, timeout: float = READ_TIMEOUT):
             self.kept = True
             state.listen(self.connection, self.end_headers)
 
-    Handler.timeout = timeout
     return Handler
 
 
