@@ -125,14 +125,17 @@ def train(name: str, spec: dict, key: str, folder: Path, *, progress: bool = Tru
     # thread; with worker threads the late, tiny-gradient phase runs ~20x slower.
     torch.set_num_threads(1)
     start = time.perf_counter()
+    timing: dict = {}
     try:
         arrays = run(spec, state_path=partial, state_key=key, max_steps=max_steps,
-                     progress=progress, desc=name, device=device)
+                     progress=progress, desc=name, device=device, timing=timing)
     finally:
         torch.set_num_threads(threads)
-    wall = time.perf_counter() - start
+    segment = time.perf_counter() - start
     if arrays is None:
         return None
+    # a resumed run: the time its earlier segments took to reach the saved step, plus this one
+    wall = timing.get("prior_s", 0.0) + segment
     seeds = spec["seed"] if isinstance(spec["seed"], list) else [spec["seed"]]
     manifest = {
         "name": name, "key": key, "kind": spec["kind"],
@@ -140,7 +143,7 @@ def train(name: str, spec: dict, key: str, folder: Path, *, progress: bool = Tru
         "torch_version": torch.__version__, "numpy_version": np.__version__,
         "python_version": platform.python_version(),
         "device": f"cpu ({platform.machine()})" if device == "cpu" else device,
-        "threads": 1, "wall_time_s": round(wall, 2),
+        "threads": 1, "wall_time_s": round(wall, 2), "segments": timing.get("segments", 1),
         "steps_per_s": round(spec["steps"] / wall, 1) if wall > 0 else None,
         "model_steps_per_s": round(spec["steps"] * len(seeds) / wall, 1) if wall > 0 else None,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
