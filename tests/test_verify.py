@@ -68,21 +68,22 @@ from builder import freeze
 from builder.paths import frozen_root
 
 ARTIFACTS = frozen_root()
+claim = pytest.mark.frozen
 
 
-@pytest.mark.frozen("tiny")
+@claim("tiny")
 def test_the_run_memorizes():
     assert ARTIFACTS == Path(os.environ["EXPECTED_ROOT"]).resolve()  # the fresh artifacts
     a = freeze.read("tiny", freeze.artifact_dir("tiny", ARTIFACTS), None).arrays
     assert a["train_acc"].shape == (4,) and a["train_acc"][-1] {claim}
 
 
-@pytest.mark.frozen("tiny-sweep")
+@claim("tiny-sweep")
 def test_the_sweep_is_whole():
     assert freeze.load_sweep("tiny-sweep", root=ARTIFACTS).manifest["runs_done"] == 2
 
 
-@pytest.mark.frozen("never-trained")
+@claim("never-trained")
 def test_a_claim_on_an_experiment_not_retrained_is_not_collected():
     raise AssertionError("collected")
 
