@@ -19,6 +19,11 @@ it finishes:
 A sweep can take hours, so only `python -m builder train NAME` (train_sweep) trains one; it
 trains the shards that are missing or stale and nothing else. `ensure` and `load_sweep` only read
 the finished shards: the site build never starts a sweep.
+
+Every build calls `verify_store` first, whether or not its charts come from the cache: each
+current artifact's files are checked against the manifest's sha256; a damaged single run is
+retrained, a damaged finished shard stops the build in one line (BuildError) naming the command
+that retrains it. A manifest's wall_time_s and steps/s cover every segment of a resumed run.
 """
 from __future__ import annotations
 
@@ -80,6 +85,8 @@ def sha256(path: Path) -> str:
         with open(path, "rb") as f:
             found = hashlib.file_digest(f, "sha256").hexdigest()
         if time.time() - max(st.st_mtime_ns, st.st_ctime_ns) / 1e9 > RACY_S:
+            if len(_HASHES) > 100_000:  # a long `make serve` session retraining often
+                _HASHES.clear()
             _HASHES[ident] = found
     return found
 
