@@ -143,13 +143,16 @@ def claim_tests(folder: Path = ROOT / "tests") -> list[Path]:
     return [f for f in sorted(folder.glob("test_*.py")) if "mark.frozen(" in f.read_text(encoding="utf-8")]
 
 
-def run_claims(scratch: Path, tests: list[Path]) -> int:
-    """The claim tests against the scratch project's artifacts: pytest's exit status."""
-    env = {**os.environ, FREEZE_ROOT_VARIABLE: str(scratch),
+def run_claims(scratch: Path, tests: list[Path], names: list[str]) -> int:
+    """The claim tests that read only `names`, against the scratch project's artifacts: pytest's
+    exit status."""
+    from builder.claims import NAMES_VARIABLE
+    env = {**os.environ, FREEZE_ROOT_VARIABLE: str(scratch), NAMES_VARIABLE: ",".join(names),
            "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
     command = [sys.executable, "-m", "pytest", "-q", "-p", "builder.claims", "-m", "frozen",
                "-p", "no:cacheprovider", *map(str, tests)]
-    print("$ " + FREEZE_ROOT_VARIABLE + f"={scratch} " + " ".join(command[2:]), flush=True)
+    print(f"$ {FREEZE_ROOT_VARIABLE}={scratch} {NAMES_VARIABLE}={','.join(names)} "
+          + " ".join(command[2:]), flush=True)
     return subprocess.run(command, env=env, cwd=ROOT).returncode
 
 
@@ -181,7 +184,7 @@ def verify_command(names: list[str], root: Path = ROOT, *, scratch: Path | None 
         for line in report(name, differences(committed, fresh)):
             print(line)
     sys.stdout.flush()
-    status = run_claims(scratch, tests or claim_tests())
+    status = run_claims(scratch, tests or claim_tests(), names)
     total = time.perf_counter() - start
     if status == 5:
         print(f"verify: no claim test reads only {', '.join(names)} (nothing to check); {total:.0f} s")

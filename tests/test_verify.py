@@ -127,6 +127,11 @@ def test_verify_retrains_into_scratch_compares_and_runs_the_claims(project, tmp_
     assert "train_loss" in out and "max |diff| 0 (bit for bit)" in out
     assert "2 passed, 2 deselected" in out
     assert "the claim tests pass on the fresh artifacts of tiny, tiny-sweep" in out
+    # again for one experiment, into the same scratch: the sweep left there from the first run
+    # was not retrained now, so its claim test is not run
+    assert verify.verify_command(["tiny"], project, scratch=scratch, tests=claims(tmp_path), progress=False) == 0
+    out = capfd.readouterr().out
+    assert "1 passed, 3 deselected" in out and "tiny-sweep: retrained" not in out
 
 
 def test_verify_prints_each_arrays_difference_and_fails_when_a_claim_fails(project, tmp_path, capfd, monkeypatch):
