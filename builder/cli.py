@@ -76,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("names", nargs="*")
     p.add_argument("--scratch", help="where the fresh artifacts go (default: .cache/verify)")
     p.add_argument("--tests", action="append", default=[],
-                   help="claim tests to run (default: this checkout's tests/); repeatable")
+                   help="claim test files to run (default: this checkout's tests with a "
+                        "`frozen` marker); repeatable")
     p.set_defaults(func=_verify)
     p = sub.add_parser("bench", help="build and training benchmarks")
     p.add_argument("--quick", action="store_true", help="smaller measurements (for tests)")

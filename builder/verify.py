@@ -5,8 +5,8 @@ DEFAULT_MAX_S of training) is trained from scratch into a scratch project (defau
 .cache/verify/: its content/experiments.toml is a copy of ours, its content/_freeze/ holds the
 fresh artifacts; content/_freeze/ is never written). Then, per array, the largest absolute
 difference between the fresh artifact and the committed one is printed, and the claim tests
-(tests marked `frozen`, see builder.claims) run against the fresh artifacts through
-$BUILDER_FREEZE_ROOT. Exit status 0 when every claim test that could run passed.
+(tests marked `frozen`, see builder.claims) that read only what was retrained run against the
+fresh artifacts ($BUILDER_FREEZE_ROOT, $BUILDER_FREEZE_NAMES). Exit status 0 when they pass.
 
 What to expect: on the machine and torch version that trained the committed artifact, a retrain
 is bit for bit the same (training is deterministic on one CPU thread). Elsewhere (another CPU,
