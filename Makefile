@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: site test serve train bench clean check
+.PHONY: site test serve train verify bench clean check
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,12 @@ serve: $(STAMP)
 ## make train [NAME=mod-top]: force retraining (all experiments when NAME is empty)
 train: $(STAMP)
 	$(PY) -m builder train $(NAME)
+
+## make verify [NAME=five-neuron]: retrain into .cache/verify (never content/_freeze/), print
+## per array the largest difference from the committed artifact, run the article's claim tests
+## on the fresh artifacts (default: every experiment that trains in a few minutes)
+verify: $(STAMP)
+	$(PY) -m builder verify $(NAME)
 
 ## make bench: build and training benchmarks, printed as a table
 bench: site

@@ -56,6 +56,7 @@ class Builder:
         self.charts = ChartCache(self.cache_dir / "charts")
         self.compiled: dict[str, CompiledChart] = {}  # figure id -> chart, kept between builds
         self._digest: str | None = None  # see _inputs_digest
+        self._artifacts: dict[str, str] = {}  # frozen file -> its verified sha256, per build
         self.md = make_parser()
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -74,10 +75,11 @@ class Builder:
 
     def _inputs_digest(self) -> str:
         """A hash of everything a figure is made from: the builder's code and pinned packages,
-        the experiments table and every frozen artifact's manifest (its key and checksums),
-        once per build."""
+        the experiments table, every frozen artifact's manifest and the sha256 of every frozen
+        file as this build verified it (_verify_artifacts), once per build."""
         if self._digest is None:
             h = hashlib.sha256(CHARTS_VERSION.encode())
+            h.update(json.dumps(self._artifacts, sort_keys=True).encode())
             package = Path(__file__).parent
             files = sorted(package.rglob("*.py"))
             files += [package.parent / "pyproject.toml",  # the pinned Altair, numpy, ...
@@ -88,6 +90,16 @@ class Builder:
                 h.update(f.read_bytes() if f.is_file() else b"(none)")
             self._digest = h.hexdigest()
         return self._digest
+
+    def _verify_artifacts(self) -> None:
+        """Every build, warm chart cache or not: check each frozen file against its manifest's
+        sha256 (a damaged single run is retrained, a damaged sweep shard stops the build in one
+        line; builder.freeze.verify_store) and key the chart cache on the checksums."""
+        if not any(paths.freeze_dir(self.root).glob("*/manifest.json")):
+            self._artifacts = {}
+            return
+        from builder import freeze
+        self._artifacts = freeze.verify_store(self.root)
 
     def _inputs_key(self, fig, steps, make=None) -> str | None:
         """What this figure's chart is made from: the inputs digest, the file its `make` (or
@@ -216,6 +228,7 @@ class Builder:
         """Build into a temp dir, check links, then replace `out` (default site/)."""
         t0 = time.perf_counter()
         self._digest = None  # artifacts or code may have changed since the last build
+        self._verify_artifacts()
         hits0, misses0 = self.charts.hits, self.charts.misses
         out = Path(out) if out else paths.site_dir(self.root)
         content = paths.content_dir(self.root)

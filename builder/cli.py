@@ -1,4 +1,4 @@
-"""Command line: python -m builder build|check|serve|train|bench."""
+"""Command line: python -m builder build|check|serve|train|verify|bench."""
 from __future__ import annotations
 
 import argparse
@@ -48,6 +48,13 @@ def _train(args) -> int:
                                 device=args.device)
 
 
+def _verify(args) -> int:
+    from builder.verify import verify_command
+
+    return verify_command(args.names, root=Path(args.root), scratch=args.scratch,
+                          tests=[Path(t) for t in args.tests] or None)
+
+
 def _bench(args) -> int:
     from builder.bench import main as bench_main
 
@@ -71,6 +78,14 @@ def main(argv: list[str] | None = None) -> int:
                    help="where a sweep's shards run (ray: the optional extra, a Ray cluster)")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     p.set_defaults(func=_train)
+    p = sub.add_parser("verify", help="retrain experiments into a scratch folder and check the "
+                       "article's claims on them (default: those that train in a few minutes)")
+    p.add_argument("names", nargs="*")
+    p.add_argument("--scratch", help="where the fresh artifacts go (default: .cache/verify)")
+    p.add_argument("--tests", action="append", default=[],
+                   help="claim test files to run (default: this checkout's tests with a "
+                        "`frozen` marker); repeatable")
+    p.set_defaults(func=_verify)
     p = sub.add_parser("bench", help="build and training benchmarks")
     p.add_argument("--quick", action="store_true", help="smaller measurements (for tests)")
     p.add_argument("--only", choices=["page"], help="only the page measures (load, read, scrub) on the built site/")

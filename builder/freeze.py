@@ -19,6 +19,11 @@ it finishes:
 A sweep can take hours, so only `python -m builder train NAME` (train_sweep) trains one; it
 trains the shards that are missing or stale and nothing else. `ensure` and `load_sweep` only read
 the finished shards: the site build never starts a sweep.
+
+Every build calls `verify_store` first, whether or not its charts come from the cache: each
+current artifact's files are checked against the manifest's sha256; a damaged single run is
+retrained, a damaged finished shard stops the build in one line (BuildError) naming the command
+that retrains it. A manifest's wall_time_s and steps/s cover every segment of a resumed run.
 """
 from __future__ import annotations
 
@@ -39,6 +44,7 @@ from typing import Mapping
 import numpy as np
 import torch
 
+from builder.errors import BuildError
 from builder.paths import ROOT, cache_dir, freeze_dir
 from builder.training import config
 from builder.training.experiments import KINDS, run
@@ -62,12 +68,27 @@ def artifact_dir(name: str, root: Path = ROOT, profile: str = "full") -> Path:
     return freeze_dir(root) / name if profile == "full" else cache_dir(root) / profile / name
 
 
+# sha256 by (path, size, mtime, ctime, inode), within this process: a build reads an artifact's
+# checksum once however many figures use it, and `make serve` rehashes only files that changed.
+# A file modified less than RACY_S ago is never remembered (as git's "racily clean" rule): file
+# times are coarse, so a rewrite within the same tick could keep all five.
+_HASHES: dict[tuple, str] = {}
+RACY_S = 2.0
+
+
 def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """The hex sha256 of a file's bytes (OSError when it cannot be read)."""
+    st = os.stat(path)
+    ident = (str(path), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    found = _HASHES.get(ident)
+    if found is None:
+        with open(path, "rb") as f:
+            found = hashlib.file_digest(f, "sha256").hexdigest()
+        if time.time() - max(st.st_mtime_ns, st.st_ctime_ns) / 1e9 > RACY_S:
+            if len(_HASHES) > 100_000:  # a long `make serve` session retraining often
+                _HASHES.clear()
+            _HASHES[ident] = found
+    return found
 
 
 def read(name: str, folder: Path, key: str | None) -> Frozen | None:
@@ -111,14 +132,17 @@ def train(name: str, spec: dict, key: str, folder: Path, *, progress: bool = Tru
     # thread; with worker threads the late, tiny-gradient phase runs ~20x slower.
     torch.set_num_threads(1)
     start = time.perf_counter()
+    timing: dict = {}
     try:
         arrays = run(spec, state_path=partial, state_key=key, max_steps=max_steps,
-                     progress=progress, desc=name, device=device)
+                     progress=progress, desc=name, device=device, timing=timing)
     finally:
         torch.set_num_threads(threads)
-    wall = time.perf_counter() - start
+    segment = time.perf_counter() - start
     if arrays is None:
         return None
+    # a resumed run: the time its earlier segments took to reach the saved step, plus this one
+    wall = timing.get("prior_s", 0.0) + segment
     seeds = spec["seed"] if isinstance(spec["seed"], list) else [spec["seed"]]
     manifest = {
         "name": name, "key": key, "kind": spec["kind"],
@@ -126,7 +150,7 @@ def train(name: str, spec: dict, key: str, folder: Path, *, progress: bool = Tru
         "torch_version": torch.__version__, "numpy_version": np.__version__,
         "python_version": platform.python_version(),
         "device": f"cpu ({platform.machine()})" if device == "cpu" else device,
-        "threads": 1, "wall_time_s": round(wall, 2),
+        "threads": 1, "wall_time_s": round(wall, 2), "segments": timing.get("segments", 1),
         "steps_per_s": round(spec["steps"] / wall, 1) if wall > 0 else None,
         "model_steps_per_s": round(spec["steps"] * len(seeds) / wall, 1) if wall > 0 else None,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -169,6 +193,80 @@ def stale(root: Path = ROOT) -> list[str]:
         elif read(name, artifact_dir(name, root), spec_key(spec)) is None:
             names.append(name)
     return names
+
+
+def _shown(path: Path, root: Path) -> str:
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
+def damage(file: Path, recorded: str | None, size: int | None = None) -> str | None:
+    """What is wrong with a frozen file whose manifest records sha256 `recorded` and `size`
+    bytes, or None when it is intact."""
+    if not recorded:
+        return "its manifest records no sha256 for it"
+    try:
+        actual = file.stat().st_size
+        if sha256(file) == recorded:
+            return None
+    except FileNotFoundError:
+        return "missing (its manifest lists it)"
+    except OSError as exc:
+        return f"unreadable ({exc.strerror})"
+    if size is not None and actual != size:
+        return f"truncated or altered: {actual:,} bytes where its manifest records {size:,}"
+    return "altered: its sha256 does not match its manifest"
+
+
+def verify_store(root: Path = ROOT, *, progress: bool = True) -> dict[str, str]:
+    """Check every frozen file of `root` that a build can read against its manifest's sha256,
+    whether or not the figures that read it are made again; {path: sha256} of those files.
+
+    A current single run (its manifest's key matches the spec) whose arrays are missing,
+    truncated or altered is retrained, with a line on stderr saying why. A finished shard of a
+    sweep (its manifest entry's key is in the current plan) that is missing, truncated or
+    altered stops the build with a one-line BuildError naming the command that retrains it: a
+    sweep is never trained by the build. Stale artifacts are left alone here: `ensure` retrains
+    them when a figure reads them (a changed spec or algorithm changes the chart cache's key).
+    """
+    from builder.training import sweep
+    manifests = sorted(freeze_dir(root).glob("*/manifest.json"))
+    if not manifests:
+        return {}
+    experiments = config.load(root)
+    sums: dict[str, str] = {}
+    problems: list[tuple[str, str, str]] = []  # (file, what is wrong, sweep)
+    for path in manifests:
+        folder, name = path.parent, path.parent.name
+        if name not in experiments:
+            continue  # not an experiment any more: no figure can read it
+        spec = experiments[name].resolve()
+        manifest = _sweep_manifest(folder)
+        if spec["kind"] == "sweep":
+            entries = manifest.get("shards", {})
+            for shard in sweep.plan(spec).shards:
+                entry = entries.get(shard.id)
+                if entry is None or entry.get("key") != shard.key:
+                    continue  # not finished: load_sweep does not read it
+                file = folder / "shards" / f"{shard.id}.npz"
+                wrong = damage(file, entry.get("sha256"), entry.get("bytes"))
+                if wrong:
+                    problems.append((_shown(file, root), wrong, name))
+                else:
+                    sums[_shown(file, root)] = entry["sha256"]
+            continue
+        if manifest.get("key") != spec_key(spec):
+            continue  # stale (or an unreadable manifest): ensure retrains it when it is read
+        file = folder / "arrays.npz"
+        wrong = damage(file, manifest.get("arrays_sha256"), manifest.get("arrays_bytes"))
+        if wrong:
+            print(f"{_shown(file, root)}: {wrong}; retraining {name}", file=sys.stderr, flush=True)
+            manifest = ensure(name, root=root, force=True, progress=progress).manifest
+        sums[_shown(file, root)] = manifest["arrays_sha256"]
+    if problems:
+        shown, wrong, name = problems[0]
+        more = f"; {len(problems) - 1} more shard(s) damaged too" if len(problems) > 1 else ""
+        raise BuildError(shown, None, f"{wrong}{more} (hint: make train NAME={name} retrains it)")
+    return sums
 
 
 # ---- sweeps ----

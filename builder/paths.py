@@ -20,3 +20,16 @@ def freeze_dir(root: Path = ROOT) -> Path:
 
 def cache_dir(root: Path = ROOT) -> Path:
     return root / ".cache"
+
+
+FREEZE_ROOT_VARIABLE = "BUILDER_FREEZE_ROOT"
+
+
+def frozen_root() -> Path:
+    """The project root whose content/_freeze/ the claim tests read: $BUILDER_FREEZE_ROOT when
+    set (`python -m builder verify` points it at the fresh artifacts in its scratch folder),
+    else this checkout."""
+    import os
+
+    value = os.environ.get(FREEZE_ROOT_VARIABLE)
+    return Path(value).resolve() if value else ROOT

@@ -1,6 +1,7 @@
 """Section 4: the circle-embedding model (kind "circle") and what the prose claims about the
-frozen five-neuron run. The frozen tests read content/_freeze/five-neuron and fail (not skip)
-when it is missing or stale: retrain with `python -m builder train five-neuron`."""
+frozen five-neuron run. The frozen tests (marked `frozen`) read content/_freeze/five-neuron (or
+the artifact under $BUILDER_FREEZE_ROOT, see builder.claims) and fail (not skip) when it is
+missing or stale: retrain with `python -m builder train five-neuron`."""
 from __future__ import annotations
 
 import math
@@ -12,19 +13,20 @@ import torch
 
 from builder import freeze
 from builder.figures import five_neuron as fig
-from builder.paths import ROOT, freeze_dir
+from builder.paths import ROOT, freeze_dir, frozen_root
 from builder.training import config, experiments, models
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 EVEN = 2 * math.pi / 5
+ARTIFACTS = frozen_root()  # the project whose content/_freeze/ the frozen tests read
 
 
 @pytest.fixture(scope="module")
 def frozen():
     spec = config.get(fig.EXPERIMENT).resolve()
-    found = freeze.read(fig.EXPERIMENT, freeze_dir(ROOT) / fig.EXPERIMENT, freeze.spec_key(spec))
+    found = freeze.read(fig.EXPERIMENT, freeze_dir(ARTIFACTS) / fig.EXPERIMENT, freeze.spec_key(spec))
     assert found is not None, "content/_freeze/five-neuron is missing or stale: run `python -m builder train five-neuron`"
-    return fig.run(ROOT)
+    return fig.run(ARTIFACTS)
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +66,7 @@ def test_quick_circle_run_stores_both_projections():
     assert np.allclose(out["w_in"][-1], e @ out["proj_in"][-1], atol=1e-2 * np.abs(out["w_in"][-1]).max())
 
 
+@pytest.mark.frozen("five-neuron")
 def test_frozen_run_reaches_every_pair_and_settles_into_a_regular_shape(frozen, prose):
     steps, test = frozen["metric_step"], frozen["test_acc"]
     assert test[-1] == 1.0 and frozen["train_acc"][-1] == 1.0
@@ -82,6 +85,7 @@ def test_frozen_run_reaches_every_pair_and_settles_into_a_regular_shape(frozen, 
     assert norms[0] < 2 and 120 < norms[-1] < 160 and (np.diff(norms[len(norms) // 5:]) > 0).all()
 
 
+@pytest.mark.frozen("five-neuron")
 def test_the_animation_covers_the_convergence(frozen):
     steps = frozen["step"]
     end = int(np.searchsorted(steps, fig.CONVERGE[1]))

@@ -182,3 +182,114 @@ def test_bad_toml_is_one_line_with_its_line_number(root, old, new, expected):
 def test_missing_setting_points_at_the_table(root):
     edit(root, "embed = 8\n", "")
     assert error_of(root) == "content/experiments.toml:2: [tiny] is missing embed"
+
+
+def test_a_resumed_run_records_the_time_of_every_segment(root, monkeypatch):
+    """Stopped at step 20 of 30 after a slow first segment, then resumed: the manifest's wall time
+    and steps/s cover both segments, not only the last."""
+    import time
+
+    from builder.training import trainer
+
+    spec = config.get("tiny", root).resolve()
+    key, folder = freeze.spec_key(spec), freeze.artifact_dir("tiny", root)
+    update = trainer.adamw_
+
+    def slow_update(*args, **kwargs):
+        time.sleep(0.05)
+        return update(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, "adamw_", slow_update)
+    assert freeze.train("tiny", spec, key, folder, progress=False, max_steps=20) is None  # >= 1 s
+    monkeypatch.setattr(trainer, "adamw_", update)
+    start = time.perf_counter()
+    m = freeze.ensure("tiny", root=root, progress=False).manifest
+    last = time.perf_counter() - start
+    assert m["segments"] == 2
+    assert m["wall_time_s"] >= 1.0 > last
+    assert m["steps_per_s"] == pytest.approx(30 / m["wall_time_s"], rel=0.01)
+    assert m["steps_per_s"] < 30  # the last segment alone ran at hundreds of steps/s
+    fresh = freeze.ensure("tiny", root=root, force=True, progress=False).manifest
+    assert fresh["segments"] == 1 and fresh["wall_time_s"] < 1.0
+
+
+def test_a_killed_run_resumes_and_records_its_whole_training_time(root):
+    """A real kill (SIGKILL) mid-run, after the trainer saved its state: the resumed run's
+    manifest counts the killed segment's time up to that save as well as its own."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from builder.paths import ROOT
+
+    script = (
+        "import functools, sys, time; from pathlib import Path; import torch\n"
+        "torch.set_num_threads(1)\n"
+        "from builder import freeze; from builder.training import trainer\n"
+        "trainer.train = functools.partial(trainer.train, save_every_s=0.2)\n"
+        "update = trainer.adamw_\n"
+        "def slow(*a, **k):\n    time.sleep(0.1); return update(*a, **k)\n"
+        "trainer.adamw_ = slow\n"
+        "freeze.ensure('tiny', root=Path(sys.argv[1]), progress=False)\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-c", script, str(root)], env=env)
+    state = root / "content" / "_freeze" / "tiny" / ".partial" / "state.pt"
+    try:
+        deadline = time.monotonic() + 60
+        while not state.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert state.exists(), "the trainer never saved its state"
+        time.sleep(1.3)  # ~13 of 30 steps, saved every 0.2 s
+        assert proc.poll() is None, "finished before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    start = time.perf_counter()
+    m = freeze.ensure("tiny", root=root, progress=False).manifest
+    last = time.perf_counter() - start
+    assert m["segments"] == 2 and last < 1.0
+    assert m["wall_time_s"] >= 1.0  # the killed segment's saved progress took over a second
+    assert m["steps_per_s"] == pytest.approx(30 / m["wall_time_s"], rel=0.01)
+
+
+def test_a_resumed_sweep_shard_records_the_time_of_every_segment(root, monkeypatch):
+    import time
+
+    from builder.training import trainer
+
+    (root / "content" / "experiments.toml").write_text(TOML + """
+[tiny-sweep]
+kind = "sweep"
+of = "modular"
+seed = [1, 2]
+shard_size = 1
+p = 11
+train_fraction = 0.5
+embed = 8
+hidden = 8
+weight_decay = 0.1
+lr = 1e-2
+steps = 20
+metrics = 5
+checkpoints = 0
+curve_points = 3
+""")
+    update = trainer.adamw_
+
+    def slow_update(*args, **kwargs):
+        time.sleep(0.06)
+        return update(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, "adamw_", slow_update)
+    assert freeze.train_sweep("tiny-sweep", root=root, progress=False, max_steps=10) is None
+    monkeypatch.setattr(trainer, "adamw_", update)
+    shards = freeze.train_sweep("tiny-sweep", root=root, progress=False).manifest["shards"]
+    resumed, fresh = sorted(shards.values(), key=lambda e: -e["segments"])
+    assert (resumed["segments"], fresh["segments"]) == (2, 1)
+    assert resumed["wall_time_s"] >= 0.6 > fresh["wall_time_s"]  # 10 slow steps before the stop
+    assert resumed["model_steps_per_s"] == pytest.approx(20 / resumed["wall_time_s"], rel=0.01)

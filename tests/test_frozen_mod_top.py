@@ -1,7 +1,8 @@
 """What the article claims about the frozen opening run (content/_freeze/mod-top/).
 
-These read the committed artifact; they fail (not skip) when it is missing or stale:
-retrain with `python -m builder train mod-top`.
+These read the committed artifact (or the one under $BUILDER_FREEZE_ROOT: `python -m builder
+verify` retrains into a scratch folder and runs them there, see builder.claims); they fail (not
+skip) when it is missing or stale: retrain with `python -m builder train mod-top`.
 """
 from __future__ import annotations
 
@@ -12,18 +13,20 @@ import pytest
 
 from builder import freeze
 from builder.analysis import fourier
-from builder.paths import ROOT, freeze_dir
+from builder.paths import freeze_dir, frozen_root
 from builder.training import config, tasks
 
 # The frozen run (seed 0) hits 100% train accuracy at step 401 and passes 99% test accuracy at
 # step 27,655: a gap of 27,254 steps. The article's claim is "long before"; 20,000 steps.
 MIN_GAP_STEPS = 20_000
+ARTIFACTS = frozen_root()
+pytestmark = pytest.mark.frozen("mod-top")
 
 
 @pytest.fixture(scope="module")
 def run():
     spec = config.get("mod-top").resolve()
-    frozen = freeze.read("mod-top", freeze_dir(ROOT) / "mod-top", freeze.spec_key(spec))
+    frozen = freeze.read("mod-top", freeze_dir(ARTIFACTS) / "mod-top", freeze.spec_key(spec))
     assert frozen is not None, \
         "content/_freeze/mod-top is missing or stale: run `python -m builder train mod-top`"
     return spec, frozen.arrays
@@ -43,7 +46,7 @@ def test_shapes_and_size(run):
     assert a["checkpoint_step"].tolist() == list(range(0, 50_001, 500))  # 101 checkpoints
     assert a["w_in"].shape == a["w_out"].shape == (101, 67, 24)
     assert a["w_in"][0].size + a["w_out"][0].size == 3_216  # "the 3,216 parameter model"
-    size = sum(f.stat().st_size for f in (freeze_dir(ROOT) / "mod-top").glob("*"))
+    size = sum(f.stat().st_size for f in (freeze_dir(ARTIFACTS) / "mod-top").glob("*"))
     assert size < 3_000_000
 
 

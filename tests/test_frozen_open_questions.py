@@ -1,5 +1,6 @@
 """Section 6 against its frozen runs: the architecture sweeps hold every cell, the numbers the
-prose quotes follow from them, and the two memorization runs have the shapes the text describes."""
+prose quotes follow from them, and the two memorization runs have the shapes the text describes.
+Artifacts are read from builder.paths.frozen_root() (see builder.claims)."""
 from __future__ import annotations
 
 import itertools
@@ -10,15 +11,16 @@ import pytest
 from builder import freeze
 from builder.analysis import outcomes
 from builder.figures import sweep_mod
-from builder.paths import ROOT
+from builder.paths import ROOT, frozen_root
 from builder.training import config, sweep
 
+ARTIFACTS = frozen_root()
 GENERALIZED = (2, 3)  # train and test drop together, grokking
 
 
 @pytest.fixture(scope="module")
 def sweeps():
-    return {reg: freeze.load_sweep(name, root=ROOT).arrays for reg, name in sweep_mod.SWEEPS}
+    return {reg: freeze.load_sweep(name, root=ARTIFACTS).arrays for reg, name in sweep_mod.SWEEPS}
 
 
 def classes(a):
@@ -33,6 +35,7 @@ def generalized(a, **where):
     return int(mask.sum())
 
 
+@pytest.mark.frozen("sweep-mod-l2", "sweep-mod-l1")
 @pytest.mark.parametrize("reg,name", sweep_mod.SWEEPS)
 def test_every_cell_of_both_sweeps_is_frozen(sweeps, reg, name):
     a = sweeps[reg]
@@ -47,6 +50,7 @@ def test_every_cell_of_both_sweeps_is_frozen(sweeps, reg, name):
         assert sorted(a["seed"][m].tolist()) == spec["seed"]
 
 
+@pytest.mark.frozen("sweep-mod-l2", "sweep-mod-l1")
 def test_the_page_thresholds_mark_runs_that_end_above_90_percent(sweeps):
     """The footnote: at the figure's defaults, generalizing = final test accuracy above 90%, for
     every L2 run and all but one L1 run."""
@@ -57,6 +61,7 @@ def test_the_page_thresholds_mark_runs_that_end_above_90_percent(sweeps):
     assert (outcomes.classify_sweep(sweeps["L1"]) == 0).all()
 
 
+@pytest.mark.frozen("sweep-mod-l2", "sweep-mod-l1")
 def test_the_prose_ranking_of_architectures(sweeps):
     per_case = {reg: [generalized(a, case=k) for k in range(9)] for reg, a in sweeps.items()}
     assert per_case == {"L2": [11, 5, 2, 1, 1, 2, 0, 0, 0], "L1": [8, 3, 3, 1, 0, 1, 0, 0, 0]}
@@ -68,6 +73,7 @@ def test_the_prose_ranking_of_architectures(sweeps):
         assert a["final_train_acc"][a["case"] == 7].max() < 0.095
 
 
+@pytest.mark.frozen("sweep-mod-l2", "sweep-mod-l1")
 def test_the_prose_on_regularization_strength(sweeps):
     l2, l1 = sweeps["L2"], sweeps["L1"]
     c = classes(l2)
@@ -80,8 +86,9 @@ def test_the_prose_on_regularization_strength(sweeps):
     assert outcomes.counts(c)["high train loss"] == 36
 
 
+@pytest.mark.frozen("sweep-mod-l2", "sweep-mod-l1")
 def test_the_page_rows_classify_as_python_does():
-    rows, curves = sweep_mod.grid_data(ROOT)
+    rows, curves = sweep_mod.grid_data(ARTIFACTS)
     assert len(rows) == 432 and len(curves) == 2 * 9 * 8
     assert all(len(v) == 3 * 101 for v in curves.values())
     codes = outcomes.classify([r["mtr"] for r in rows], [r["mte"] for r in rows], [r["mr"] for r in rows],
@@ -90,7 +97,7 @@ def test_the_page_rows_classify_as_python_does():
 
 
 def run(name):
-    a = freeze.ensure(name, root=ROOT).arrays
+    a = freeze.ensure(name, root=ARTIFACTS).arrays
     return {k: np.asarray(a[k]) for k in ("metric_step", "train_acc", "test_acc", "train_loss", "test_loss")}
 
 
@@ -98,6 +105,7 @@ def at(r, step):
     return int(np.searchsorted(r["metric_step"], step))
 
 
+@pytest.mark.frozen("mem-tiny")
 def test_the_tiny_model_generalizes_then_memorizes():
     r = run("mem-tiny")
     peak = int(np.argmax(r["test_acc"]))
@@ -110,6 +118,7 @@ def test_the_tiny_model_generalizes_then_memorizes():
     assert r["train_loss"][-1] < 1e-6 < r["train_loss"][peak]  # the training loss keeps falling
 
 
+@pytest.mark.frozen("mem-again")
 def test_the_second_model_generalizes_memorizes_and_generalizes_again():
     r = run("mem-again")
     assert r["metric_step"][np.argmax(r["train_acc"] >= 1)] == 3300
@@ -125,8 +134,9 @@ def test_the_second_model_generalizes_memorizes_and_generalizes_again():
     assert (r["test_acc"][at(r, 64900):] == 1).all()
 
 
+@pytest.mark.frozen("seeds-mem-tiny", "mem-tiny")
 def test_the_tiny_model_does_the_same_from_30_seeds():
-    a = freeze.ensure("seeds-mem-tiny", root=ROOT).arrays
+    a = freeze.ensure("seeds-mem-tiny", root=ARTIFACTS).arrays
     steps, acc = np.asarray(a["metric_step"]), np.asarray(a["test_acc"])
     assert acc.shape == (30, 401)
     peak = acc.max(axis=1)
@@ -137,11 +147,12 @@ def test_the_tiny_model_does_the_same_from_30_seeds():
     np.testing.assert_allclose(acc[0], run("mem-tiny")["test_acc"], atol=2e-3)
 
 
+@pytest.mark.frozen("seeds-mem-again-slow", "seeds-mem-again-fast", "mem-again")
 def test_the_second_models_seed_search():
     """The prose on the 12 runs tried with mem-again's settings (six seeds at lr 1e-3 and 3e-3)."""
     runs = {}
     for speed in ("slow", "fast"):
-        a = freeze.ensure(f"seeds-mem-again-{speed}", root=ROOT).arrays
+        a = freeze.ensure(f"seeds-mem-again-{speed}", root=ARTIFACTS).arrays
         steps = np.asarray(a["metric_step"])
         for i, seed in enumerate(np.asarray(a["seed"])):
             runs[(speed, int(seed))] = {k: np.asarray(a[k])[i] for k in ("test_acc", "train_loss")}

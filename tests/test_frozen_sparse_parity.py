@@ -1,6 +1,7 @@
 """What the article claims about the frozen sparse-parity runs and the sweep (sections 2 and 3).
 
-These read the committed artifacts; they fail (not skip) when one is missing or stale:
+These read the committed artifacts (or those under $BUILDER_FREEZE_ROOT, see builder.claims:
+each test's `frozen` marker names what it reads); they fail (not skip) when one is missing or stale:
 retrain with `python -m builder train sparse-parity` (or sparse-parity-l2). The sweep trains for
 hours in the background (`python -m builder train sweep-sparse-parity`, resumable); its tests
 check the finished shards, and one checks that every grid point is there.
@@ -12,13 +13,14 @@ import pytest
 
 from builder import freeze
 from builder.analysis import outcomes
-from builder.paths import ROOT, freeze_dir
+from builder.paths import ROOT, freeze_dir, frozen_root
 from builder.training import config
 
+ARTIFACTS = frozen_root()
 
 def frozen(name):
     spec = config.get(name).resolve()
-    found = freeze.read(name, freeze_dir(ROOT) / name, freeze.spec_key(spec))
+    found = freeze.read(name, freeze_dir(ARTIFACTS) / name, freeze.spec_key(spec))
     assert found is not None, \
         f"content/_freeze/{name} is missing or stale: run `python -m builder train {name}`"
     return spec, found.arrays
@@ -40,6 +42,7 @@ def first(a, condition):
     return hits[0]
 
 
+@pytest.mark.frozen("sparse-parity")
 def test_shapes(l1):
     spec, a = l1
     assert a["w_in"].shape == (101, 31, spec["hidden"]) and a["w_in"].dtype == np.float16
@@ -49,6 +52,7 @@ def test_shapes(l1):
     assert spec["train_size"] == 1200 and spec["regularizer"] == "l1"
 
 
+@pytest.mark.frozen("sparse-parity")
 def test_memorizes_first_then_generalizes(l1):
     _, a = l1
     memorizing = (a["train_acc"] >= 0.99) & (a["test_acc"] <= 0.60)
@@ -58,6 +62,7 @@ def test_memorizes_first_then_generalizes(l1):
     assert a["test_acc"][-1] >= 0.99 and a["train_acc"][-1] >= 0.99
 
 
+@pytest.mark.frozen("sparse-parity")
 def test_train_loss_rises_before_test_loss_collapses(l1):
     _, a = l1
     memorized = first(a, a["train_acc"] >= 0.99)
@@ -67,6 +72,7 @@ def test_train_loss_rises_before_test_loss_collapses(l1):
     assert (window / lowest).max() > 1.2  # a visible rise on a log axis
 
 
+@pytest.mark.frozen("sparse-parity")
 def test_first_three_inputs_carry_the_weight_at_the_end(l1):
     _, a = l1
     w = np.abs(a["w_in"][-1].astype(np.float32))  # (31, hidden), bias last
@@ -76,6 +82,7 @@ def test_first_three_inputs_carry_the_weight_at_the_end(l1):
     assert start[:3].sum() < 0.2 * start[:30].sum()  # not so at the start
 
 
+@pytest.mark.frozen("sparse-parity", "sparse-parity-l2")
 def test_l2_spreads_weight_over_more_neurons(l1, l2):
     _, a1 = l1
     _, a2 = l2
@@ -90,8 +97,9 @@ def test_l2_spreads_weight_over_more_neurons(l1, l2):
     assert w2[:3].sum() < 0.8 * w2[:30].sum()  # distractors keep weight under L2
 
 
+@pytest.mark.frozen("sweep-sparse-parity")
 def test_finished_sweep_runs_are_grid_points_with_classes():
-    sweep = freeze.load_sweep("sweep-sparse-parity")
+    sweep = freeze.load_sweep("sweep-sparse-parity", root=ARTIFACTS)
     a, m = sweep.arrays, sweep.manifest
     assert m["runs_total"] == 1125 and a["done"].shape == (1125,)
     assert m["runs_done"] == int(a["done"].sum())
@@ -109,11 +117,12 @@ def test_finished_sweep_runs_are_grid_points_with_classes():
     assert (codes[done] >= 0).all() and (codes[~done] == outcomes.UNFINISHED).all()
 
 
+@pytest.mark.frozen("sweep-sparse-parity")
 def test_sweep_figure_holds_every_finished_run_with_its_exact_summaries():
     from builder.figures import sweep_sparse_parity as fig
 
-    a = freeze.load_sweep("sweep-sparse-parity").arrays
-    rows, curves = fig.grid_data(ROOT)
+    a = freeze.load_sweep("sweep-sparse-parity", root=ARTIFACTS).arrays
+    rows, curves = fig.grid_data(ARTIFACTS)
     done = np.flatnonzero(a["done"])
     assert len(rows) == len(done)
     # the page classifies the same float32 values as Python does
@@ -127,20 +136,22 @@ def test_sweep_figure_holds_every_finished_run_with_its_exact_summaries():
         assert {(r["wd"], r["h"], r["n"]) for r in runs} == {(runs[0]["wd"], runs[0]["h"], runs[0]["n"])}
 
 
+@pytest.mark.frozen("sweep-sparse-parity")
 def test_an_unfinished_sweep_says_so_on_the_chart():
     from builder.figures import sweep_sparse_parity as fig
 
-    a = freeze.load_sweep("sweep-sparse-parity").arrays
-    title = fig.grid_chart(ROOT).get("title")
+    a = freeze.load_sweep("sweep-sparse-parity", root=ARTIFACTS).arrays
+    title = fig.grid_chart(ARTIFACTS).get("title")
     if a["done"].all():
         assert title is None
     else:
         assert title["text"].startswith(f"{int(a['done'].sum()):,} of the 1,125 runs have finished")
 
 
+@pytest.mark.frozen("sweep-sparse-parity")
 def test_section_3_patterns_hold_on_the_finished_runs():
     """Each pattern the prose of section 3 names, on the runs frozen so far (default thresholds)."""
-    a = freeze.load_sweep("sweep-sparse-parity").arrays
+    a = freeze.load_sweep("sweep-sparse-parity", root=ARTIFACTS).arrays
     codes = outcomes.classify_sweep(a)
     HIGH_TRAIN, HIGH_TEST, TOGETHER, GROK = range(4)
 
@@ -164,8 +175,9 @@ def test_section_3_patterns_hold_on_the_finished_runs():
     assert (cell(0.3, 16, 1500) == TOGETHER).all()
 
 
+@pytest.mark.frozen("sweep-sparse-parity")
 def test_the_finished_sweep_has_every_grid_point_and_the_counts_the_prose_gives():
-    sweep = freeze.load_sweep("sweep-sparse-parity")
+    sweep = freeze.load_sweep("sweep-sparse-parity", root=ARTIFACTS)
     a, m = sweep.arrays, sweep.manifest
     assert m["runs_done"] == m["runs_total"] == 1125 and m["shards_done"] == m["shards_total"], \
         "the sweep is unfinished: run `python -m builder train sweep-sparse-parity`"

@@ -8,12 +8,14 @@ import pytest
 from builder.analysis import fourier
 from builder.figures import mod_bot
 from builder.figures._common import LEVELS, vmax_of
-from builder.paths import ROOT
+from builder.paths import ROOT, frozen_root
+
+ARTIFACTS = frozen_root()  # whose content/_freeze/ is read, see builder.claims
 
 
 @pytest.fixture(scope="module")
 def r():
-    return mod_bot.run(ROOT)
+    return mod_bot.run(ARTIFACTS)
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +30,7 @@ def key_share(w, keys):
     return np.square(c[..., rows, :]).sum(-2) / np.square(c[..., 1:, :]).sum(-2)
 
 
+@pytest.mark.frozen("mod-top")
 def test_fourier_energy_concentrates_in_the_key_frequencies(r, prose):
     keys = list(r["groups"])
     assert keys == [21, 24, 29] and [len(v) for v in r["groups"].values()] == [8, 9, 7]
@@ -42,6 +45,7 @@ def test_fourier_energy_concentrates_in_the_key_frequencies(r, prose):
     assert fourier.energy_in_top(r["w_out"][-1], 1).mean() > 0.995
 
 
+@pytest.mark.frozen("mod-top")
 def test_star_rows_close_each_ring_in_angle_order(r):
     rows = mod_bot.star_rows(r)
     last = [row for row in rows if row["s"] == len(r["step"]) - 1 and row["side"] == "input weights" and row["k"] == 21]
@@ -65,6 +69,7 @@ def group_logits(w_in, w_out, neurons, a, b):
     return np.maximum(w_in[a, neurons] + w_in[b, neurons], 0) @ w_out[:, neurons].T
 
 
+@pytest.mark.frozen("mod-top")
 def test_each_group_draws_a_cosine_and_only_together_they_are_always_right(r, prose):
     p = r["p"]
     w_in, w_out = r["w_in"][-1], r["w_out"][-1]
@@ -101,6 +106,7 @@ def page_logits(r, step_index, a, b):
     return out
 
 
+@pytest.mark.frozen("mod-top")
 def test_the_animation_spans_generalization(r):
     steps, test_loss = r["metric_step"], r["test_loss"]
     start, end = (np.searchsorted(steps, s) for s in mod_bot.GENERALIZE)
@@ -125,29 +131,31 @@ def seeds():
     from builder.training import config
 
     spec = config.get(mod_bot.SEEDS).resolve()
-    frozen = freeze.load_sweep(mod_bot.SEEDS)
+    frozen = freeze.load_sweep(mod_bot.SEEDS, root=ARTIFACTS)
     assert frozen.manifest["runs_done"] == len(spec["seed"]), \
         f"content/_freeze/{mod_bot.SEEDS} is incomplete: run `python -m builder train {mod_bot.SEEDS}`"
     return spec, frozen.arrays
 
 
+@pytest.mark.frozen("mod-top", "seeds-mod-top")
 def test_every_sister_run_is_frozen_and_its_key_frequencies_recompute(seeds, r):
     spec, a = seeds
     assert len(spec["seed"]) >= 32 and 0 not in spec["seed"]
-    rs = mod_bot.runs(ROOT)
+    rs = mod_bot.runs(ARTIFACTS)
     assert list(rs) == ["seed0"] + [f"seed{s}" for s in spec["seed"]]
     assert a["w_in"].shape == (len(spec["seed"]), spec["checkpoints"], 67, 24)
     for i, s in enumerate(spec["seed"]):
         assert list(rs[f"seed{s}"]["groups"]) == fft_key_frequencies(a["w_in"][i, -1].astype(np.float64)), s
     assert list(r["groups"]) == fft_key_frequencies(r["w_in"][-1])
     # the grid titles each run with exactly those frequencies
-    rows = mod_bot.seeds_chart(ROOT)["datasets"]["seeds"]
+    rows = mod_bot.seeds_chart(ARTIFACTS)["datasets"]["seeds"]
     for row in rows:
         keys = list(rs[row["key"]]["groups"])
         shown = " ".join(map(str, keys)) if rs[row["key"]]["reached"] else f"{len(keys)} freqs"
         assert row["title"] == f"seed {rs[row['key']]['seed']} · {shown}"
 
 
+@pytest.mark.frozen("mod-top")
 def test_the_fourier_footnote_numbers(r, prose):
     start, end = (fourier.dominant(r["w_in"][i])[2] for i in (0, -1))
     assert start.max() < 1 and 13 <= end.min() and end.max() < 22 and len(end) == 24
@@ -155,8 +163,9 @@ def test_the_fourier_footnote_numbers(r, prose):
     assert f"only when that norm is above {fourier.KEY_FREQUENCY_THRESHOLD:g};" in prose
 
 
+@pytest.mark.frozen("mod-top", "seeds-mod-top")
 def test_a_sister_run_improves_late_after_a_plateau_as_a_group_fills_up(prose):
-    r = mod_bot.runs(ROOT)[mod_bot.LATE_RUN]
+    r = mod_bot.runs(ARTIFACTS)[mod_bot.LATE_RUN]
     s, t = r["metric_step"], r["test_loss"]
     plateau = t[(s >= 15_500) & (s <= 17_100)]
     assert len(plateau) >= 3 and plateau.max() / plateau.min() < 1.3 and f"{plateau.mean():.0e}" == "1e-04"
@@ -174,9 +183,10 @@ def test_a_sister_run_improves_late_after_a_plateau_as_a_group_fills_up(prose):
 WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven"}
 
 
+@pytest.mark.frozen("mod-top", "seeds-mod-top")
 def test_the_sister_runs_are_summarized_as_the_prose_says(seeds, prose):
     spec, a = seeds
-    rs = mod_bot.runs(ROOT)
+    rs = mod_bot.runs(ARTIFACTS)
     sisters = [r for k, r in rs.items() if k != mod_bot.FEATURED]
     reached = [r for r in sisters if r["reached"]]
     n, m = len(sisters), len(reached)
@@ -185,15 +195,15 @@ def test_the_sister_runs_are_summarized_as_the_prose_says(seeds, prose):
     assert (f"{m} of the {n} runs drove their test loss below 0.001 within 50,000 steps, the first after "
             f"{firsts[0]:,} steps and the last after {firsts[-1]:,}.") in prose
     # the key-frequency counts, as the chart's subtitle and the prose give them
-    s = mod_bot.summary(ROOT)
+    s = mod_bot.summary(ARTIFACTS)
     assert (s["runs"], s["reached"]) == (n + 1, m + rs[mod_bot.FEATURED]["reached"])
     counts = sorted(s["key_counts"].items(), key=lambda kv: -kv[1])
     parts = [f"{c} use {WORDS[k]} frequencies" if i == 0 else ("one uses " + WORDS[k] if c == 1 else f"{c} use {WORDS[k]}")
              for i, (k, c) in enumerate(counts)]
     said = ", ".join(parts[:-1]) + " and " + parts[-1]
     assert f"of the {s['reached']} runs that generalized, ours included, {said}." in prose
-    chart = mod_bot.seeds_chart(ROOT)
-    assert chart["title"]["subtitle"] == mod_bot.summary_line(ROOT)
+    chart = mod_bot.seeds_chart(ARTIFACTS)
+    assert chart["title"]["subtitle"] == mod_bot.summary_line(ARTIFACTS)
     # the runs that did not generalize
     stuck = [r for r in sisters if not r["reached"]]
     start = rs[mod_bot.FEATURED]["test_loss"][0]

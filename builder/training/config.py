@@ -166,8 +166,14 @@ def parse(text: str, path: str = "content/experiments.toml") -> dict[str, Experi
     return experiments
 
 
+# load() results by (path shown, text, the kinds): a build reads the table about ten times, and
+# checking every sweep's grid takes ~30 ms each time. Only valid tables are remembered.
+_PARSED: dict[tuple, dict[str, Experiment]] = {}
+
+
 def load(root: Path = ROOT) -> dict[str, Experiment]:
     """The experiments of `root`/content/experiments.toml."""
+    from builder.training.experiments import KINDS
     file = content_dir(root) / "experiments.toml"
     try:
         shown = str(file.relative_to(root))
@@ -175,7 +181,13 @@ def load(root: Path = ROOT) -> dict[str, Experiment]:
         shown = str(file)
     if not file.exists():
         raise BuildError(shown, None, "file not found (it lists the experiments to train)")
-    return parse(file.read_text(encoding="utf-8"), shown)
+    text = file.read_text(encoding="utf-8")
+    key = (shown, text, tuple((name, id(kind)) for name, kind in KINDS.items()))
+    if key not in _PARSED:
+        if len(_PARSED) > 16:
+            _PARSED.clear()
+        _PARSED[key] = parse(text, shown)
+    return dict(_PARSED[key])
 
 
 def get(name: str, root: Path = ROOT) -> Experiment:

@@ -309,8 +309,8 @@ KINDS: dict[str, Kind] = {
 
 def run(spec: dict, *, state_path: Path | None = None, state_key: str = "",
         max_steps: int | None = None, progress: bool = True, desc: str = "train",
-        device: str = "cpu"):
-    """Run a resolved spec with its kind's runner."""
+        device: str = "cpu", timing: dict | None = None):
+    """Run a resolved spec with its kind's runner (`timing`: see trainer.train)."""
     return KINDS[spec["kind"]].run(spec, state_path=state_path, state_key=state_key,
                                    max_steps=max_steps, progress=progress, desc=desc,
-                                   device=device)
+                                   device=device, timing=timing)

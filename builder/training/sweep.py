@@ -109,8 +109,22 @@ def auto_shard_size(run: dict) -> int:
     return fits[-1] if fits else 1
 
 
+# plan() results by spec and versions: a build checks every sweep's shards (builder.freeze), and
+# expanding sweep-sparse-parity's 1,125 runs takes ~40 ms. Treat a returned Plan as read-only.
+_PLANS: dict[str, Plan] = {}
+
+
 def plan(spec: dict) -> Plan:
     """The sweep's runs and shards. Pure: the same spec always gives the same plan."""
+    key = json.dumps([spec, KINDS[spec["of"]].version, SUMMARY_VERSION], sort_keys=True)
+    if key not in _PLANS:
+        if len(_PLANS) > 32:
+            _PLANS.clear()
+        _PLANS[key] = _plan(spec)
+    return _PLANS[key]
+
+
+def _plan(spec: dict) -> Plan:
     kind = KINDS[spec["of"]]
     axes, runs, points = expand(spec)
     groups: dict[str, list[int]] = {}
@@ -164,12 +178,15 @@ def summarize(out: dict[str, np.ndarray], curve_points: int) -> dict[str, np.nda
 
 
 def run_shard(plan: Plan, shard: Shard, *, state_path: Path | None = None,
-              max_steps: int | None = None, device: str = "cpu", bar=None):
+              max_steps: int | None = None, device: str = "cpu", bar=None,
+              timing: dict | None = None):
     """Train one shard's runs as one batch: its summaries plus `run` (grid indices), or None
-    when stopped at `max_steps` (the state is then in `state_path`)."""
+    when stopped at `max_steps` (the state is then in `state_path`). `timing`: see
+    trainer.train (a resumed shard's earlier segments)."""
     specs = [plan.runs[i] for i in shard.runs]
     out = KINDS[plan.of].run_batch(specs, state_path=state_path, state_key=shard.key,
-                                   max_steps=max_steps, progress=False, device=device, bar=bar)
+                                   max_steps=max_steps, progress=False, device=device, bar=bar,
+                                   timing=timing)
     if out is None:
         return None
     return {"run": np.array(shard.runs, dtype=np.int64), **summarize(out, plan.curve_points)}
@@ -249,12 +266,13 @@ def execute(plan: Plan, shards: list[Shard], on_done, *, executor: str = "local"
                desc=f"{desc}: runs {runs_done}/{total}")
     done = runs_done
 
-    def finished(shard, arrays, wall):
+    def finished(shard, arrays, wall, segments=1):
         nonlocal done
         done += len(shard.runs)
         rate = len(shard.runs) * plan.steps / wall if wall > 0 else None
         on_done(shard, arrays, {"wall_time_s": round(wall, 2), "device": device,
-                                "model_steps_per_s": None if rate is None else round(rate, 1)})
+                                "model_steps_per_s": None if rate is None else round(rate, 1),
+                                "segments": segments})
         bar.set_description(f"{desc}: runs {done}/{total}", refresh=True)
 
     try:
@@ -270,11 +288,14 @@ def execute(plan: Plan, shards: list[Shard], on_done, *, executor: str = "local"
                         continue
                     start = time.perf_counter()
                     state = None if state_dir is None else state_dir / f"{shard.id}.pt"
+                    timing: dict = {}
                     arrays = run_shard(plan, shard, state_path=state, max_steps=max_steps,
-                                       device=device, bar=bar)
+                                       device=device, bar=bar, timing=timing)
                     if arrays is None:
                         return False
-                    finished(shard, arrays, time.perf_counter() - start)
+                    # a resumed shard: its earlier segments' time to the saved step, plus this one
+                    finished(shard, arrays, timing.get("prior_s", 0.0) + time.perf_counter() - start,
+                             timing.get("segments", 1))
                     if state is not None:
                         state.unlink(missing_ok=True)
                 finally:

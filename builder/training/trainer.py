@@ -130,7 +130,7 @@ def train(data: Dataset, model, cfg: TrainConfig, *,
           state_path: Path | None = None, state_key: str = "", max_steps: int | None = None,
           save_every_s: float = 30.0, progress: bool = True, desc: str = "train",
           device: str = "cpu", bar: tqdm | None = None, flush_denormal: bool = True,
-          probe=None) -> dict[str, np.ndarray] | None:
+          probe=None, timing: dict | None = None) -> dict[str, np.ndarray] | None:
     """Train the M models of `cfg`; return their metrics, checkpoints and final parameters.
 
     `max_steps` stops early (saving the state) and returns None: how tests simulate an interrupt.
@@ -139,12 +139,20 @@ def train(data: Dataset, model, cfg: TrainConfig, *,
     `probe(step, params, grads, moments)`: called after every update (`step` updates done) with
     the updated parameters, the gradients that update used and the moments; it must not change
     them. For diagnostics (builder.training.investigate); None in every frozen run.
+    `timing`: a dict to fill with what a resumed run needs to report its whole training time:
+    `prior_s` (seconds the earlier segments took to reach the saved step; 0 for a fresh run),
+    `segments` (this call's number, 1 for a fresh run) and `resumed_from_step`. The saved state
+    carries both across segments; time spent after a segment's last save is lost with its steps.
     """
     # Once the training loss is tiny, softmax gradients are subnormal floats, which make CPU
     # arithmetic up to 30x slower; flushing them to zero changes nothing visible. (It only reaches
     # the calling thread: run training with torch.set_num_threads(1), see builder.freeze.)
     torch.set_flush_denormal(flush_denormal)
     state = load_state(state_path, state_key) or fresh_state(model, cfg)
+    started = time.perf_counter()
+    prior_s, segment = state.get("elapsed_s", 0.0), state.get("segments", 0) + 1
+    if timing is not None:
+        timing.update(prior_s=prior_s, segments=segment, resumed_from_step=state["step"])
     torch.set_rng_state(state["rng"])
     params = {k: p.to(device).requires_grad_(True) for k, p in state["params"].items()}
     moments = {k: (m.to(device), v.to(device)) for k, (m, v) in state["moments"].items()}
@@ -158,7 +166,8 @@ def train(data: Dataset, model, cfg: TrainConfig, *,
     def current() -> dict:
         return {**state, "params": {k: p.detach().cpu() for k, p in params.items()},
                 "moments": {k: (m.cpu(), v.cpu()) for k, (m, v) in moments.items()},
-                "rng": torch.get_rng_state()}
+                "rng": torch.get_rng_state(), "segments": segment,
+                "elapsed_s": prior_s + time.perf_counter() - started}
 
     # counts model-steps (steps x models), so the rate shown is model-steps/s; ETA as usual
     n_models = len(cfg.seeds)

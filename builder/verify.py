@@ -1,0 +1,194 @@
+"""`python -m builder verify [NAME ...]` (`make verify`): do the article's claims survive a retrain?
+
+Each named experiment (default: every one whose committed manifest records under
+DEFAULT_MAX_S of training) is trained from scratch into a scratch project (default
+.cache/verify/: its content/experiments.toml is a copy of ours, its content/_freeze/ holds the
+fresh artifacts; content/_freeze/ is never written). Then, per array, the largest absolute
+difference between the fresh artifact and the committed one is printed, and the claim tests
+(tests marked `frozen`, see builder.claims) that read only what was retrained run against the
+fresh artifacts ($BUILDER_FREEZE_ROOT, $BUILDER_FREEZE_NAMES). Exit status 0 when they pass.
+
+What to expect: on the machine and torch version that trained the committed artifact, a retrain
+is bit for bit the same (training is deterministic on one CPU thread). Elsewhere (another CPU,
+another torch or BLAS) float rounding differs, the differences grow over thousands of steps, and
+only the claims (the tests) are expected to hold.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+
+from builder import freeze
+from builder.errors import BuildError
+from builder.paths import FREEZE_ROOT_VARIABLE, ROOT, cache_dir, content_dir, freeze_dir
+from builder.training import config
+
+DEFAULT_MAX_S = 180.0  # "a few minutes": the default set is what retrains in about that each
+
+
+def recorded_seconds(name: str, root: Path) -> float | None:
+    """Training seconds the committed manifest records (a sweep: the sum over its shards)."""
+    try:
+        manifest = json.loads((freeze_dir(root) / name / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if "shards" in manifest:
+        return sum(e.get("wall_time_s") or 0.0 for e in manifest["shards"].values()) or None
+    return manifest.get("wall_time_s")
+
+
+def default_names(root: Path, max_s: float = DEFAULT_MAX_S) -> tuple[list[str], list[str]]:
+    """(names to verify, lines saying why the others are left out)."""
+    chosen, left = [], []
+    for name in config.load(root):
+        seconds = recorded_seconds(name, root)
+        if seconds is None:
+            left.append(f"{name}: no committed artifact records its training time")
+        elif seconds > max_s:
+            left.append(f"{name}: {seconds:,.0f} s of training recorded (over {max_s:.0f} s)")
+        else:
+            chosen.append(name)
+    return chosen, left
+
+
+def differences(committed: Mapping[str, np.ndarray], fresh: Mapping[str, np.ndarray]) -> list[dict]:
+    """Per array: its name, whether it is bit for bit the same, the largest absolute difference
+    (NaN where both are NaN counts as equal; NaN on one side only is infinite) and that
+    difference relative to the committed array's largest magnitude."""
+    rows = []
+    for key in sorted(set(committed) | set(fresh)):
+        if key not in fresh or key not in committed:
+            rows.append({"name": key, "note": "only in the " + ("committed" if key in committed else "fresh") + " artifact"})
+            continue
+        a, b = np.asarray(committed[key]), np.asarray(fresh[key])
+        if a.shape != b.shape or a.dtype != b.dtype:
+            rows.append({"name": key, "note": f"{a.dtype}{list(a.shape)} committed, {b.dtype}{list(b.shape)} fresh"})
+            continue
+        exact = a.tobytes() == b.tobytes()
+        if a.size == 0 or exact:
+            rows.append({"name": key, "exact": exact, "max_abs": 0.0, "relative": 0.0, "array": a})
+            continue
+        x, y = a.astype(np.float64), b.astype(np.float64)
+        both_nan = np.isnan(x) & np.isnan(y)
+        diff = np.where(both_nan, 0.0, np.abs(x - y))
+        diff = np.where(np.isnan(diff), np.inf, diff)
+        scale = np.nanmax(np.abs(x)) if np.isfinite(x).any() else 0.0
+        largest = float(diff.max())
+        rows.append({"name": key, "exact": False, "max_abs": largest,
+                     "relative": largest / scale if scale > 0 else float("inf"), "array": a})
+    return rows
+
+
+def report(name: str, rows: list[dict]) -> list[str]:
+    """The lines printed for one experiment's arrays."""
+    width = max(len(r["name"]) for r in rows)
+    lines = []
+    for r in rows:
+        if "note" in r:
+            lines.append(f"  {r['name']:<{width}}  {r['note']}")
+            continue
+        a = r["array"]
+        shape = f"{a.dtype}{list(a.shape)}"
+        if r["exact"]:
+            lines.append(f"  {r['name']:<{width}}  {shape:<24} max |diff| 0 (bit for bit)")
+        else:
+            lines.append(f"  {r['name']:<{width}}  {shape:<24} max |diff| {r['max_abs']:.3g}"
+                         f"  ({r['relative']:.2g} of its largest value)")
+    exact = sum(1 for r in rows if r.get("exact"))
+    lines.append(f"  {name}: {exact} of {len(rows)} arrays bit for bit the same as the committed ones")
+    return lines
+
+
+def scratch_project(root: Path, scratch: Path) -> Path:
+    """A project folder holding a copy of root's experiments.toml: the fresh artifacts go to its
+    content/_freeze/. Refuses the project itself."""
+    scratch = scratch.resolve()
+    if scratch == root.resolve() or freeze_dir(scratch).resolve() == freeze_dir(root).resolve():
+        raise BuildError(str(scratch), None, "the scratch folder cannot be the project itself "
+                         "(hint: leave --scratch out for .cache/verify)")
+    content_dir(scratch).mkdir(parents=True, exist_ok=True)
+    shutil.copy(content_dir(root) / "experiments.toml", content_dir(scratch) / "experiments.toml")
+    return scratch
+
+
+def committed_arrays(name: str, root: Path, spec: dict):
+    """The committed artifact's arrays (no training), or None when it is missing or stale."""
+    if spec["kind"] == "sweep":
+        frozen = freeze.load_sweep(name, root=root)
+        return frozen.arrays if frozen.manifest["runs_done"] else None
+    frozen = freeze.read(name, freeze.artifact_dir(name, root), freeze.spec_key(spec))
+    return None if frozen is None else frozen.arrays
+
+
+def retrain(name: str, scratch: Path, spec: dict, progress: bool):
+    """Train `name` from scratch into the scratch project; (arrays, manifest)."""
+    shutil.rmtree(freeze.artifact_dir(name, scratch), ignore_errors=True)  # no resuming
+    if spec["kind"] == "sweep":
+        frozen = freeze.train_sweep(name, root=scratch, progress=progress)
+    else:
+        frozen = freeze.ensure(name, root=scratch, force=True, progress=progress)
+    return frozen.arrays, frozen.manifest
+
+
+def claim_tests(folder: Path = ROOT / "tests") -> list[Path]:
+    """The test files with a `frozen` marker (collecting only these keeps pytest's start short)."""
+    return [f for f in sorted(folder.glob("test_*.py")) if "mark.frozen(" in f.read_text(encoding="utf-8")]
+
+
+def run_claims(scratch: Path, tests: list[Path], names: list[str]) -> int:
+    """The claim tests that read only `names`, against the scratch project's artifacts: pytest's
+    exit status."""
+    from builder.claims import NAMES_VARIABLE
+    env = {**os.environ, FREEZE_ROOT_VARIABLE: str(scratch), NAMES_VARIABLE: ",".join(names),
+           "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "builder.claims", "-m", "frozen",
+               "-p", "no:cacheprovider", *map(str, tests)]
+    print(f"$ {FREEZE_ROOT_VARIABLE}={scratch} {NAMES_VARIABLE}={','.join(names)} "
+          + " ".join(command[2:]), flush=True)
+    return subprocess.run(command, env=env, cwd=ROOT).returncode
+
+
+def verify_command(names: list[str], root: Path = ROOT, *, scratch: Path | None = None,
+                   tests: list[Path] | None = None, progress: bool = True,
+                   max_s: float = DEFAULT_MAX_S) -> int:
+    root = Path(root)
+    experiments = config.load(root)
+    for name in names:
+        config.get(name, root)  # an unknown name stops here, before any training
+    if not names:
+        names, left = default_names(root, max_s)
+        for line in left:
+            print(f"left out: {line} (name it to verify it)")
+    scratch = scratch_project(root, Path(scratch) if scratch else cache_dir(root) / "verify")
+    start = time.perf_counter()
+    for name in names:
+        spec = experiments[name].resolve()
+        t0 = time.perf_counter()
+        fresh, manifest = retrain(name, scratch, spec, progress)
+        seconds = time.perf_counter() - t0
+        recorded = recorded_seconds(name, root)
+        print(f"{name}: retrained from scratch in {seconds:.1f} s -> {freeze.artifact_dir(name, scratch)}"
+              + (f" (the committed run recorded {recorded:.1f} s)" if recorded else ""))
+        committed = committed_arrays(name, root, spec)
+        if committed is None:
+            print(f"  no current committed artifact to compare with (content/_freeze/{name})")
+            continue
+        for line in report(name, differences(committed, fresh)):
+            print(line)
+    sys.stdout.flush()
+    status = run_claims(scratch, tests or claim_tests(), names)
+    total = time.perf_counter() - start
+    if status == 5:
+        print(f"verify: no claim test reads only {', '.join(names)} (nothing to check); {total:.0f} s")
+        return 0
+    print(f"verify: the claim tests {'pass' if status == 0 else 'FAIL'} on the fresh artifacts "
+          f"of {', '.join(names)}; {total:.0f} s in all")
+    return 0 if status == 0 else 1
