@@ -23,7 +23,7 @@ from markupsafe import Markup
 
 from builder import paths
 from builder.bib import load_bibliography
-from builder.errors import BuildError
+from builder.errors import BuildError, read_source
 from builder.figures import Registry, default_registry
 from builder.markdown import Document, make_parser, render_markdown
 from builder.render.assets import write_assets
@@ -233,7 +233,7 @@ class Builder:
             docs = []
             for src in sources:
                 rel = src.relative_to(self.root) if src.is_relative_to(self.root) else src
-                docs.append(render_markdown(src.read_text(encoding="utf-8"), rel, refs, reg.figures, reg.animations, self.md))
+                docs.append(render_markdown(read_source(src, rel), rel, refs, reg.figures, reg.animations, self.md))
             template = self.env.get_template("article.html.j2")
             for doc in docs:
                 self._run_checks([reg.figures[c] for c in doc.charts])
@@ -302,7 +302,7 @@ class Builder:
         m = re.search(r'broken link "([^"]+)"', problem)
         if m:
             for doc in docs:
-                text = (self.root / doc.path).read_text(encoding="utf-8") if not doc.path.is_absolute() else doc.path.read_text()
+                text = read_source(doc.path if doc.path.is_absolute() else self.root / doc.path, doc.path)
                 for i, line in enumerate(text.splitlines(), start=1):
                     if f"]({m.group(1)})" in line or f'"{m.group(1)}"' in line:
                         reason = problem.split(": ", 1)[1]

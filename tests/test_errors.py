@@ -65,7 +65,7 @@ CASES = {
         'content/index.md:3: unknown front matter key "autor" (did you mean "authors"?)'),
     "front-matter-wrong-type": (
         "---\ntitle: T\ndate: yesterday\n---\n", DEMO_BIB,
-        "content/index.md:3: front matter \"date\" must be a date like 2026-11-22, not 'yesterday'"),
+        "content/index.md:3: front matter \"date\" must be a date like 2026-11-22, not 'yesterday' (hint: write date: 2026-11-22)"),
     "front-matter-no-title": (
         "---\ndescription: d\n---\n", DEMO_BIB,
         'content/index.md:2: front matter has no "title" (hint: add "title: ...")'),

@@ -11,7 +11,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from builder.errors import BuildError, did_you_mean
+from builder.errors import BuildError, closest, did_you_mean, read_source
 from builder.paths import ROOT, content_dir
 
 PROFILES = ("full", "quick")  # "full" is the table itself; other profiles are sub-tables
@@ -169,19 +169,34 @@ def parse(text: str, path: str = "content/experiments.toml") -> dict[str, Experi
 def load(root: Path = ROOT) -> dict[str, Experiment]:
     """The experiments of `root`/content/experiments.toml."""
     file = content_dir(root) / "experiments.toml"
-    try:
-        shown = str(file.relative_to(root))
-    except ValueError:
-        shown = str(file)
+    shown = _shown(root)
     if not file.exists():
-        raise BuildError(shown, None, "file not found (it lists the experiments to train)")
-    return parse(file.read_text(encoding="utf-8"), shown)
+        raise BuildError(shown, None, "file not found (it lists the experiments to train) "
+                                      "(hint: restore it from git: git checkout -- content/experiments.toml)")
+    return parse(read_source(file, shown), shown)
 
 
 def get(name: str, root: Path = ROOT) -> Experiment:
-    """One experiment by name; an unknown name is a BuildError naming the nearest one."""
+    """One experiment by name. An unknown name is a BuildError at the table of the nearest
+    name (a misspelt or renamed table), else at the end of the file (where one adds a table)."""
     experiments = load(root)
     if name not in experiments:
-        raise BuildError("content/experiments.toml", None,
-                         f'unknown experiment "{name}"' + did_you_mean(name, experiments))
+        path = _shown(root)
+        text = read_source(content_dir(root) / "experiments.toml", path)
+        near = closest(name, experiments)
+        if near:
+            raise BuildError(path, locate(text, near[0]),
+                             f'no experiment "{name}": the article reads it; [{near[0]}] is the nearest table '
+                             f'(hint: if [{near[0]}] was [{name}], rename it back; else add a [{name}] table)')
+        raise BuildError(path, max(1, len(text.splitlines())),
+                         f'no experiment "{name}": the article reads it' + did_you_mean(name, experiments)
+                         + f' (hint: add a [{name}] table with its kind and settings)')
     return experiments[name]
+
+
+def _shown(root: Path) -> str:
+    file = content_dir(root) / "experiments.toml"
+    try:
+        return str(file.relative_to(root))
+    except ValueError:
+        return str(file)
