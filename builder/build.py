@@ -23,7 +23,7 @@ from markupsafe import Markup
 
 from builder import paths
 from builder.bib import load_bibliography
-from builder.errors import BuildError, read_source
+from builder.errors import BuildError, did_you_mean, read_source
 from builder.figures import Registry, default_registry
 from builder.markdown import Document, make_parser, render_markdown
 from builder.render.assets import write_assets
@@ -238,6 +238,7 @@ class Builder:
             for doc in docs:
                 self._run_checks([reg.figures[c] for c in doc.charts])
                 compiled = [self._compile(reg.figures[c]) for c in doc.charts]
+                self._check_signals(doc)
                 texts, shared = self._shared(compiled)
                 body = self._with_placeholders(doc, compiled)
                 name = "index.html" if doc.path.stem == "index" else f"{doc.path.stem}.html"
@@ -282,6 +283,23 @@ class Builder:
         report.cache_hits = self.charts.hits - hits0
         report.cache_misses = self.charts.misses - misses0
         return report
+
+    def _check_signals(self, doc: Document) -> None:
+        """Each live value and `::: when` of the page names a signal that a chart of its section
+        placed on this page computes (else the page would show the Markdown's text forever)."""
+        reg = self._registry()
+        signals: dict[str, set] = {}
+        for c in doc.charts:
+            names = signals.setdefault(reg.figures[c].section, set())
+            names.update(sig["name"] for sig in self.compiled[c].vega.get("signals", []))
+        for section, signal, line, what in doc.signals:
+            if section not in signals:
+                raise BuildError(doc.path, line, f'{what}: no chart of section "{section}" is on this page '
+                                                 '(hint: place one with {{< chart ID >}}, or name another section)')
+            if signal not in signals[section]:
+                raise BuildError(doc.path, line, f'{what}: the "{section}" charts on this page have no signal "{signal}"'
+                                 + did_you_mean(signal, signals[section])
+                                 + " (hint: a param of one of its charts, e.g. alt.param(name=...))")
 
     def _with_placeholders(self, doc: Document, compiled: list) -> str:
         """The page body with each chart's frame holding its sized placeholder (static image and

@@ -96,6 +96,7 @@ def _render_when(self, tokens, idx, options, env) -> str:
     if section not in sections:
         raise BuildError(env.get("path"), line_of(token), f'"::: when {section}.{signal}={value}" names no chart section'
                          + did_you_mean(section, sections))
+    env.setdefault("signals_used", []).append((section, signal, line_of(token), f'"::: when {section}.{signal}={value}"'))
     return (f'<div class="when" data-section="{html.escape(section)}" data-signal="{html.escape(signal)}" '
             f'data-value="{html.escape(value)}">\n')
 
