@@ -135,13 +135,16 @@ def parse_bibliography(text: str, path: str | Path) -> dict[str, Reference]:
         raise BuildError(path, exc.lineno, f"malformed BibTeX entry: {reason} (hint: check commas, braces and quotes)") from None
     except BibliographyDataError as exc:
         msg = str(exc)
-        m = re.search(r"repeated bibliograhpy entry: (\S+)|repeated bibliography entry: (\S+)", msg)
-        key = (m.group(1) or m.group(2)) if m else None
-        line = None
-        if key:
-            found = [i + 1 for i, row in enumerate(text.splitlines()) if re.search(r"@\w+\s*[{(]\s*" + re.escape(key) + r"\s*,", row)]
-            line = found[-1] if found else None
-        raise BuildError(path, line, f"{msg} (hint: each key must be unique)") from None
+        m = re.search(r"repeated bibliograp?hp?y entry: (\S+)", msg)
+        field = re.search(r"entry with key (\S+) has a duplicate (\S+) field", msg)
+        line, hint = _error_line(text, exc), "each key must be unique"
+        if m:
+            found = [i + 1 for i, row in enumerate(text.splitlines()) if re.search(r"@\w+\s*[{(]\s*" + re.escape(m.group(1)) + r"\s*,", row)]
+            line = found[-1] if found else line
+        elif field:
+            hint = "give each field once per entry"
+            line = _field_line(text, starts.get(field.group(1)) or line, field.group(2), nth=2)
+        raise BuildError(path, line, f"{msg} (hint: {hint})") from None
     except Exception as exc:  # anything else pybtex raises on odd input
         raise BuildError(path, _error_line(text, exc), f"cannot read BibTeX: {exc} "
                          "(hint: each entry is @type{key, field = {value}, ...})") from None
@@ -170,17 +173,21 @@ def parse_bibliography(text: str, path: str | Path) -> dict[str, Reference]:
     return refs
 
 
-def _field_line(text: str, entry_line: int | None, name: str) -> int | None:
-    """The line of `name = ...` in the entry that starts on `entry_line` (else that line)."""
+def _field_line(text: str, entry_line: int | None, name: str, nth: int = 1) -> int | None:
+    """The line of the `nth` `name = ...` in the entry that starts on `entry_line` (else that
+    line)."""
     if entry_line is None:
         return None
     rows = text.splitlines()
+    name = re.escape(name)
     for number in range(entry_line, len(rows) + 1):
         if number > entry_line and rows[number - 1].lstrip().startswith("@"):
             break
         if re.match(rf"\s*{name}\s*=", rows[number - 1], re.IGNORECASE) or (
                 number == entry_line and re.search(rf"[,{{(]\s*{name}\s*=", rows[number - 1], re.IGNORECASE)):
-            return number
+            nth -= 1
+            if nth == 0:
+                return number
     return entry_line
 
 

@@ -317,8 +317,15 @@ class Builder:
 
     def _link_error(self, problem: str, docs) -> BuildError:
         """Point a broken link back at the Markdown line that wrote it, when it can be found."""
-        m = re.search(r'broken link "([^"]+)"', problem)
+        m = re.search(r'(?:broken link|loads) "([^"]+)"', problem)
+        page = problem.split(":", 1)[0]
         if m:
+            for doc in docs:  # the line of the Markdown link (or raw HTML) of that page that wrote it
+                if ("index.html" if doc.path.stem == "index" else f"{doc.path.stem}.html") != page:
+                    continue
+                for url, line in doc.links:
+                    if url == m.group(1):
+                        return BuildError(doc.path, line, problem.split(": ", 1)[1])
             for doc in docs:
                 text = read_source(doc.path if doc.path.is_absolute() else self.root / doc.path, doc.path)
                 for i, line in enumerate(text.splitlines(), start=1):

@@ -83,7 +83,7 @@ CASES = {
         'content/index.md:4: show="demo" names no chart section (hint: write section.signal)'),
     "broken-anchor": (
         FRONT + "Intro.\n\nSee [the end](#nowhere).\n", DEMO_BIB,
-        'content/index.md:6: broken link "#nowhere" (no element with id "nowhere")'),
+        'content/index.md:6: broken link "#nowhere" (no element with id "nowhere") (hint: a heading\'s id is its text in lower case with dashes, e.g. #an-example-of-grokking)'),
 }
 
 
@@ -175,7 +175,7 @@ def test_link_to_missing_page_is_an_error(project_with_site, build):
     root = project_with_site(FRONT + "See [x](other.html).\n", DEMO_BIB)
     with pytest.raises(BuildError) as info:
         build(root)
-    assert str(info.value) == 'content/index.md:4: broken link "other.html" (no file other.html)'
+    assert str(info.value) == 'content/index.md:4: broken link "other.html" (no file other.html) (hint: link to a page built from content/*.md, or to a #heading on this page)'
 
 
 def test_link_to_another_page_and_its_anchor_is_fine(project_with_site, build):

@@ -31,6 +31,7 @@ class Document:
     # (section, signal, line, what the Markdown wrote) of each live value and `::: when`: the
     # build checks that a chart of the section on this page has that signal
     signals: list = field(default_factory=list)
+    links: list = field(default_factory=list)  # (href or src, line) of each link, image and raw HTML address
 
 
 def make_parser() -> MarkdownIt:
@@ -60,5 +61,5 @@ def render_markdown(text: str, path: Path, refs: dict, figures: dict, animations
     return Document(
         path=path, front=front, html=body, citations=env.get("citations", {}),
         charts=env.get("charts", []), animations=env.get("animations_used", []),
-        signals=env.get("signals_used", []),
+        signals=env.get("signals_used", []), links=env.get("links", []),
     )

@@ -85,13 +85,14 @@ def _html_urls(html: str) -> list[str]:
     return parser.urls
 
 
-def _check_url(url: str, what: str, path, line) -> None:
+def _check_url(url: str, what: str, path, line, env: dict) -> None:
+    env.setdefault("links", []).append((url, line))  # for a broken link's line (builder.build)
     problem = url_problem(url)
     if problem:
         raise BuildError(path, line, f"{what}: {problem}")
 
 
-def _check_html_block(token, path) -> None:
+def _check_html_block(token, path, env: dict) -> None:
     line = line_of(token)
     content = token.content
     for start, end, shown, closer in _UNCLOSED_BLOCKS:
@@ -105,7 +106,7 @@ def _check_html_block(token, path) -> None:
             raise BuildError(path, line, f"{shown} is never closed (hint: end it with {closer}; "
                                          "until then it hides the rest of the file)")
     for url in _html_urls(content):
-        _check_url(url, "HTML link", path, line)
+        _check_url(url, "HTML link", path, line, env)
 
 
 def _footnote_definitions(state: StateCore) -> None:
@@ -134,7 +135,7 @@ def _check(state: StateCore) -> None:
     path = state.env.get("path")
     for block in state.tokens:
         if block.type == "html_block":
-            _check_html_block(block, path)
+            _check_html_block(block, path, state.env)
             continue
         children = block.children or []
         for child in children:
@@ -142,12 +143,12 @@ def _check(state: StateCore) -> None:
             if child.type == "text":
                 _check_text(child, path, line)
             elif child.type == "link_open":
-                _check_url(child.attrGet("href") or "", "link", path, line)
+                _check_url(child.attrGet("href") or "", "link", path, line, state.env)
             elif child.type == "image":
-                _check_url(child.attrGet("src") or "", "image", path, line)
+                _check_url(child.attrGet("src") or "", "image", path, line, state.env)
             elif child.type == "html_inline":
                 for url in _html_urls(child.content):
-                    _check_url(url, "HTML link", path, line)
+                    _check_url(url, "HTML link", path, line, state.env)
             bad = (child.meta or {}).get("insecure_attrs")
             if bad:
                 name = next(iter(bad))

@@ -47,10 +47,12 @@ def check_links(site: Path) -> list[str]:
             if parts.path.endswith("/") or (target.is_dir()):
                 target = target / "index.html"
             if not target.exists():
-                problems.append(f'{page.relative_to(site)}:{line}: broken link "{url}" (no file {parts.path})')
+                problems.append(f'{page.relative_to(site)}:{line}: broken link "{url}" (no file {parts.path}) '
+                                '(hint: link to a page built from content/*.md, or to a #heading on this page)')
                 continue
             if parts.fragment:
                 ids = pages[target].ids if target in pages else set()
                 if unquote(parts.fragment) not in ids:
-                    problems.append(f'{page.relative_to(site)}:{line}: broken link "{url}" (no element with id "{parts.fragment}")')
+                    problems.append(f'{page.relative_to(site)}:{line}: broken link "{url}" (no element with id "{parts.fragment}") '
+                                    '(hint: a heading\'s id is its text in lower case with dashes, e.g. #an-example-of-grokking)')
     return problems

@@ -145,8 +145,9 @@ def parse(text: str, path: str = "content/experiments.toml") -> dict[str, Experi
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         m = re.search(r"at line (\d+)", str(e))
-        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(e))
-        raise BuildError(path, int(m.group(1)) if m else None, f"invalid TOML: {message} "
+        line = int(m.group(1)) if m else max(1, len(text.splitlines()))  # "(at end of document)"
+        message = re.sub(r"\s*\((at line \d+, column \d+|at end of document)\)", "", str(e))
+        raise BuildError(path, line, f"invalid TOML: {message} "
                          '(hint: each line is key = value, text in "quotes", each experiment a [name] table)')
     experiments = {}
     for name, table in data.items():
