@@ -75,7 +75,7 @@ def _links(fields, path=None, line=None, key="") -> dict:
     if url and url.strip():
         problem = url_problem(url.strip())
         if problem:
-            raise BuildError(path, line, f'entry "{key}": url: {problem}')
+            raise BuildError(path, line, f'entry "{key}", url: {problem}')
         if url.strip() not in links.values():
             links["link"] = url.strip()
     return links

@@ -89,7 +89,7 @@ def _check_url(url: str, what: str, path, line, env: dict) -> None:
     env.setdefault("links", []).append((url, line))  # for a broken link's line (builder.build)
     problem = url_problem(url)
     if problem:
-        raise BuildError(path, line, f"{what}: {problem}")
+        raise BuildError(path, line, f"{what}: {problem}" if what else problem)
 
 
 def _check_html_block(token, path, env: dict) -> None:
@@ -106,7 +106,7 @@ def _check_html_block(token, path, env: dict) -> None:
             raise BuildError(path, line, f"{shown} is never closed (hint: end it with {closer}; "
                                          "until then it hides the rest of the file)")
     for url in _html_urls(content):
-        _check_url(url, "HTML link", path, line, env)
+        _check_url(url, "raw HTML", path, line, env)
 
 
 def _footnote_definitions(state: StateCore) -> None:
@@ -143,12 +143,12 @@ def _check(state: StateCore) -> None:
             if child.type == "text":
                 _check_text(child, path, line)
             elif child.type == "link_open":
-                _check_url(child.attrGet("href") or "", "link", path, line, state.env)
+                _check_url(child.attrGet("href") or "", "", path, line, state.env)
             elif child.type == "image":
                 _check_url(child.attrGet("src") or "", "image", path, line, state.env)
             elif child.type == "html_inline":
                 for url in _html_urls(child.content):
-                    _check_url(url, "HTML link", path, line, state.env)
+                    _check_url(url, "raw HTML", path, line, state.env)
             bad = (child.meta or {}).get("insecure_attrs")
             if bad:
                 name = next(iter(bad))

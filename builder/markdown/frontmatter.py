@@ -85,7 +85,10 @@ def _load(raw: str, path) -> tuple[object, dict]:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         hint = "write the key once" if "given twice" in problem else (
             "write a date like 2026-11-22" if "calendar" in problem else "YAML 'key: value' lines")
-        raise BuildError(path, line, f"bad front matter: {problem} (hint: {hint})") from None
+        rows = raw.splitlines()
+        key = re.match(r"\s*([\w-]+)\s*:", rows[line - 2]) if "calendar" in problem and 0 <= line - 2 < len(rows) else None
+        what = f'front matter "{key.group(1)}"' if key else "bad front matter"
+        raise BuildError(path, line, f"{what}: {problem} (hint: {hint})") from None
     except RecursionError:
         raise BuildError(path, 2, "bad front matter: nested too deeply (hint: YAML 'key: value' lines)") from None
     finally:
