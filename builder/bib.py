@@ -143,11 +143,13 @@ def parse_bibliography(text: str, path: str | Path) -> dict[str, Reference]:
             line = found[-1] if found else line
         elif field:
             hint = "give each field once per entry"
-            line = _field_line(text, starts.get(field.group(1)) or line, field.group(2), nth=2)
+            line = _field_line(text, starts.get(field.group(1)) or _line_of(text, field.group(1)) or line,
+                               field.group(2), nth=2)
         raise BuildError(path, line, f"{msg} (hint: {hint})") from None
     except Exception as exc:  # anything else pybtex raises on odd input
-        raise BuildError(path, _error_line(text, exc), f"cannot read BibTeX: {exc} "
-                         "(hint: each entry is @type{key, field = {value}, ...})") from None
+        hint = ('separate names with "and": Last, First and Last, First' if "commas" in str(exc)
+                else "each entry is @type{key, field = {value}, ...}")
+        raise BuildError(path, _error_line(text, exc) or 1, f"cannot read BibTeX: {exc} (hint: {hint})") from None
     sources = _entry_sources(text, starts)
     refs: dict[str, Reference] = {}
     for key, entry in data.entries.items():
@@ -196,10 +198,11 @@ def _error_line(text: str, exc: Exception) -> int | None:
     m = re.search(r"\bline (\d+)", str(exc))
     if m:
         return int(m.group(1))
-    for key in re.findall(r'"([^"\s]+)"', str(exc)):
-        line = _line_of(text, key)
-        if line:
-            return line
+    for quoted in re.findall(r'"([^"]+)"|\'([^\']+)\'', str(exc)):  # the key, or the text (spaces collapsed)
+        words = (quoted[0] or quoted[1]).split()[:3]
+        found = re.search(r"\s+".join(map(re.escape, words)), text) if words else None
+        if found:
+            return text.count("\n", 0, found.start()) + 1
     return None
 
 

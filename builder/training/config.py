@@ -72,6 +72,10 @@ def locate(text: str, table: str, key: str | None = None) -> int | None:
             m = re.match(r'^\s*"?([A-Za-z0-9_-]+)"?\s*=', line)
             if m and m.group(1) == key:
                 return number
+    if key is None and table:  # no `[table]` line: a table made by `[table.quick]` or a dotted key
+        for number, line in enumerate(text.splitlines(), start=1):
+            if table in line and not line.lstrip().startswith("#"):
+                return number
     return None
 
 
@@ -131,11 +135,11 @@ def example(key: str, setting: Setting, value=None) -> str:
 def validate(table: str, values: dict, schema: dict, path: str, text: str) -> None:
     for key, value in values.items():
         if key not in schema:
-            raise BuildError(path, locate(text, table, key),
+            raise BuildError(path, locate(text, table, key) or locate(text, table),
                              f'unknown setting "{key}" in [{table}]' + did_you_mean(key, schema))
         problem = check_value(schema[key], value)
         if problem:
-            raise BuildError(path, locate(text, table, key), f"{key} {problem} (hint: {example(key, schema[key], value)})")
+            raise BuildError(path, locate(text, table, key) or locate(text, table), f"{key} {problem} (hint: {example(key, schema[key], value)})")
 
 
 def parse(text: str, path: str = "content/experiments.toml") -> dict[str, Experiment]:
