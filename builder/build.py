@@ -112,7 +112,8 @@ class Builder:
             return self.compiled[fig.id]
         reg = self._registry()
         if fig.scrub and fig.section not in reg.sections:
-            raise BuildError(None, None, f'figure "{fig.id}" scrubs section "{fig.section}", which is not registered')
+            raise BuildError(*_source_of(fig.make), f'figure "{fig.id}" scrubs section "{fig.section}", which is not registered '
+                             f'(hint: return a Section("{fig.section}", ...) from its module\'s sections(root))')
         steps = reg.sections[fig.section].steps if fig.scrub else None
         chart = self._compile_layout(fig, fig.make, steps)
         if fig.narrow is not None:
@@ -134,7 +135,8 @@ class Builder:
         except BuildError:
             raise
         except Exception as exc:  # a figure module bug: say which figure, keep it one line
-            raise BuildError(None, None, f'figure "{fig.id}" failed: {type(exc).__name__}: {exc}') from exc
+            raise BuildError(*_source_of(make), f'figure "{fig.id}" failed: {type(exc).__name__}: {exc} '
+                             "(hint: call its function alone in Python to see the traceback)") from exc
         return self.charts.compile(fig.id, spec, steps, fig.hover, fig.demand, inputs=inputs, **options)
 
     def _page_data(self, doc: Document, tables: dict) -> dict:
@@ -206,10 +208,10 @@ class Builder:
                 try:
                     check()
                 except ValueError as exc:
-                    source = Path(inspect.getsourcefile(check))
-                    where = source.relative_to(paths.ROOT) if source.is_relative_to(paths.ROOT) else source
-                    raise BuildError(where, None,
-                                     f'check "{check.__name__}" of figure "{fig.id}" failed: {exc}') from None
+                    raise BuildError(*_source_of(check),
+                                     f'check "{check.__name__}" of figure "{fig.id}" failed: {exc} '
+                                     "(hint: the data no longer bear out what the check guards; retrain, "
+                                     "or correct the figure or the claim)") from None
                 done.add(check)
 
     def build(self, out: Path | None = None, live_reload: str | None = None) -> BuildReport:
@@ -337,6 +339,17 @@ class Builder:
         return BuildError(f"site/{file}", int(line) if line.isdigit() else None, rest)
 
 
+def _source_of(fn) -> tuple:
+    """(file relative to the repository, line) where a figure's function is written, for an
+    error about it; (None, None) when Python cannot tell."""
+    try:
+        source = Path(inspect.getsourcefile(fn))
+        line = inspect.getsourcelines(fn)[1]
+    except (TypeError, OSError):
+        return None, None
+    return (source.relative_to(paths.ROOT) if source.is_relative_to(paths.ROOT) else source), line
+
+
 def _check_same_params(fig, wide: CompiledChart, narrow: CompiledChart) -> None:
     """A narrow layout has every param of the wide one that the page or the reader sets (the
     section's state, inputs, shared and mirrored params), so it behaves the same."""
@@ -346,7 +359,8 @@ def _check_same_params(fig, wide: CompiledChart, narrow: CompiledChart) -> None:
     wanted = [s["name"] for s in wide.vega.get("signals", []) if s["name"] in used or "bind" in s]
     missing = [n for n in wanted if n not in names]
     if missing:
-        raise BuildError(None, None, f'the narrow layout of figure "{fig.id}" lacks the param "{missing[0]}" of its wide one')
+        raise BuildError(*_source_of(fig.narrow), f'the narrow layout of figure "{fig.id}" lacks the param "{missing[0]}" '
+                         "of its wide one (hint: add the same alt.param to the narrow chart)")
 
 
 def _write_chart_scripts(folder: Path, compiled: list, texts: list[str], shared: dict) -> None:
