@@ -217,6 +217,8 @@ INPUT_CASES = {
         'content/index.md:4: image: unsafe link "data:image/png;base64,AAAA": only http(s), mailto, doi and relative links are allowed, not "data:" (hint: link to an https:// address or a file in the site)'),
     "markdown-reference-link-file": ({"index.md": FRONT + "A [link][x].\n\n[x]: file:///etc/passwd\n"},
         'content/index.md:4: unsafe link "file:///etc/passwd": only http(s), mailto, doi and relative links are allowed, not "file:" (hint: link to an https:// address or a file in the site)'),
+    "raw-html-unreadable": ({"index.md": FRONT + "<div>\n<![ x\n</div>\n"},
+        "content/index.md:4: raw HTML cannot be read: expected name token at '<![ x\\n</div>\\n' (hint: write < as &lt; in text, or complete the tag)"),
     "raw-html-href-javascript": ({"index.md": FRONT + 'A <a href="JaVaScRiPt:alert(1)">link</a>.\n'},
         'content/index.md:4: raw HTML: unsafe link "JaVaScRiPt:alert(1)": only http(s), mailto, doi and relative links are allowed, not "javascript:" (hint: link to an https:// address or a file in the site)'),
 }
@@ -364,14 +366,14 @@ def test_what_authors_mean_still_builds(input_project, build):
     index = ("\ufeff" + FRONT + "It costs $5 and $10, or \\$HOME in a shell; $x + y$ is math.[^a]\n\n"
              "<!-- a closed comment -->\n\n```\n$ unclosed in code [@nope\n```\n\n"
              "Mail [us](mailto:a@example.org), see [the DOI](doi:10.1145/3442188.3445922), [https](https://example.org/) "
-             "or [the top](#article) and <https://example.org/auto>.\n\n{{< chart demo-line >}}\n\n"
+             "or [the top](#article) and <https://example.org/auto$x>.\n\n{{< chart demo-line >}}\n\n"
              'The year is [2000]{show="demo.step"}.\n\n[^a]: A note, used once.\n').replace("\n", "\r\n")
     root = input_project({"index.md": index.encode("utf-8"),
                           "references.bib": DEMO_BIB.replace(BIB_URL, "http://example.org/essay")})
     build(root)
     page = (root / "site" / "index.html").read_text(encoding="utf-8")
     for href in ("mailto:a@example.org", "doi:10.1145/3442188.3445922", "https://example.org/", "#article",
-                 "https://example.org/auto"):
+                 "https://example.org/auto$x"):
         assert f'href="{href}"' in page, href
     assert "$5 and $10" in page and "$HOME" in page and 'data-signal="step"' in page
 

@@ -78,10 +78,15 @@ class _UrlAttrs(HTMLParser):
     handle_startendtag = handle_starttag
 
 
-def _html_urls(html: str) -> list[str]:
+def _html_urls(html: str, path, line) -> list[str]:
+    """The addresses in the href/src/... attributes of a piece of raw HTML."""
     parser = _UrlAttrs()
-    parser.feed(html)
-    parser.close()
+    try:
+        parser.feed(html)
+        parser.close()
+    except (AssertionError, ValueError) as exc:  # html.parser gives up on some `<!` constructs
+        raise BuildError(path, line, f"raw HTML cannot be read: {exc} "
+                                     "(hint: write < as &lt; in text, or complete the tag)") from None
     return parser.urls
 
 
@@ -105,7 +110,7 @@ def _check_html_block(token, path, env: dict) -> None:
         if end not in content.lower():
             raise BuildError(path, line, f"{shown} is never closed (hint: end it with {closer}; "
                                          "until then it hides the rest of the file)")
-    for url in _html_urls(content):
+    for url in _html_urls(content, path, line):
         _check_url(url, "raw HTML", path, line, env)
 
 
@@ -137,17 +142,19 @@ def _check(state: StateCore) -> None:
         if block.type == "html_block":
             _check_html_block(block, path, state.env)
             continue
-        children = block.children or []
-        for child in children:
+        autolink = False  # the text of <https://...> is the address itself, not prose
+        for child in block.children or []:
             line = line_of(child, line_of(block))
-            if child.type == "text":
+            if child.type in ("link_open", "link_close") and child.markup == "autolink":
+                autolink = child.type == "link_open"
+            if child.type == "text" and not autolink:
                 _check_text(child, path, line)
             elif child.type == "link_open":
                 _check_url(child.attrGet("href") or "", "", path, line, state.env)
             elif child.type == "image":
                 _check_url(child.attrGet("src") or "", "image", path, line, state.env)
             elif child.type == "html_inline":
-                for url in _html_urls(child.content):
+                for url in _html_urls(child.content, path, line):
                     _check_url(url, "raw HTML", path, line, state.env)
             bad = (child.meta or {}).get("insecure_attrs")
             if bad:
