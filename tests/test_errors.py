@@ -109,6 +109,8 @@ INPUT_CASES = {
         'content/index.md:3: front matter "date": \'2027-02-29\' is not a date in the calendar (day is out of range for month) (hint: write a date like 2026-11-22)'),
     "date-month-0": ({"index.md": "---\ntitle: T\ndate: 2026-00-10\n---\n"},
         'content/index.md:3: front matter "date": \'2026-00-10\' is not a date in the calendar (month must be in 1..12) (hint: write a date like 2026-11-22)'),
+    "date-quoted-feb-30": ({"index.md": '---\ntitle: T\ndate: "2026-02-30"\n---\n'},
+        'content/index.md:3: front matter "date": \'2026-02-30\' is not a date in the calendar (day is out of range for month) (hint: write a date like 2026-11-22)'),
     "datetime-hour-25": ({"index.md": "---\ntitle: T\ndate: 2026-11-22 25:00:00\n---\n"},
         'content/index.md:3: front matter "date": \'2026-11-22 25:00:00\' is not a date in the calendar (hour must be in 0..23) (hint: write a date like 2026-11-22)'),
     # encodings and invisible characters (UnicodeDecodeError before, or accepted)
@@ -361,9 +363,9 @@ def test_python_m_builder_input_mistake_exits_1_without_traceback(case, input_pr
 
 def test_what_authors_mean_still_builds(input_project, build):
     """The near neighbours of the mistakes above are fine: a UTF-8 byte-order mark and CRLF line
-    ends, prices and escaped dollars, closed math, comments and code, footnotes used once,
+    ends, a quoted date, prices and escaped dollars, closed math, comments and code, footnotes used once,
     http(s), mailto, doi and relative links, a live value of a chart on the page."""
-    index = ("\ufeff" + FRONT + "It costs $5 and $10, or \\$HOME in a shell; $x + y$ is math.[^a]\n\n"
+    index = ("\ufeff" + '---\ntitle: T\ndate: "2026-11-22"\n---\n' + "It costs $5 and $10, or \\$HOME in a shell; $x + y$ is math.[^a]\n\n"
              "<!-- a closed comment -->\n\n```\n$ unclosed in code [@nope\n```\n\n"
              "Mail [us](mailto:a@example.org), see [the DOI](doi:10.1145/3442188.3445922), [https](https://example.org/) "
              "or [the top](#article) and <https://example.org/auto$x>.\n\n{{< chart demo-line >}}\n\n"
@@ -376,6 +378,7 @@ def test_what_authors_mean_still_builds(input_project, build):
                  "https://example.org/auto$x"):
         assert f'href="{href}"' in page, href
     assert "$5 and $10" in page and "$HOME" in page and 'data-signal="step"' in page
+    assert 'datetime="2026-11-22"' in page
 
 
 @pytest.mark.parametrize("newline", ["\r\n", "\r"])

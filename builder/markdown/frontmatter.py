@@ -116,6 +116,12 @@ def parse_front_matter(text: str, path) -> dict:
         if key not in KNOWN:
             raise BuildError(path, line, f'unknown front matter key "{key}"' + did_you_mean(str(key), KNOWN))
         want = KNOWN[key]
+        if key == "date" and isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+            try:  # a quoted date, "2026-11-22": the same date
+                value = data[key] = dt.date.fromisoformat(value.strip())
+            except ValueError as exc:
+                raise BuildError(path, line, f'front matter "date": {value!r} is not a date in the calendar ({exc}) '
+                                             "(hint: write a date like 2026-11-22)") from None
         if key == "authors" and isinstance(value, list):
             data[key] = [_author(author, path, line) for author in value]
         elif not isinstance(value, want) or (want is dt.date and isinstance(value, dt.datetime)):
