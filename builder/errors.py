@@ -83,7 +83,13 @@ def decode_source(data: bytes, path) -> str:
 def read_source(file: Path, shown=None) -> str:
     """Read an input file (content/*.md, references.bib, experiments.toml) with decode_source;
     errors name it as `shown` (the path relative to the project root)."""
-    return decode_source(Path(file).read_bytes(), shown if shown is not None else file)
+    shown = shown if shown is not None else file
+    try:
+        data = Path(file).read_bytes()
+    except OSError as exc:  # a folder named like a page, a file without read permission
+        raise BuildError(shown, None, f"cannot read the file: {exc.strerror or exc} "
+                                      "(hint: it must be a readable text file)") from None
+    return decode_source(data, shown)
 
 
 def closest(word: str, choices, n: int = 1) -> list[str]:
