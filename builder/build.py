@@ -299,8 +299,9 @@ class Builder:
                 raise BuildError(doc.path, line, f'{what}: no chart of section "{section}" is on this page '
                                                  '(hint: place one with {{< chart ID >}}, or name another section)')
             if signal not in signals[section]:
+                named = [n for n in signals[section] if not _VEGA_INTERNAL.search(n)]  # the params, not Vega's own
                 raise BuildError(doc.path, line, f'{what}: the "{section}" charts on this page have no signal "{signal}"'
-                                 + did_you_mean(signal, signals[section])
+                                 + did_you_mean(signal, named or signals[section])
                                  + " (hint: a param of one of its charts, e.g. alt.param(name=...))")
 
     def _with_placeholders(self, doc: Document, compiled: list) -> str:
@@ -337,6 +338,11 @@ class Builder:
         path, _, rest = problem.partition(": ")
         file, _, line = path.partition(":")
         return BuildError(f"site/{file}", int(line) if line.isdigit() else None, rest)
+
+
+# Signals Vega-Lite adds of its own (sizes, layout, selection stores): not worth suggesting.
+_VEGA_INTERNAL = re.compile(r"(^|_)(child)?(width|height|Width|Height)$|^concat_|^facet|^unit$|_tuple(_fields)?$|"
+                            r"_modify$|_toggle$|^(autosize|padding|background|cursor)$")
 
 
 def _source_of(fn) -> tuple:
