@@ -1,6 +1,7 @@
 """references.bib -> formatted references (HTML), with malformed entries reported by line."""
 from __future__ import annotations
 
+import difflib
 import html
 import re
 from dataclasses import dataclass, field
@@ -12,9 +13,15 @@ from pybtex.backends.html import Backend as HtmlBackend
 from pybtex.richtext import Text
 from pybtex.scanner import PybtexSyntaxError
 
-from builder.errors import BuildError
+from builder.errors import BuildError, read_source
+from builder.urls import url_problem
 
 REQUIRED = ("title", "year")
+# BibTeX's standard entry types and the biblatex ones a reference list commonly uses.
+TYPES = ("article", "book", "booklet", "conference", "inbook", "incollection", "inproceedings", "manual",
+         "mastersthesis", "misc", "phdthesis", "proceedings", "techreport", "unpublished",
+         "online", "report", "thesis", "software", "dataset")
+YEAR = re.compile(r"^\d{4}$")
 
 
 @dataclass(frozen=True)
@@ -54,7 +61,9 @@ def _authors(people) -> str:
     return ", ".join(names[:-1]) + ", and " + names[-1]
 
 
-def _links(fields) -> dict:
+def _links(fields, path=None, line=None, key="") -> dict:
+    """label -> URL of an entry's doi, arXiv eprint and url; a url that may not be written into
+    the page (builder.urls) is a BuildError at the entry."""
     links = {}
     doi = fields.get("doi")
     if doi:
@@ -63,8 +72,12 @@ def _links(fields) -> dict:
     if eprint and fields.get("archiveprefix", fields.get("eprinttype", "arxiv")).lower() == "arxiv":
         links["arXiv"] = "https://arxiv.org/abs/" + eprint.strip()
     url = fields.get("url")
-    if url and url.strip() not in links.values():
-        links["link"] = url.strip()
+    if url and url.strip():
+        problem = url_problem(url.strip())
+        if problem:
+            raise BuildError(path, line, f'entry "{key}", url: {problem}')
+        if url.strip() not in links.values():
+            links["link"] = url.strip()
     return links
 
 
@@ -122,35 +135,83 @@ def parse_bibliography(text: str, path: str | Path) -> dict[str, Reference]:
         raise BuildError(path, exc.lineno, f"malformed BibTeX entry: {reason} (hint: check commas, braces and quotes)") from None
     except BibliographyDataError as exc:
         msg = str(exc)
-        m = re.search(r"repeated bibliograhpy entry: (\S+)|repeated bibliography entry: (\S+)", msg)
-        key = (m.group(1) or m.group(2)) if m else None
-        line = None
-        if key:
-            found = [i + 1 for i, row in enumerate(text.splitlines()) if re.search(r"@\w+\s*[{(]\s*" + re.escape(key) + r"\s*,", row)]
-            line = found[-1] if found else None
-        raise BuildError(path, line, f"{msg} (hint: each key must be unique)") from None
+        m = re.search(r"repeated bibliograp?hp?y entry: (\S+)", msg)
+        field = re.search(r"entry with key (\S+) has a duplicate (\S+) field", msg)
+        line, hint = _error_line(text, exc), "each key must be unique"
+        if m:
+            found = [i + 1 for i, row in enumerate(text.splitlines()) if re.search(r"@\w+\s*[{(]\s*" + re.escape(m.group(1)) + r"\s*,", row)]
+            line = found[-1] if found else line
+        elif field:
+            hint = "give each field once per entry"
+            line = _field_line(text, starts.get(field.group(1)) or _line_of(text, field.group(1)) or line,
+                               field.group(2), nth=2)
+        raise BuildError(path, line, f"{msg} (hint: {hint})") from None
     except Exception as exc:  # anything else pybtex raises on odd input
-        raise BuildError(path, None, f"cannot read BibTeX: {exc}") from None
+        hint = ('separate names with "and": Last, First and Last, First' if "commas" in str(exc)
+                else "each entry is @type{key, field = {value}, ...}")
+        raise BuildError(path, _error_line(text, exc) or 1, f"cannot read BibTeX: {exc} (hint: {hint})") from None
     sources = _entry_sources(text, starts)
     refs: dict[str, Reference] = {}
     for key, entry in data.entries.items():
         line = starts.get(key) or _line_of(text, key)
         fields = {k.lower(): v for k, v in entry.fields.items()}
+        if entry.type.lower() not in TYPES:
+            near = difflib.get_close_matches(entry.type.lower(), TYPES, n=1, cutoff=0.75)
+            raise BuildError(path, line, f'entry "{key}" has the unknown type "@{entry.type}"'
+                             + (f' (did you mean "@{near[0]}"?)' if near else
+                                " (hint: a standard type: @article, @inproceedings, @book, @misc, ...)"))
         for name in REQUIRED:
             if not fields.get(name, "").strip():
                 raise BuildError(path, line, f'entry "{key}" has no {name} (hint: add {name} = {{...}})')
+        year = fields["year"].strip()
+        if not YEAR.match(year):
+            raise BuildError(path, _field_line(text, line, "year"),
+                             f'entry "{key}" has the year {year!r}, not a number (hint: year = {{2022}}; '
+                             'write "to appear" in a note field)')
         if not (entry.persons.get("author") or entry.persons.get("editor")):
             raise BuildError(path, line, f'entry "{key}" has no author (hint: add author = {{Last, First and ...}})')
-        links = _links(fields)
+        links = _links(fields, path, _field_line(text, line, "url"), key)
         refs[key] = Reference(key, format_entry(entry, links), sources.get(key, ""), line or 0, links)
     return refs
+
+
+def _field_line(text: str, entry_line: int | None, name: str, nth: int = 1) -> int | None:
+    """The line of the `nth` `name = ...` in the entry that starts on `entry_line` (else that
+    line)."""
+    if entry_line is None:
+        return None
+    rows = text.splitlines()
+    name = re.escape(name)
+    for number in range(entry_line, len(rows) + 1):
+        if number > entry_line and rows[number - 1].lstrip().startswith("@"):
+            break
+        if re.match(rf"\s*{name}\s*=", rows[number - 1], re.IGNORECASE) or (
+                number == entry_line and re.search(rf"[,{{(]\s*{name}\s*=", rows[number - 1], re.IGNORECASE)):
+            nth -= 1
+            if nth == 0:
+                return number
+    return entry_line
+
+
+def _error_line(text: str, exc: Exception) -> int | None:
+    """The line pybtex's error names (`in line N`), or the line of the entry key it quotes."""
+    m = re.search(r"\bline (\d+)", str(exc))
+    if m:
+        return int(m.group(1))
+    for quoted in re.findall(r'"([^"]+)"|\'([^\']+)\'', str(exc)):  # the key, or the text (spaces collapsed)
+        words = (quoted[0] or quoted[1]).split()[:3]
+        found = re.search(r"\s+".join(map(re.escape, words)), text) if words else None
+        if found:
+            return text.count("\n", 0, found.start()) + 1
+    return None
 
 
 def load_bibliography(path: Path, shown_as: str | Path | None = None) -> dict[str, Reference]:
     """Read a .bib file; errors name it as `shown_as` (a path relative to the project)."""
     if not path.exists():
         return {}
-    return _parse_cached(path.read_text(encoding="utf-8"), str(shown_as or path))
+    shown = str(shown_as or path)
+    return _parse_cached(read_source(path, shown), shown)
 
 
 @lru_cache(maxsize=8)

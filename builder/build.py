@@ -23,7 +23,7 @@ from markupsafe import Markup
 
 from builder import paths
 from builder.bib import load_bibliography
-from builder.errors import BuildError
+from builder.errors import BuildError, did_you_mean, read_source
 from builder.figures import Registry, default_registry
 from builder.markdown import Document, make_parser, render_markdown
 from builder.render.assets import write_assets
@@ -124,7 +124,8 @@ class Builder:
             return self.compiled[fig.id]
         reg = self._registry()
         if fig.scrub and fig.section not in reg.sections:
-            raise BuildError(None, None, f'figure "{fig.id}" scrubs section "{fig.section}", which is not registered')
+            raise BuildError(*_source_of(fig.make), f'figure "{fig.id}" scrubs section "{fig.section}", which is not registered '
+                             f'(hint: return a Section("{fig.section}", ...) from its module\'s sections(root))')
         steps = reg.sections[fig.section].steps if fig.scrub else None
         chart = self._compile_layout(fig, fig.make, steps)
         if fig.narrow is not None:
@@ -146,7 +147,8 @@ class Builder:
         except BuildError:
             raise
         except Exception as exc:  # a figure module bug: say which figure, keep it one line
-            raise BuildError(None, None, f'figure "{fig.id}" failed: {type(exc).__name__}: {exc}') from exc
+            raise BuildError(*_source_of(make), f'figure "{fig.id}" failed: {type(exc).__name__}: {exc} '
+                             "(hint: call its function alone in Python to see the traceback)") from exc
         return self.charts.compile(fig.id, spec, steps, fig.hover, fig.demand, inputs=inputs, **options)
 
     def _page_data(self, doc: Document, tables: dict) -> dict:
@@ -218,10 +220,10 @@ class Builder:
                 try:
                     check()
                 except ValueError as exc:
-                    source = Path(inspect.getsourcefile(check))
-                    where = source.relative_to(paths.ROOT) if source.is_relative_to(paths.ROOT) else source
-                    raise BuildError(where, None,
-                                     f'check "{check.__name__}" of figure "{fig.id}" failed: {exc}') from None
+                    raise BuildError(*_source_of(check),
+                                     f'check "{check.__name__}" of figure "{fig.id}" failed: {exc} '
+                                     "(hint: the data no longer bear out what the check guards; retrain, "
+                                     "or correct the figure or the claim)") from None
                 done.add(check)
 
     def build(self, out: Path | None = None, live_reload: str | None = None) -> BuildReport:
@@ -246,11 +248,12 @@ class Builder:
             docs = []
             for src in sources:
                 rel = src.relative_to(self.root) if src.is_relative_to(self.root) else src
-                docs.append(render_markdown(src.read_text(encoding="utf-8"), rel, refs, reg.figures, reg.animations, self.md))
+                docs.append(render_markdown(read_source(src, rel), rel, refs, reg.figures, reg.animations, self.md))
             template = self.env.get_template("article.html.j2")
             for doc in docs:
                 self._run_checks([reg.figures[c] for c in doc.charts])
                 compiled = [self._compile(reg.figures[c]) for c in doc.charts]
+                self._check_signals(doc)
                 texts, shared = self._shared(compiled)
                 body = self._with_placeholders(doc, compiled)
                 name = "index.html" if doc.path.stem == "index" else f"{doc.path.stem}.html"
@@ -296,6 +299,24 @@ class Builder:
         report.cache_misses = self.charts.misses - misses0
         return report
 
+    def _check_signals(self, doc: Document) -> None:
+        """Each live value and `::: when` of the page names a signal that a chart of its section
+        placed on this page computes (else the page would show the Markdown's text forever)."""
+        reg = self._registry()
+        signals: dict[str, set] = {}
+        for c in doc.charts:
+            names = signals.setdefault(reg.figures[c].section, set())
+            names.update(sig["name"] for sig in self.compiled[c].vega.get("signals", []))
+        for section, signal, line, what in doc.signals:
+            if section not in signals:
+                raise BuildError(doc.path, line, f'{what}: no chart of section "{section}" is on this page '
+                                                 '(hint: place one with {{< chart ID >}}, or name another section)')
+            if signal not in signals[section]:
+                named = [n for n in signals[section] if not _VEGA_INTERNAL.search(n)]  # the params, not Vega's own
+                raise BuildError(doc.path, line, f'{what}: the "{section}" charts on this page have no signal "{signal}"'
+                                 + did_you_mean(signal, named or signals[section])
+                                 + " (hint: a param of one of its charts, e.g. alt.param(name=...))")
+
     def _with_placeholders(self, doc: Document, compiled: list) -> str:
         """The page body with each chart's frame holding its sized placeholder (static image and
         disabled inputs) and, for a scrub chart, its slider values."""
@@ -312,10 +333,17 @@ class Builder:
 
     def _link_error(self, problem: str, docs) -> BuildError:
         """Point a broken link back at the Markdown line that wrote it, when it can be found."""
-        m = re.search(r'broken link "([^"]+)"', problem)
+        m = re.search(r'(?:broken link|loads) "([^"]+)"', problem)
+        page = problem.split(":", 1)[0]
         if m:
+            for doc in docs:  # the line of the Markdown link (or raw HTML) of that page that wrote it
+                if ("index.html" if doc.path.stem == "index" else f"{doc.path.stem}.html") != page:
+                    continue
+                for url, line in doc.links:
+                    if url == m.group(1):
+                        return BuildError(doc.path, line, problem.split(": ", 1)[1])
             for doc in docs:
-                text = (self.root / doc.path).read_text(encoding="utf-8") if not doc.path.is_absolute() else doc.path.read_text()
+                text = read_source(doc.path if doc.path.is_absolute() else self.root / doc.path, doc.path)
                 for i, line in enumerate(text.splitlines(), start=1):
                     if f"]({m.group(1)})" in line or f'"{m.group(1)}"' in line:
                         reason = problem.split(": ", 1)[1]
@@ -323,6 +351,22 @@ class Builder:
         path, _, rest = problem.partition(": ")
         file, _, line = path.partition(":")
         return BuildError(f"site/{file}", int(line) if line.isdigit() else None, rest)
+
+
+# Signals Vega-Lite adds of its own (sizes, layout, selection stores): not worth suggesting.
+_VEGA_INTERNAL = re.compile(r"(^|_)(child)?(width|height|Width|Height)$|^concat_|^facet|^unit$|_tuple(_fields)?$|"
+                            r"_modify$|_toggle$|^(autosize|padding|background|cursor)$")
+
+
+def _source_of(fn) -> tuple:
+    """(file relative to the repository, line) where a figure's function is written, for an
+    error about it; (None, None) when Python cannot tell."""
+    try:
+        source = Path(inspect.getsourcefile(fn))
+        line = inspect.getsourcelines(fn)[1]
+    except (TypeError, OSError):
+        return None, None
+    return (source.relative_to(paths.ROOT) if source.is_relative_to(paths.ROOT) else source), line
 
 
 def _check_same_params(fig, wide: CompiledChart, narrow: CompiledChart) -> None:
@@ -334,7 +378,8 @@ def _check_same_params(fig, wide: CompiledChart, narrow: CompiledChart) -> None:
     wanted = [s["name"] for s in wide.vega.get("signals", []) if s["name"] in used or "bind" in s]
     missing = [n for n in wanted if n not in names]
     if missing:
-        raise BuildError(None, None, f'the narrow layout of figure "{fig.id}" lacks the param "{missing[0]}" of its wide one')
+        raise BuildError(*_source_of(fig.narrow), f'the narrow layout of figure "{fig.id}" lacks the param "{missing[0]}" '
+                         "of its wide one (hint: add the same alt.param to the narrow chart)")
 
 
 def _write_chart_scripts(folder: Path, compiled: list, texts: list[str], shared: dict) -> None:

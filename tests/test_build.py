@@ -1,6 +1,8 @@
 """End-to-end build of the demo content: the site's files, links, assets, atomic swap and cache."""
 from __future__ import annotations
 
+import inspect
+
 import re
 from html.parser import HTMLParser
 from urllib.parse import unquote, urlsplit
@@ -242,8 +244,10 @@ def test_a_failing_build_check_stops_the_build_in_one_line(make_project, chart_c
     before = tree_hashes(root / "site")
     with pytest.raises(BuildError) as info:
         Builder(root, registry=_one_figure_registry(checks=(construction_is_exact,)), cache=chart_cache).build()
-    assert str(info.value) == ('tests/test_build.py: check "construction_is_exact" of figure "demo-bars" failed: '
-                               "x^2 with N = 5 gives 3 for 1 + 1 (mod 12)")
+    line = inspect.getsourcelines(construction_is_exact)[1]
+    assert str(info.value) == (f'tests/test_build.py:{line}: check "construction_is_exact" of figure "demo-bars" failed: '
+                               "x^2 with N = 5 gives 3 for 1 + 1 (mod 12) (hint: the data no longer bear out what the "
+                               "check guards; retrain, or correct the figure or the claim)")
     assert tree_hashes(root / "site") == before
 
 

@@ -181,7 +181,7 @@ def test_bad_toml_is_one_line_with_its_line_number(root, old, new, expected):
 
 def test_missing_setting_points_at_the_table(root):
     edit(root, "embed = 8\n", "")
-    assert error_of(root) == "content/experiments.toml:2: [tiny] is missing embed"
+    assert error_of(root) == "content/experiments.toml:2: [tiny] is missing embed (hint: add a line embed = ... to it)"
 
 
 def test_a_resumed_run_records_the_time_of_every_segment(root, monkeypatch):

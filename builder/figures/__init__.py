@@ -74,7 +74,8 @@ class Registry:
     @staticmethod
     def _put(table: dict, key: str, value, module) -> None:
         if key in table:
-            raise BuildError(module.__file__, None, f'id "{key}" is registered twice')
+            raise BuildError(module.__file__, None, f'id "{key}" is registered twice '
+                             "(hint: figure, animation and section ids are unique across builder/figures)")
         table[key] = value
 
 

@@ -7,8 +7,10 @@ from pathlib import Path
 from markdown_it import MarkdownIt
 from mdit_py_plugins.front_matter import front_matter_plugin
 
+from builder.errors import check_text
 from builder.markdown.animate import animate_plugin
 from builder.markdown.charts import charts_plugin
+from builder.markdown.checks import checks_plugin
 from builder.markdown.citations import citations_plugin
 from builder.markdown.containers import check_containers, containers_plugin
 from builder.markdown.footnotes import footnotes_plugin
@@ -26,6 +28,10 @@ class Document:
     citations: dict = field(default_factory=dict)  # key -> [anchor ids of each use], first-use order
     charts: list = field(default_factory=list)  # chart ids in page order
     animations: list = field(default_factory=list)
+    # (section, signal, line, what the Markdown wrote) of each live value and `::: when`: the
+    # build checks that a chart of the section on this page has that signal
+    signals: list = field(default_factory=list)
+    links: list = field(default_factory=list)  # (href or src, line) of each link, image and raw HTML address
 
 
 def make_parser() -> MarkdownIt:
@@ -34,6 +40,7 @@ def make_parser() -> MarkdownIt:
     footnotes_plugin(md)
     lines_plugin(md)  # after footnotes: stamps lines before footnote_tail moves tokens
     math_plugin(md)
+    checks_plugin(md)  # after lines: unclosed math, unsafe links, footnotes defined twice or unused
     citations_plugin(md)
     animate_plugin(md)
     charts_plugin(md)
@@ -45,6 +52,7 @@ def make_parser() -> MarkdownIt:
 def render_markdown(text: str, path: Path, refs: dict, figures: dict, animations: dict,
                     md: MarkdownIt | None = None) -> Document:
     """Parse and render one page. Raises BuildError on any authoring mistake."""
+    check_text(text, path)
     front = parse_front_matter(text, path)
     check_containers(text, path)
     md = md or make_parser()
@@ -53,4 +61,5 @@ def render_markdown(text: str, path: Path, refs: dict, figures: dict, animations
     return Document(
         path=path, front=front, html=body, citations=env.get("citations", {}),
         charts=env.get("charts", []), animations=env.get("animations_used", []),
+        signals=env.get("signals_used", []), links=env.get("links", []),
     )

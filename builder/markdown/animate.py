@@ -52,6 +52,7 @@ def _show(target: str, token, env) -> str:
     if not signal or section not in sections:
         hint = did_you_mean(section, sections) if signal else " (hint: write section.signal)"
         raise BuildError(env.get("path"), line_of(token), f'show="{target}" names no chart section{hint}')
+    env.setdefault("signals_used", []).append((section, signal, line_of(token), f'show="{target}"'))
     return (f'<output class="live" data-section="{html.escape(section)}" '
             f'data-signal="{html.escape(signal)}" aria-live="polite">')
 

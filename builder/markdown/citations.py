@@ -22,8 +22,15 @@ def _citation_rule(state: StateInline, silent: bool) -> bool:
     if not src.startswith("[@", pos):
         return False
     end = src.find("]", pos)
-    if end < 0:
-        return False
+    nested = src.find("[", pos + 1)
+    if end < 0 or 0 <= nested < end:  # `[@key` never closed (before the paragraph ends or a new `[`)
+        if silent:
+            return False
+        token = state.push("citation", "", 0)
+        token.meta = {"keys": [], "malformed": True, "unclosed": True}
+        token.content = src[pos + 1 : pos + 1 + 30].split("\n")[0]
+        state.pos = pos + 2
+        return True
     body = src[pos + 1 : end]
     keys, bad = [], None
     for item in (part.strip() for part in body.split(";")):
@@ -45,10 +52,17 @@ def _render_citation(self, tokens, idx, options, env) -> str:
     refs = env["refs"]
     order: dict = env.setdefault("citations", {})
     links = []
-    if token.meta["malformed"]:
+    if token.meta.get("unclosed"):
         raise BuildError(
             env.get("path"), line_of(token),
-            f'malformed citation "[{token.content}]" (hint: write [@key] or [@a; @b])',
+            f'citation "[{token.content}..." is never closed (hint: end it with "]", as in [@key] or [@a; @b])',
+        )
+    if token.meta["malformed"]:
+        shown = " ".join(token.content.split())
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise BuildError(
+            env.get("path"), line_of(token),
+            f'malformed citation "[{shown}]" (hint: write [@key] or [@a; @b])',
         )
     for key in token.meta["keys"]:
         if key not in refs:

@@ -28,14 +28,14 @@ OPEN = re.compile(r"^(:{3,})\s*(\S*)")
 def check_containers(text: str, path, first_line: int = 1) -> None:
     """Pair up `:::` lines (outside code fences); raise on unknown names and unclosed ones."""
     stack: list[tuple[int, int, str]] = []  # (colons, line, name)
-    fence = None
+    fence = None  # the open code fence: (its backticks or tildes, its line)
     for number, raw in enumerate(text.splitlines(), start=first_line):
         line = raw.strip()
         f = FENCE.match(line)
         if f:
             if fence is None:
-                fence = f.group(1)[0]
-            elif line.startswith(fence * 3):
+                fence = (f.group(1), number)
+            elif line.startswith(fence[0]) and not line.lstrip(fence[0][0]).strip():  # ``` closes ```, ```` closes ````
                 fence = None
             continue
         if fence:
@@ -54,6 +54,9 @@ def check_containers(text: str, path, first_line: int = 1) -> None:
             stack.pop()
         else:
             raise BuildError(path, number, "':::' closes no open container (hint: remove it or open one with '::: sticky')")
+    if fence:
+        raise BuildError(path, fence[1], f'code block "{fence[0]}" is never closed '
+                                         f'(hint: add a line "{fence[0]}" after the code; until then it hides the rest of the file)')
     if stack:
         _, number, name = stack[-1]
         raise BuildError(path, number, f'container "{name}" is never closed (hint: add a line ":::" after its content)')
@@ -96,6 +99,7 @@ def _render_when(self, tokens, idx, options, env) -> str:
     if section not in sections:
         raise BuildError(env.get("path"), line_of(token), f'"::: when {section}.{signal}={value}" names no chart section'
                          + did_you_mean(section, sections))
+    env.setdefault("signals_used", []).append((section, signal, line_of(token), f'"::: when {section}.{signal}={value}"'))
     return (f'<div class="when" data-section="{html.escape(section)}" data-signal="{html.escape(signal)}" '
             f'data-value="{html.escape(value)}">\n')
 

@@ -15,7 +15,7 @@ from mdit_py_plugins.footnote import footnote_plugin
 from builder.errors import BuildError, did_you_mean
 from builder.markdown.lines import line_of
 
-UNDEFINED = re.compile(r"\[\^([^\]\s]+)\]")
+UNDEFINED = re.compile(r"\[\^([^\]\n]*)\]")
 
 
 def _label(token) -> str:
@@ -66,6 +66,13 @@ def _check_undefined(state) -> None:
             if child.type != "text":
                 continue
             m = UNDEFINED.search(child.content)
+            if m and not m.group(1).strip():
+                raise BuildError(state.env.get("path"), line_of(child, line_of(block)),
+                                 f'footnote "{m.group()}" has no name (hint: write [^name] and a line "[^name]: text")')
+            if m and re.search(r"\s", m.group(1)):
+                raise BuildError(state.env.get("path"), line_of(child, line_of(block)),
+                                 f'footnote "{m.group()}" has a space in its name '
+                                 f'(hint: write [^{"-".join(m.group(1).split())}], here and where it is defined)')
             if m:
                 raise BuildError(
                     state.env.get("path"), line_of(child, line_of(block)),

@@ -147,10 +147,12 @@ def add_demand(vega: dict, field: str, chart_id: str, payloads: dict) -> dict:
     value; the page then loads data/<chart>/<value>.js into the `demand` dataset (glue.js)."""
     signal = _named(vega.get("signals", []), "demand")
     if signal is None or _named(vega.get("data", []), "demand") is None:
-        raise BuildError(None, None, f'on-demand chart "{chart_id}" needs a `demand` param and an alt.NamedData("demand") layer')
+        raise BuildError(None, None, f'on-demand chart "{chart_id}" needs a `demand` param and an alt.NamedData("demand") layer '
+                         '(hint: see with_demand in builder/figures)')
     bad = [k for k in payloads if not SAFE_KEY.match(k)]
     if bad:
-        raise BuildError(None, None, f'on-demand chart "{chart_id}": key "{bad[0]}" must use only letters, digits, - and _')
+        raise BuildError(None, None, f'on-demand chart "{chart_id}": key "{bad[0]}" must use only letters, digits, - and _ '
+                         '(hint: it names a file, data/<chart>/<key>.js)')
     keep = f"datum && isValid(datum[{json.dumps(field)}]) ? '' + datum[{json.dumps(field)}] : demand"
     signal["on"] = [{"events": "pointermove, pointerdown, touchstart", "update": keep}]
     return vega
@@ -162,7 +164,8 @@ def add_scrub(vega: dict, steps, chart_id: str) -> dict:
     if step is None:
         raise BuildError(None, None, f'scrub chart "{chart_id}" has no `step` param (hint: alt.param(name="step", value=...))')
     if _named(vega.get("scales", []), "x") is None:
-        raise BuildError(None, None, f'scrub chart "{chart_id}" needs a single x scale named "x"')
+        raise BuildError(None, None, f'scrub chart "{chart_id}" needs a single x scale named "x" '
+                         "(hint: layers share it with alt.layer(...).resolve_scale(x='shared'))")
     vega["scales"].append(_snap_scale(steps))
     expr = "scale('step_snap', clamp(invert('x', x()), domain('x')[0], domain('x')[1]))"
     step["on"] = [{"events": "pointermove, pointerdown", "update": expr}]
@@ -242,7 +245,8 @@ class ChartCache:
             # On the page the chart sits on the article's own background (light or dark theme).
             vega.pop("background", None)
         except Exception as exc:
-            raise BuildError(None, None, f'chart "{chart_id}" does not compile: {str(exc).splitlines()[0]}') from None
+            raise BuildError(None, None, f'chart "{chart_id}" does not compile: {str(exc).splitlines()[0]} '
+                             "(hint: check the Vega-Lite spec its figure returns)") from None
         if steps is not None:
             vega = add_scrub(vega, steps, chart_id)
         if hover is not None:
@@ -340,9 +344,10 @@ def with_narrow(wide: CompiledChart, narrow: CompiledChart) -> CompiledChart:
                                      f'a phone column is {PHONE_WIDTH} px (hint: wrap or stack its panels)')
     if fits_width(narrow.vega) != fits_width(wide.vega):
         raise BuildError(None, None, f'chart "{wide.id}" and its narrow layout must both be as wide as their column '
-                                     f'(width "container"), or neither')
+                                     f'(width "container"), or neither (hint: give both the same kind of width)')
     if set(narrow.payloads) != set(wide.payloads):
-        raise BuildError(None, None, f'the narrow layout of chart "{wide.id}" has other on-demand data or runs than the wide one')
+        raise BuildError(None, None, f'the narrow layout of chart "{wide.id}" has other on-demand data or runs than the wide one '
+                         '(hint: pass it the same with_demand and with_variants tables)')
     wide_size = svg_size(wide.svg) if wide.svg else None
     over = STATIC_WIDTH if fits_width(wide.vega) or not wide_size else float(wide_size[0])
     media = f"(max-width: {int(over) + PHONE_GUTTER - 1}px)"

@@ -31,11 +31,16 @@ def _is_external(url: str) -> bool:
 def check_links(site: Path) -> list[str]:
     """Return one message per broken internal link (empty when all resolve)."""
     pages: dict[Path, _Collector] = {}
+    problems = []
     for page in sorted(site.rglob("*.html")):
         c = _Collector()
-        c.feed(page.read_text(encoding="utf-8"))
+        try:
+            c.feed(page.read_text(encoding="utf-8"))
+            c.close()
+        except (AssertionError, ValueError) as exc:  # html.parser gives up on some `<!` constructs
+            problems.append(f"{page.relative_to(site)}:{c.getpos()[0]}: the page's HTML cannot be read: {exc} "
+                            "(hint: check the raw HTML in the Markdown)")
         pages[page] = c
-    problems = []
     for page, c in pages.items():
         for attr, url, line in c.refs:
             if _is_external(url):
@@ -47,10 +52,12 @@ def check_links(site: Path) -> list[str]:
             if parts.path.endswith("/") or (target.is_dir()):
                 target = target / "index.html"
             if not target.exists():
-                problems.append(f'{page.relative_to(site)}:{line}: broken link "{url}" (no file {parts.path})')
+                problems.append(f'{page.relative_to(site)}:{line}: broken link "{url}" (no file {parts.path}) '
+                                '(hint: link to a page built from content/*.md, or to a #heading on this page)')
                 continue
             if parts.fragment:
                 ids = pages[target].ids if target in pages else set()
                 if unquote(parts.fragment) not in ids:
-                    problems.append(f'{page.relative_to(site)}:{line}: broken link "{url}" (no element with id "{parts.fragment}")')
+                    problems.append(f'{page.relative_to(site)}:{line}: broken link "{url}" (no element with id "{parts.fragment}") '
+                                    '(hint: a heading\'s id is its text in lower case with dashes, e.g. #an-example-of-grokking)')
     return problems

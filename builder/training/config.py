@@ -11,7 +11,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from builder.errors import BuildError, did_you_mean
+from builder.errors import BuildError, closest, did_you_mean, read_source
 from builder.paths import ROOT, content_dir
 
 PROFILES = ("full", "quick")  # "full" is the table itself; other profiles are sub-tables
@@ -52,7 +52,7 @@ class Experiment:
         if missing:
             table = self.name if profile == "full" else f"{self.name}.{profile}"
             raise BuildError(self.path, locate(self.text, table),
-                             f"[{table}] is missing {', '.join(missing)}")
+                             f"[{table}] is missing {', '.join(missing)} (hint: add a line {missing[0]} = ... to it)")
         spec["kind"] = self.kind
         return dict(sorted(spec.items()))
 
@@ -71,6 +71,10 @@ def locate(text: str, table: str, key: str | None = None) -> int | None:
         if key is not None and current == table:
             m = re.match(r'^\s*"?([A-Za-z0-9_-]+)"?\s*=', line)
             if m and m.group(1) == key:
+                return number
+    if key is None and table:  # no `[table]` line: a table made by `[table.quick]` or a dotted key
+        for number, line in enumerate(text.splitlines(), start=1):
+            if table in line and not line.lstrip().startswith("#"):
                 return number
     return None
 
@@ -111,14 +115,31 @@ def check_value(setting: Setting, value) -> str | None:
     return None
 
 
+def example(key: str, setting: Setting, value=None) -> str:
+    """A hint for a wrong value: the form of a right one, or (a value of the right type that
+    its check refuses) what the setting means."""
+    if check_value(Setting(setting.type), value) is None and not setting.choices:
+        return setting.doc or "the settings are described at the top of this file"
+    kind = setting.type[5:] if setting.type.startswith("grid ") else setting.type
+    if setting.choices:
+        shown = f"one of {', '.join(map(repr, setting.choices))}".replace("'", '"')
+    else:
+        shown = {"int": "a whole number like 24", "float": "a number like 0.001", "bool": "true or false",
+                 "str": 'text in "quotes"', "seed": "a seed like 0 or a list like [0, 1, 2]",
+                 "tables": "a list of tables like [{hidden = 8}, {hidden = 16}]"}[kind]
+    if setting.type.startswith("grid "):
+        shown += ", or a list of them (an axis of the sweep)"
+    return f"{key} is {shown}" + (f"; {setting.doc}" if setting.doc else "")
+
+
 def validate(table: str, values: dict, schema: dict, path: str, text: str) -> None:
     for key, value in values.items():
         if key not in schema:
-            raise BuildError(path, locate(text, table, key),
+            raise BuildError(path, locate(text, table, key) or locate(text, table),
                              f'unknown setting "{key}" in [{table}]' + did_you_mean(key, schema))
         problem = check_value(schema[key], value)
         if problem:
-            raise BuildError(path, locate(text, table, key), f"{key} {problem}")
+            raise BuildError(path, locate(text, table, key) or locate(text, table), f"{key} {problem} (hint: {example(key, schema[key], value)})")
 
 
 def parse(text: str, path: str = "content/experiments.toml") -> dict[str, Experiment]:
@@ -128,15 +149,18 @@ def parse(text: str, path: str = "content/experiments.toml") -> dict[str, Experi
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         m = re.search(r"at line (\d+)", str(e))
-        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(e))
-        raise BuildError(path, int(m.group(1)) if m else None, f"invalid TOML: {message}")
+        line = int(m.group(1)) if m else max(1, len(text.splitlines()))  # "(at end of document)"
+        message = re.sub(r"\s*\((at line \d+, column \d+|at end of document)\)", "", str(e))
+        raise BuildError(path, line, f"invalid TOML: {message} "
+                         '(hint: each line is key = value, text in "quotes", each experiment a [name] table)')
     experiments = {}
     for name, table in data.items():
         if not isinstance(table, dict):
             raise BuildError(path, locate(text, "", name) or 1,
-                             f'"{name}" must be a table like [{name}], one per experiment')
+                             f'"{name}" must be a table like [{name}], one per experiment '
+                             f'(hint: move it under a [table] line, or write it as a line "[{name}]")')
         kind = table.get("kind")
-        if kind not in KINDS:
+        if not isinstance(kind, str) or kind not in KINDS:
             line = locate(text, name, "kind") or locate(text, name)
             shown = "missing kind" if kind is None else f'unknown kind "{kind}"'
             raise BuildError(path, line, f"[{name}]: {shown}" + did_you_mean(str(kind), KINDS))
@@ -147,7 +171,7 @@ def parse(text: str, path: str = "content/experiments.toml") -> dict[str, Experi
             if not isinstance(overrides, dict):
                 continue
             if sub not in PROFILES or sub == "full":
-                raise BuildError(path, locate(text, f"{name}.{sub}"),
+                raise BuildError(path, locate(text, f"{name}.{sub}") or locate(text, name, sub) or locate(text, name),
                                  f'unknown profile [{name}.{sub}]'
                                  + did_you_mean(sub, [p for p in PROFILES if p != "full"]))
             validate(f"{name}.{sub}", overrides, schema, path, text)
@@ -161,7 +185,7 @@ def parse(text: str, path: str = "content/experiments.toml") -> dict[str, Experi
                 table = name if profile == "full" or key not in profiles.get(profile, {}) \
                     else f"{name}.{profile}"
                 line = locate(text, table, key) or locate(text, table)
-                raise BuildError(path, line, f"[{table}] {message}")
+                raise BuildError(path, line, f"[{table}] {message} (hint: these settings contradict each other; change one)")
         experiments[name] = experiment
     return experiments
 
@@ -175,13 +199,11 @@ def load(root: Path = ROOT) -> dict[str, Experiment]:
     """The experiments of `root`/content/experiments.toml."""
     from builder.training.experiments import KINDS
     file = content_dir(root) / "experiments.toml"
-    try:
-        shown = str(file.relative_to(root))
-    except ValueError:
-        shown = str(file)
+    shown = _shown(root)
     if not file.exists():
-        raise BuildError(shown, None, "file not found (it lists the experiments to train)")
-    text = file.read_text(encoding="utf-8")
+        raise BuildError(shown, None, "file not found (it lists the experiments to train) "
+                                      "(hint: restore it from git: git checkout -- content/experiments.toml)")
+    text = read_source(file, shown)
     key = (shown, text, tuple((name, id(kind)) for name, kind in KINDS.items()))
     if key not in _PARSED:
         if len(_PARSED) > 16:
@@ -191,9 +213,22 @@ def load(root: Path = ROOT) -> dict[str, Experiment]:
 
 
 def get(name: str, root: Path = ROOT) -> Experiment:
-    """One experiment by name; an unknown name is a BuildError naming the nearest one."""
+    """One experiment by name. An unknown name is a BuildError at the table of the nearest
+    name (a misspelt or renamed table), else at the end of the file (where a table is added)."""
     experiments = load(root)
     if name not in experiments:
-        raise BuildError("content/experiments.toml", None,
-                         f'unknown experiment "{name}"' + did_you_mean(name, experiments))
+        path = _shown(root)
+        text = read_source(content_dir(root) / "experiments.toml", path)
+        near = closest(name, experiments)
+        line = locate(text, near[0]) if near else max(1, len(text.splitlines()))
+        raise BuildError(path, line, f'unknown experiment "{name}"' + did_you_mean(name, experiments)
+                         + f" (hint: experiments are the [tables] of this file; add a [{name}] table for a new one)")
     return experiments[name]
+
+
+def _shown(root: Path) -> str:
+    file = content_dir(root) / "experiments.toml"
+    try:
+        return str(file.relative_to(root))
+    except ValueError:
+        return str(file)
