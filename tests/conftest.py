@@ -30,6 +30,39 @@ from builder.build import Builder  # noqa: E402
 from builder.bib import parse_bibliography  # noqa: E402
 from builder.markdown import make_parser, render_markdown  # noqa: E402
 
+# The smallest run and sweep the freeze-store tests train (a second or so each).
+TINY_RUN_TOML = """\
+[tiny]
+kind = "modular"
+p = 11
+train_fraction = 0.5
+seed = 3
+embed = 8
+hidden = 8
+weight_decay = 1.0
+lr = 1e-2
+steps = 30
+metrics = 4
+checkpoints = 3
+"""
+TINY_SWEEP_TOML = """\
+[tiny-sweep]
+kind = "sweep"
+of = "modular"
+seed = [1, 2]
+shard_size = 1
+p = 11
+train_fraction = 0.5
+embed = 8
+hidden = 8
+weight_decay = 0.1
+lr = 1e-2
+steps = 20
+metrics = 5
+checkpoints = 0
+curve_points = 3
+"""
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
@@ -263,4 +296,4 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
 
-__all__ = ["DEMO_MD", "DEMO_BIB", "FRONT", "run_cli", "tree_hashes", "with_experiments", "write_project"]
+__all__ = ["DEMO_MD", "DEMO_BIB", "FRONT", "TINY_RUN_TOML", "TINY_SWEEP_TOML", "run_cli", "tree_hashes", "with_experiments", "write_project"]

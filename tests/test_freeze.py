@@ -10,25 +10,11 @@ from builder import freeze
 from builder.errors import BuildError
 from builder.training import config
 
-
+from conftest import TINY_RUN_TOML, TINY_SWEEP_TOML
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
-TOML = """\
-# a tiny experiment for store tests
-[tiny]
-kind = "modular"
-p = 11
-train_fraction = 0.5
-seed = 3
-embed = 8
-hidden = 8
-weight_decay = 1.0
-lr = 1e-2
-steps = 30
-metrics = 4
-checkpoints = 3
-
+TOML = "# a tiny experiment for store tests\n" + TINY_RUN_TOML + """
 [tiny.quick]
 steps = 10
 """
@@ -262,23 +248,7 @@ def test_a_resumed_sweep_shard_records_the_time_of_every_segment(root, monkeypat
 
     from builder.training import trainer
 
-    (root / "content" / "experiments.toml").write_text(TOML + """
-[tiny-sweep]
-kind = "sweep"
-of = "modular"
-seed = [1, 2]
-shard_size = 1
-p = 11
-train_fraction = 0.5
-embed = 8
-hidden = 8
-weight_decay = 0.1
-lr = 1e-2
-steps = 20
-metrics = 5
-checkpoints = 0
-curve_points = 3
-""")
+    (root / "content" / "experiments.toml").write_text(TOML + "\n" + TINY_SWEEP_TOML)
     update = trainer.adamw_
 
     def slow_update(*args, **kwargs):

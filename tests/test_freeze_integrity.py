@@ -14,40 +14,11 @@ from builder.errors import BuildError
 from builder.figures import Figure, Registry
 from builder.paths import ROOT
 
-from conftest import FRONT, run_cli, tree_hashes, write_project
+from conftest import FRONT, TINY_RUN_TOML, TINY_SWEEP_TOML, run_cli, tree_hashes, write_project
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
-TOML = """\
-[tiny]
-kind = "modular"
-p = 11
-train_fraction = 0.5
-seed = 3
-embed = 8
-hidden = 8
-weight_decay = 1.0
-lr = 1e-2
-steps = 30
-metrics = 4
-checkpoints = 3
-
-[tiny-sweep]
-kind = "sweep"
-of = "modular"
-seed = [1, 2]
-shard_size = 1
-p = 11
-train_fraction = 0.5
-embed = 8
-hidden = 8
-weight_decay = 0.1
-lr = 1e-2
-steps = 20
-metrics = 5
-checkpoints = 0
-curve_points = 3
-"""
+TOML = TINY_RUN_TOML + "\n" + TINY_SWEEP_TOML
 
 MADE = []
 

@@ -201,3 +201,18 @@ def test_logging_schedule(quick_spec):
     np.testing.assert_allclose(out["w_out"][-1], w_out, rtol=2e-3, atol=2e-3)
     many = experiments.run(short(quick_spec, seed=[1, 2, 3], steps=10, metrics=3), progress=False)
     assert many["train_loss"].shape == (3, 3) and many["w_in"].shape == (3, 4, 41, 32)
+
+
+@pytest.mark.parametrize("caller_flushes", [False, True])
+def test_training_gives_back_the_callers_denormal_mode(quick_spec, caller_flushes):
+    """Training flushes subnormals for speed but must not leave the thread flushing: every later
+    float computation in the process (tests, chart data) would silently change."""
+    before = trainer.flushing_denormals()
+    torch.set_flush_denormal(caller_flushes)
+    try:
+        assert trainer.flushing_denormals() is caller_flushes
+        experiments.run(short(quick_spec, steps=3, metrics=2, checkpoints=2), progress=False)
+        assert trainer.flushing_denormals() is caller_flushes
+        assert (torch.tensor([1e-39]) * 1.0).item() != 0.0 or caller_flushes
+    finally:
+        torch.set_flush_denormal(before)

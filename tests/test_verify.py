@@ -10,53 +10,12 @@ import pytest
 from builder import freeze, verify
 from builder.errors import BuildError
 
-from conftest import tree_hashes
+from conftest import TINY_RUN_TOML, TINY_SWEEP_TOML, tree_hashes
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
-TOML = """\
-[tiny]
-kind = "modular"
-p = 11
-train_fraction = 0.5
-seed = 3
-embed = 8
-hidden = 8
-weight_decay = 1.0
-lr = 1e-2
-steps = 30
-metrics = 4
-checkpoints = 3
-
-[tiny-sweep]
-kind = "sweep"
-of = "modular"
-seed = [1, 2]
-shard_size = 1
-p = 11
-train_fraction = 0.5
-embed = 8
-hidden = 8
-weight_decay = 0.1
-lr = 1e-2
-steps = 20
-metrics = 5
-checkpoints = 0
-curve_points = 3
-
-[never-trained]
-kind = "modular"
-p = 11
-train_fraction = 0.5
-seed = 4
-embed = 8
-hidden = 8
-weight_decay = 1.0
-lr = 1e-2
-steps = 30
-metrics = 4
-checkpoints = 3
-"""
+TOML = "\n".join((TINY_RUN_TOML, TINY_SWEEP_TOML,
+                  TINY_RUN_TOML.replace("[tiny]", "[never-trained]").replace("seed = 3", "seed = 4")))
 
 CLAIMS = '''
 import os

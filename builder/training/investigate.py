@@ -354,6 +354,7 @@ def rel_diff(a: dict, b: dict) -> float:
                for k in a)
 
 
+@trainer.keeps_denormal_mode
 def adamw_check(seed: int = 1, steps: int = 300) -> dict:
     """Our batched trainer and adamw_ against torch.optim.AdamW, step for step, on one model."""
     torch.set_num_threads(1)
@@ -417,6 +418,7 @@ def adamw_by_step(seed: int = 1, record=(1, 10, 100, 200, 300)) -> dict:
     return out
 
 
+@trainer.keeps_denormal_mode
 def subnormal_check(files: list[str]) -> dict:
     """Per trainer state: the share of d loss / d logits entries that are subnormal with
     denormals kept, and exactly 0 with denormals kept and with them flushed (all seeds)."""

@@ -14,6 +14,7 @@ uninterrupted run. A kill loses at most the steps since the last save.
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 import time
@@ -126,6 +127,27 @@ def to_device(inputs, device: str):
     return tuple(t.to(device) for t in inputs)
 
 
+def flushing_denormals() -> bool:
+    """Whether this thread flushes subnormal floats to zero now (torch.set_flush_denormal)."""
+    return bool(torch.tensor([1e-39], dtype=torch.float32).mul(1.0).item() == 0.0)
+
+
+def keeps_denormal_mode(fn):
+    """Decorator: whatever `fn` does with torch.set_flush_denormal, the caller's mode comes back.
+
+    The flag is process-wide for the thread; left on, it changes every later float computation
+    (hypothesis, for one, refuses to run once subnormals vanish)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        before = flushing_denormals()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            torch.set_flush_denormal(before)
+    return wrapper
+
+
+@keeps_denormal_mode
 def train(data: Dataset, model, cfg: TrainConfig, *,
           state_path: Path | None = None, state_key: str = "", max_steps: int | None = None,
           save_every_s: float = 30.0, progress: bool = True, desc: str = "train",
