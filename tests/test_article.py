@@ -714,3 +714,17 @@ def test_no_chart_changes_the_layout_when_it_is_drawn(chromium, article_site):
         drawn = page.evaluate(boxes)
         assert {k: v for k, v in drawn.items() if abs(v - placeholders[k]) > 0.5} == {}, (viewport, placeholders)
         context.close()
+
+
+def test_parity_trajectories_mark_the_step_set_elsewhere(page):
+    """The trajectories chart draws the section's step as a rule, whoever set it."""
+    page.locator("#sparse-parity-trajectories").scroll_into_view_if_needed()
+    page.evaluate("window.article.setStep('sparse-parity', 1000, null)")
+    page.wait_for_timeout(150)
+    at_1000 = canvas_png(page, "sparse-parity-trajectories")
+    page.evaluate("window.article.setStep('sparse-parity', 3000, null)")
+    page.wait_for_timeout(150)
+    signal = page.evaluate("window.article.views()['sparse-parity']"
+                           ".filter(v => v.id === 'sparse-parity-trajectories')[0].view.signal('step')")
+    assert signal == 3000
+    assert canvas_png(page, "sparse-parity-trajectories") != at_1000
