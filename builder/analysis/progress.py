@@ -122,3 +122,52 @@ def gini(x: np.ndarray) -> np.ndarray:
     rank = np.arange(1, n + 1)
     total = x.sum(-1)
     return ((2 * rank - n - 1) * x).sum(-1) / (n * np.where(total > 0, total, 1.0))
+
+
+PHASES = ("memorization", "circuit formation", "cleanup")
+DROP = 10.0  # "has fallen": to a tenth of its value when memorization ends
+
+
+def phases(step, test_loss, excluded_loss, metric_step, test_curve, reached: float = 1e-3) -> list[tuple]:
+    """The three phases of a run as (name, first step, last step), by a rule read off its
+    measures at the checkpoints `step` (and its logged test-loss curve):
+
+    - memorization: from step 0 to the checkpoint where the test loss peaks (fitting the
+      training pairs by rote makes the held-out loss climb until it is done);
+    - circuit formation: from there to the checkpoint where the excluded loss peaks (until then
+      what the model memorized leans more and more on the key frequencies);
+    - cleanup: from there to the first logged step with test loss below `reached`.
+
+    A run that never gets its test loss below `reached` has no cleanup (and no circuit formation
+    when its excluded loss peaks before its test loss does)."""
+    step = np.asarray(step)
+    memorized = int(np.argmax(test_loss))
+    formed = memorized + int(np.argmax(np.asarray(excluded_loss)[memorized:]))
+    out = [(PHASES[0], int(step[0]), int(step[memorized]))]
+    below = np.asarray(test_curve) < reached
+    if not below.any():
+        if formed > memorized:
+            out.append((PHASES[1], int(step[memorized]), int(step[formed])))
+        return out
+    done = int(np.asarray(metric_step)[np.argmax(below)])
+    out.append((PHASES[1], int(step[memorized]), int(step[formed])))
+    out.append((PHASES[2], int(step[formed]), max(done, int(step[formed]))))
+    return out
+
+
+def first_fall(step, values, start: int, factor: float = DROP) -> int | None:
+    """The first checkpoint step from index `start` on where `values` is below its value at
+    `start` divided by `factor` (None if it never gets there)."""
+    values = np.asarray(values)
+    hit = np.flatnonzero(values[start:] < values[start] / factor)
+    return int(np.asarray(step)[start + hit[0]]) if len(hit) else None
+
+
+def lead(step, test_loss, restricted_loss, factor: float = DROP) -> dict:
+    """How far the restricted loss runs ahead of the test loss: the steps at which each has
+    fallen to 1/`factor` of its value at the end of memorization (the test-loss peak)."""
+    memorized = int(np.argmax(test_loss))
+    restricted = first_fall(step, restricted_loss, memorized, factor)
+    test = first_fall(step, test_loss, memorized, factor)
+    return {"memorized": int(np.asarray(step)[memorized]), "restricted": restricted, "test": test,
+            "lead": None if restricted is None or test is None else test - restricted}
