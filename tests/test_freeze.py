@@ -8,7 +8,8 @@ import pytest
 
 from builder import freeze
 from builder.errors import BuildError
-from builder.training import config
+from builder.paths import ROOT, freeze_dir
+from builder.training import config, sweep
 
 from conftest import TINY_RUN_TOML, TINY_SWEEP_TOML
 
@@ -163,6 +164,24 @@ def test_bad_toml_is_one_line_with_its_line_number(root, old, new, expected):
     message = error_of(root)
     assert message.startswith(expected), message
     assert "\n" not in message
+
+
+def test_every_frozen_artifact_keeps_its_key():
+    """Every committed artifact's key, and every finished sweep shard's, is the one the code
+    computes (one spec_key, in builder.training.experiments)."""
+    assert freeze.spec_key is sweep.spec_key  # the store's and the shards' key: one function
+    experiments = config.load(ROOT)
+    manifests = sorted(freeze_dir(ROOT).glob("*/manifest.json"))
+    assert len(manifests) >= 10
+    for path in manifests:
+        m = json.loads(path.read_text())
+        spec = experiments[m["name"]].resolve()
+        assert freeze.spec_key(spec) == m["key"], m["name"]
+        if spec["kind"] == "sweep":
+            keys = {shard.id: shard.key for shard in sweep.plan(spec).shards}
+            assert m["shards"], m["name"]
+            for shard_id, entry in m["shards"].items():
+                assert keys.get(shard_id) == entry["key"], (m["name"], shard_id)
 
 
 def test_missing_setting_points_at_the_table(root):

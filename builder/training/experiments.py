@@ -1,20 +1,27 @@
 """Experiment kinds: the settings each kind accepts, its algorithm version, and how to run it.
 
 A kind's `run(spec, ...)` turns a resolved spec (plain values from experiments.toml) into the
-arrays the freeze store keeps. Bump a kind's `version` whenever its training or its arrays change
-in a way a frozen artifact would not show: every artifact of that kind is then retrained.
+arrays the freeze store keeps, under the key `spec_key(spec)`. Bump a kind's `version` whenever
+its training or its arrays change in a way a frozen artifact would not show: every artifact of
+that kind is then retrained.
+
+Imports run one way, each module importing only those before it: settings; tasks, models,
+trainer; experiments; config and sweep; then builder.freeze.
 """
 from __future__ import annotations
 
+import hashlib
+import itertools
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from builder.training import models, tasks, trainer
 from builder.errors import did_you_mean
-from builder.training.config import OMITTED, Setting, check_value
+from builder.training import models, tasks, trainer
+from builder.training.settings import OMITTED, Setting, check_value
 
 
 def positive(value):
@@ -219,6 +226,10 @@ def grid(setting: Setting) -> Setting:
     return Setting(f"grid {kind}", setting.default, setting.check, setting.choices, setting.doc)
 
 
+# Settings of the sweep itself; every other setting belongs to the runs.
+SWEEP_SETTINGS = ("of", "shard_size", "curve_points", "kind", "cases")
+
+
 # kind = "sweep": three settings of its own, `of` (the kind of its runs), and that kind's run
 # settings, each a single value or a list (an axis of the grid). The schema depends on `of`.
 SWEEP_OWN = {
@@ -256,13 +267,32 @@ def sweep_schema(values: dict) -> dict[str, Setting]:
     return {**SWEEP_OWN, "cases": cases, **{key: grid(setting) for key, setting in runs.items()}}
 
 
+def expand(spec: dict) -> tuple[dict, list[dict], list[dict]]:
+    """(axes, runs, points) of a resolved sweep spec: the grid's axes, one run spec per grid
+    point (first axis slowest) and each run's axis values.
+
+    `cases` (a list of tables, each setting several run settings at once) is the first axis,
+    "case", valued by its index: e.g. one case per architecture, as the switches that make it.
+    """
+    shared = {k: v for k, v in spec.items() if k not in SWEEP_SETTINGS}
+    axes = {"case": list(range(len(spec["cases"])))} if spec.get("cases") else {}
+    axes.update({k: v for k, v in shared.items() if isinstance(v, list)})
+    runs, points = [], []
+    for values in itertools.product(*axes.values()):
+        point = dict(zip(axes, values))
+        case = spec["cases"][point["case"]] if "case" in point else {}
+        run = {**shared, **{k: v for k, v in point.items() if k != "case"}, **case, "kind": spec["of"]}
+        runs.append(dict(sorted(run.items())))
+        points.append(point)
+    return axes, runs, points
+
+
 def check_sweep(spec: dict):
     """The first run setting that is wrong in combination, as check_parity sees it."""
-    from builder.training import sweep
     for key in ("steps", "metrics"):
         if isinstance(spec[key], list):
             return key, f"{key} cannot be an axis: every run of a sweep logs the same steps"
-    _, runs, _ = sweep.expand(spec)
+    _, runs, _ = expand(spec)
     for run_spec in runs:
         problem = KINDS[spec["of"]].check(run_spec)
         if problem:
@@ -305,6 +335,13 @@ KINDS: dict[str, Kind] = {
     # proj_in (2 x hidden) and proj_out (hidden x 2) in float32.
     "circle": Kind(CIRCLE, 1, check_modular, run_modular),
 }
+
+
+def spec_key(spec: dict) -> str:
+    """sha256 of a resolved spec and its kind's algorithm version: the key of a frozen artifact
+    (builder.freeze) and of each run of a sweep's shards (builder.training.sweep)."""
+    payload = {"spec": spec, "algorithm_version": KINDS[spec["kind"]].version}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
 def run(spec: dict, *, state_path: Path | None = None, state_key: str = "",

@@ -166,8 +166,8 @@ class Log:
         tmp.replace(self.path)
 
 
+@trainer.one_thread()
 def run_variant(name: str, steps: int | None = None, seeds=SEEDS) -> dict:
-    torch.set_num_threads(1)
     s = settings(name, steps)
     spec = base_spec()
     specs = [{**spec, "seed": seed, "steps": s["steps"], "eps": s["eps"],
@@ -355,9 +355,9 @@ def rel_diff(a: dict, b: dict) -> float:
 
 
 @trainer.keeps_denormal_mode
+@trainer.one_thread()
 def adamw_check(seed: int = 1, steps: int = 300) -> dict:
     """Our batched trainer and adamw_ against torch.optim.AdamW, step for step, on one model."""
-    torch.set_num_threads(1)
     spec = {**base_spec(), "seed": seed, "steps": steps, "metrics": 2, "checkpoints": 0}
     data = tasks.modular_addition(spec["p"], spec["train_fraction"], spec["split_seed"])
     model = experiments.model_config(spec)
@@ -397,10 +397,10 @@ def adamw_check(seed: int = 1, steps: int = 300) -> dict:
     return out
 
 
+@trainer.one_thread()
 def adamw_by_step(seed: int = 1, record=(1, 10, 100, 200, 300)) -> dict:
     """Our trainer against torch.optim.AdamW (same forward and loss) after each of `record` steps:
     where they part, and how fast the parting grows."""
-    torch.set_num_threads(1)
     spec = {**base_spec(), "seed": seed, "metrics": 2, "checkpoints": 0}
     data = tasks.modular_addition(spec["p"], spec["train_fraction"], spec["split_seed"])
     model = experiments.model_config(spec)
@@ -472,11 +472,11 @@ def partial(name: str, steps: int) -> dict:
     return out
 
 
+@trainer.one_thread()
 def batch_check(steps: int = 2000) -> dict:
     """Is the control the frozen algorithm? Seeds 1-8 as one batch (as the frozen shard all-0
     trained them) and seeds 1-16 as one batch without the probe, each against the collapsed input
     matrix the frozen shard / the control run kept at `steps` (float16)."""
-    torch.set_num_threads(1)
     spec = base_spec()
     data = tasks.modular_addition(spec["p"], spec["train_fraction"], spec["split_seed"])
     model = experiments.model_config(spec)
@@ -498,6 +498,7 @@ def batch_check(steps: int = 2000) -> dict:
     return out
 
 
+@trainer.one_thread()  # every command trains or replays training: on one thread (see trainer)
 def main(argv: list[str]) -> None:
     if not argv:
         print(__doc__)
@@ -519,7 +520,6 @@ def main(argv: list[str]) -> None:
         model = experiments.model_config(spec)
         cfg = experiments.train_config([{**spec, "seed": s} for s in SEEDS])
         train_set = (model.encode(data.train_x), data.train_y)
-        torch.set_num_threads(1)
         torch.set_flush_denormal(True)
         rows = {}
         for f in argv[1:]:
@@ -535,7 +535,6 @@ def main(argv: list[str]) -> None:
         (OUT / "adamw_check.json").write_text(json.dumps(result, indent=1))
         print(json.dumps(result["ours_vs_torch_adamw_by_step"], indent=1))
     elif argv[0] == "subnormals":  # trainer states
-        torch.set_num_threads(1)
         (OUT / "subnormals.json").write_text(json.dumps(subnormal_check(argv[1:]), indent=1))
     elif argv[0] == "partial":  # NAME STEPS
         r = partial(argv[1], int(argv[2]))
