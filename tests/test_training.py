@@ -249,6 +249,21 @@ def test_one_thread_gives_the_callers_thread_count_back():
         torch.set_num_threads(before)
 
 
+@pytest.mark.parametrize("tied", [True, False])
+def test_snapshot_keeps_the_extra_fields_asked_for(tied):
+    cfg = models.ModelConfig(n_in=7, n_out=7, embed=5, hidden=3, tied_embedding=tied)
+    params = models.init_params(cfg, [0, 1])
+    assert set(models.snapshot(params, cfg)) == {"w_in", "w_out"}  # the default, as frozen
+    more = models.snapshot(params, models.ModelConfig(
+        n_in=7, n_out=7, embed=5, hidden=3, tied_embedding=tied, snapshot_extra=("embed",)))
+    names = ("embed",) if tied else ("embed_in", "embed_out")
+    assert list(more) == ["w_in", "w_out", *names]
+    for name in names:
+        assert more[name].shape == (2, 7, 5) and torch.equal(more[name], params[name])
+    with pytest.raises(ValueError, match="no snapshot field 'pca'"):
+        models.ModelConfig(n_in=7, n_out=7, snapshot_extra=("pca",)).check()
+
+
 def test_training_imports_run_one_way():
     """No module of builder.training (nor builder.freeze) imports another inside a function, and
     each imports only modules before it in this order: there is no cycle to work around."""

@@ -76,6 +76,8 @@ def example(key: str, setting: Setting, value=None) -> str:
     kind = setting.type[5:] if setting.type.startswith("grid ") else setting.type
     if setting.choices:
         shown = f"one of {', '.join(map(repr, setting.choices))}".replace("'", '"')
+        if kind == "names":
+            shown = f"a list of {shown}, each at most once"
     else:
         shown = {"int": "a whole number like 24", "float": "a number like 0.001", "bool": "true or false",
                  "str": 'text in "quotes"', "seed": "a seed like 0 or a list like [0, 1, 2]",

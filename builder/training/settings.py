@@ -16,6 +16,7 @@ OMITTED = "<omitted>"  # a Setting default: left out of the resolved spec unless
 class Setting:
     """One key of a schema: its type, default (None means required) and an optional check."""
     type: str  # "int", "float", "bool", "str", "seed" (an int or a list of ints);
+    # "names": a list of distinct strings, each one of `choices`;
     # "grid T": a sweep setting, one T or a list of T (an axis of the grid); "tables": a list of tables
     default: object = None
     check: object = None  # value -> error message or None
@@ -44,16 +45,21 @@ def check_value(setting: Setting, value) -> str | None:
         "seed": (isinstance(value, int) and not isinstance(value, bool)) or (
             isinstance(value, list) and len(value) > 0
             and all(isinstance(v, int) and not isinstance(v, bool) for v in value)),
+        "names": isinstance(value, list) and len(value) > 0 and all(isinstance(v, str) for v in value),
         "tables": isinstance(value, list) and len(value) > 0 and all(isinstance(v, dict) and v for v in value),
     }[kind]
     if not ok:
         wanted = {"int": "an integer", "float": "a number", "bool": "true or false",
                   "str": "a string", "seed": "an integer or a list of integers",
+                  "names": 'a non-empty list of names like ["a", "b"]',
                   "tables": "a list of tables like [{key = value}, ...]"}[kind]
         return f"must be {wanted}, not {value!r}"
-    if setting.choices and value not in setting.choices:
-        return f"must be one of {', '.join(map(repr, setting.choices))}, not {value!r}" + (
-            did_you_mean(value, setting.choices) if isinstance(value, str) else "")
+    for one in value if kind == "names" else [value]:
+        if setting.choices and one not in setting.choices:
+            return f"must be one of {', '.join(map(repr, setting.choices))}, not {one!r}" + (
+                did_you_mean(one, setting.choices) if isinstance(one, str) else "")
+    if kind == "names" and len(set(value)) < len(value):
+        return f"names {value!r} more than once"
     if setting.check is not None:
         return setting.check(value)
     return None
