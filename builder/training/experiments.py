@@ -5,7 +5,7 @@ arrays the freeze store keeps, under the key `spec_key(spec)`. Bump a kind's `ve
 its training or its arrays change in a way a frozen artifact would not show: every artifact of
 that kind is then retrained. To keep more without that, declare it per experiment instead: a
 modular experiment's `snapshot = ["embed"]` makes its checkpoints also keep the embedding, and
-only that experiment's key changes (a setting left at its default is not in the spec).
+only that experiment's key changes (left out, the setting is not in the spec at all).
 
 Imports run one way, each module importing only those before it: settings; tasks, models,
 trainer; experiments; config and sweep; then builder.freeze.
