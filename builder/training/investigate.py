@@ -314,15 +314,29 @@ def report() -> str:
                 f"{fs['by_50k']}) | {fs['first_median']:.0f} ({fs['first_range'][0]}-"
                 f"{fs['first_range'][1]}) | " + " / ".join(
                     fmt(fs[f'median_test_loss_{k}k']) for k in (2, 10, 20)) + " | | | | |")
-    every = frozen_control(range(1, 65))
-    fa = summarize(every["metric_step"], every["test_loss"], 50000)
-    summary["frozen seeds 1-64"] = fa
-    rows.append(f"| frozen sister runs, seeds 1-64 | 64 | 50,000 | {fa['by_10k']} / {fa['by_20k']}"
-                f" / {fa['by_30k']} (by 40k {fa['by_40k']}, 50k {fa['by_50k']}) | "
-                f"{fa['first_median']:.0f} ({fa['first_range'][0]}-{fa['first_range'][1]}) | "
-                + " / ".join(fmt(fa[f'median_test_loss_{k}k']) for k in (2, 10, 20)) + " | | | | |")
-    rows.append("| reference sweep (issue 19) | 450 | 50,000 | - / 27% / 58% (by 40k 82%, 50k "
-                "445) | - | 1.40 / 0.81 / 0.25 | | | | |")
+    for last in (64, 128):  # the first 64 sister runs, then all of them
+        every = frozen_control(range(1, last + 1))
+        if len(every["seeds"]) < last:
+            continue
+        fa = summarize(every["metric_step"], every["test_loss"], 50000)
+        summary[f"frozen seeds 1-{last}"] = fa
+        rows.append(f"| frozen sister runs, seeds 1-{last} | {last} | 50,000 | {fa['by_10k']} / {fa['by_20k']}"
+                    f" / {fa['by_30k']} (by 40k {fa['by_40k']}, 50k {fa['by_50k']}) | "
+                    f"{fa['first_median']:.0f} ({fa['first_range'][0]}-{fa['first_range'][1]}) | "
+                    + " / ".join(fmt(fa[f'median_test_loss_{k}k']) for k in (2, 10, 20)) + " | | | | |")
+    partial = OUT / "sequential.partial.json"
+    if partial.exists() and not (OUT / "sequential.json").exists():  # the reference order, unfinished
+        r = json.loads(partial.read_text())
+        sm = summarize(r["metric_step"], r["test_loss"], r["reached_step"])
+        summary["sequential (partial)"] = sm
+        rows.append(f"| sequential, unfinished (reached step {r['reached_step']:,}) | {sm['n']} | "
+                    f"{r['reached_step']:,} | - | - | {fmt(sm['median_test_loss_2k'])} / - / - | | | | "
+                    f"{r['cpu_s']:.0f} |")
+    ref = REFERENCE
+    rows.append(f"| reference sweep (issue 19) | {ref['n']} | 50,000 | - / "
+                + " / ".join(f"{ref['share_by'][k]:.0%}" for k in ("20k", "30k"))
+                + f" (by 40k {ref['share_by']['40k']:.0%}, 50k {ref['by_50k']}) | - | "
+                + " / ".join(f"{ref['median_test_loss'][k]:.2f}" for k in ("2k", "10k", "20k")) + " | | | | |")
     (OUT / "summary.json").write_text(json.dumps(summary, indent=1))
     return "\n".join(rows)
 
