@@ -32,6 +32,11 @@ def _name(token) -> str:
     return words[0] if words else ""
 
 
+def _when(token):
+    """The match of WHEN on a `::: when` line's value, or None."""
+    return WHEN.match(token.info.strip()[len("when"):].strip())
+
+
 def _validate(name: str):
     def validate(params: str, markup: str) -> bool:
         return params.split()[:1] == [name]
@@ -74,7 +79,7 @@ def _check(state) -> None:
             if name:
                 raise BuildError(path, line, f'unknown container "{name}"' + did_you_mean(name, NAMES))
             raise BuildError(path, line, "':::' closes no open container (hint: remove it or open one with '::: sticky')")
-        if token.type == "container_when_open" and not WHEN.match(token.info.strip()[len("when"):].strip()):
+        if token.type == "container_when_open" and not _when(token):
             shown = (token.markup + token.info).strip()
             raise BuildError(path, line, f'"{shown}" names no signal value (hint: "::: when section.signal=value")')
         if quoted:
@@ -119,7 +124,7 @@ def _split_sticky(state) -> None:
 
 def _resolve_when(tokens, idx, env) -> None:
     token = tokens[idx]
-    section, signal, value = WHEN.match(token.info.strip()[len("when"):].strip()).groups()
+    section, signal, value = _when(token).groups()
     sections = sorted({fig.section for fig in env["figures"].values()})
     if section not in sections:
         raise BuildError(env.get("path"), line_of(token), f'"::: when {section}.{signal}={value}" names no chart section'
