@@ -46,8 +46,9 @@ import torch
 
 from builder.errors import BuildError
 from builder.paths import ROOT, cache_dir, freeze_dir
-from builder.training import config
-from builder.training.experiments import KINDS, run
+from builder.training import config, sweep
+from builder.training.experiments import KINDS, run, spec_key
+from builder.training.trainer import one_thread
 
 
 @dataclass(frozen=True)
@@ -56,12 +57,6 @@ class Frozen:
     manifest: dict
     arrays: Mapping[str, np.ndarray]
     path: Path
-
-
-def spec_key(spec: dict) -> str:
-    """sha256 of the resolved spec and its kind's algorithm version."""
-    payload = {"spec": spec, "algorithm_version": KINDS[spec["kind"]].version}
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
 def artifact_dir(name: str, root: Path = ROOT, profile: str = "full") -> Path:
@@ -127,17 +122,11 @@ def train(name: str, spec: dict, key: str, folder: Path, *, progress: bool = Tru
           max_steps: int | None = None, device: str = "cpu") -> Frozen | None:
     """Train (resuming any partial state), then write the artifact. None if stopped early."""
     partial = folder / ".partial" / "state.pt"
-    threads = torch.get_num_threads()
-    # One thread: the trainer flushes subnormal floats to zero, which only reaches the calling
-    # thread; with worker threads the late, tiny-gradient phase runs ~20x slower.
-    torch.set_num_threads(1)
     start = time.perf_counter()
     timing: dict = {}
-    try:
+    with one_thread():  # the trainer's denormal flush reaches only the calling thread
         arrays = run(spec, state_path=partial, state_key=key, max_steps=max_steps,
                      progress=progress, desc=name, device=device, timing=timing)
-    finally:
-        torch.set_num_threads(threads)
     segment = time.perf_counter() - start
     if arrays is None:
         return None
@@ -228,7 +217,6 @@ def verify_store(root: Path = ROOT, *, progress: bool = True) -> dict[str, str]:
     sweep is never trained by the build. Stale artifacts are left alone here: `ensure` retrains
     them when a figure reads them (a changed spec or algorithm changes the chart cache's key).
     """
-    from builder.training import sweep
     manifests = sorted(freeze_dir(root).glob("*/manifest.json"))
     if not manifests:
         return {}
@@ -312,7 +300,6 @@ def load_sweep(name: str, *, root: Path = ROOT, profile: str = "full") -> Frozen
     float16) and checkpoint_step. Unfinished runs hold NaN. manifest["runs_done"] /
     ["runs_total"] count them.
     """
-    from builder.training import sweep
     spec = config.get(name, root).resolve(profile)
     plan = sweep.plan(spec)
     folder = artifact_dir(name, root, profile)
@@ -351,7 +338,6 @@ def train_sweep(name: str, *, root: Path = ROOT, profile: str = "full", executor
 
     Shards of an older grid (keys no longer in the plan) are deleted first.
     """
-    from builder.training import sweep
     spec = config.get(name, root).resolve(profile)
     plan = sweep.plan(spec)
     folder = artifact_dir(name, root, profile)
@@ -393,16 +379,12 @@ def train_sweep(name: str, *, root: Path = ROOT, profile: str = "full", executor
         return True
 
     pending = [shard for shard in plan.shards if shard.id not in done]
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # see train(): the trainer's flush reaches one thread
-    try:
+    with one_thread():  # as train()
         complete = sweep.execute(
             plan, pending, on_done, executor=executor, device=device,
             state_dir=folder / ".partial", max_steps=max_steps, progress=progress, desc=name,
             runs_done=sum(len(s.runs) for s in plan.shards if s.id in done),
             finished_elsewhere=finished_elsewhere)
-    finally:
-        torch.set_num_threads(threads)
     if not complete:
         return None
     others = sweep.claimed_elsewhere(folder / ".partial")

@@ -243,12 +243,10 @@ def demo_site(tmp_path_factory, chart_cache) -> Path:
 @pytest.fixture(scope="module")
 def torch_one_thread():
     """Train on one thread, as the freeze store does (see builder/freeze.py), then restore."""
-    import torch
+    from builder.training.trainer import one_thread
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with one_thread():
+        yield
 
 
 # ---- serving and the browser ----------------------------------------------------------------

@@ -402,6 +402,8 @@ def test_choosing_a_sister_run_reloads_every_chart_of_the_section(page):
     assert not [u for u in page.requests if "/data/mod-bot-" in u]  # the first load holds no sister run
     page.locator("#mod-bot-seeds").scroll_into_view_if_needed()
     index = page.evaluate("window.article.views()['mod-bot'].findIndex(v => v.id === 'mod-bot-seeds')")
+    # the grid of 129 runs is taller than the window: bring the run's cell to the middle first
+    page.evaluate("y => window.scrollBy(0, y - innerHeight / 2)", centres(page, "mod-bot", "rect", "key", index)[key][1])
     page.mouse.click(*centres(page, "mod-bot", "rect", "key", index)[key])
     page.wait_for_function(f"""() => window.article.views()['mod-bot'].length === 6 && window.article.views()['mod-bot']
         .every(v => v.view.signal('run') === '{key}' && !v.el.hasAttribute('aria-busy'))""", timeout=20000)

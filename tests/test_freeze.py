@@ -8,7 +8,8 @@ import pytest
 
 from builder import freeze
 from builder.errors import BuildError
-from builder.training import config
+from builder.paths import ROOT, freeze_dir
+from builder.training import config, sweep
 
 from conftest import TINY_RUN_TOML, TINY_SWEEP_TOML
 
@@ -157,12 +158,64 @@ def test_unknown_experiment(root):
     ('metrics = 4', 'metrics = 40',
      "content/experiments.toml:12: [tiny] metrics = 40 is more than steps + 1 = 31"),
     ('steps = 30', 'steps = 30\nsteps = 40', "content/experiments.toml:12: invalid TOML"),
+    ('checkpoints = 3', 'checkpoints = 3\nsnapshot = ["embd"]',
+     """content/experiments.toml:14: snapshot must be one of 'embed', not 'embd' (did you mean "embed"?)"""),
+    ('checkpoints = 3', 'checkpoints = 3\nsnapshot = []',
+     "content/experiments.toml:14: snapshot must be a non-empty list of names"),
+    ('checkpoints = 3', 'checkpoints = 3\nsnapshot = ["embed", "embed"]',
+     "content/experiments.toml:14: snapshot names ['embed', 'embed'] more than once"),
+    ('checkpoints = 3', 'checkpoints = 0\nsnapshot = ["embed"]',
+     "content/experiments.toml:14: [tiny] snapshot asks for weights at checkpoints, but checkpoints = 0"),
 ])
 def test_bad_toml_is_one_line_with_its_line_number(root, old, new, expected):
     edit(root, old, new)
     message = error_of(root)
     assert message.startswith(expected), message
     assert "\n" not in message
+
+
+def test_every_frozen_artifact_keeps_its_key():
+    """What a snapshot keeps is declared per experiment, its default left out of the spec: every
+    committed artifact's key, and every finished sweep shard's, is still the one the code computes."""
+    assert freeze.spec_key is sweep.spec_key  # the store's and the shards' key: one function
+    experiments = config.load(ROOT)
+    manifests = sorted(freeze_dir(ROOT).glob("*/manifest.json"))
+    assert len(manifests) >= 10
+    for path in manifests:
+        m = json.loads(path.read_text())
+        spec = experiments[m["name"]].resolve()
+        assert "snapshot" not in spec, m["name"]
+        assert freeze.spec_key(spec) == m["key"], m["name"]
+        if spec["kind"] == "sweep":
+            keys = {shard.id: shard.key for shard in sweep.plan(spec).shards}
+            assert m["shards"], m["name"]
+            for shard_id, entry in m["shards"].items():
+                assert keys.get(shard_id) == entry["key"], (m["name"], shard_id)
+
+
+def test_an_experiment_that_asks_for_the_embedding_gets_its_own_key_and_keeps_it(root):
+    plain = freeze.ensure("tiny", root=root, progress=False)
+    edit(root, "checkpoints = 3", 'checkpoints = 3\nsnapshot = ["embed"]')
+    spec = config.get("tiny", root).resolve()
+    assert spec["snapshot"] == ["embed"] and freeze.spec_key(spec) != plain.manifest["key"]
+    assert freeze.stale(root) == ["tiny"]
+    more = freeze.ensure("tiny", root=root, progress=False)
+    a = more.arrays
+    assert a["embed"].shape == (3, 11, 8) and a["embed"].dtype == np.float16  # (checkpoints, p, embed)
+    assert more.manifest["arrays"]["embed"] == {"shape": [3, 11, 8], "dtype": "float16"}
+    np.testing.assert_allclose(a["embed"][-1], a["final_embed"], rtol=2e-3, atol=2e-3)
+    assert not np.array_equal(a["embed"][0], a["embed"][-1])  # one per checkpoint, not a copy
+    # the same training and every other array: asking for more changes nothing else
+    assert set(a) == set(plain.arrays) | {"embed"}
+    for name, value in plain.arrays.items():
+        assert np.array_equal(value, a[name]), name
+
+
+def test_a_sweep_does_not_take_snapshot_fields(tmp_path):
+    (tmp_path / "content").mkdir()
+    (tmp_path / "content" / "experiments.toml").write_text(
+        TINY_SWEEP_TOML + 'snapshot = ["embed"]\n')
+    assert 'unknown setting "snapshot" in [tiny-sweep]' in error_of(tmp_path)
 
 
 def test_missing_setting_points_at_the_table(root):

@@ -50,3 +50,73 @@ def test_defaults_and_class_names():
     arrays = {"min_train_loss": np.array([1.0]), "min_test_loss": np.array([1.0]),
               "max_ratio": np.array([1.0])}
     assert outcomes.classify_sweep(arrays).tolist() == [0]
+
+
+# ---- the page's rule: the Vega expression the sweep figures recolour with ----------------------
+
+def vega_eval(expression: str, env: dict):
+    """A tiny evaluator for the Vega expressions the outcome rule is written as: names, numbers,
+    'strings', comparisons and (right-associative) `c ? a : b`. Anything else is an error."""
+    import operator
+    import re
+
+    token = re.compile(r"\s*(?:(\d+(?:\.\d*)?(?:e[-+]?\d+)?)|('[^']*')|([A-Za-z_][\w.]*)|(>=|<=|==|!=|[<>?:]))")
+    tokens, at = [], 0
+    while at < len(expression.rstrip()):
+        m = token.match(expression, at)
+        assert m and m.end() > at, f"cannot read {expression[at:]!r}"
+        number, string, name, op = m.groups()
+        tokens.append(("lit", float(number)) if number else ("lit", string[1:-1]) if string
+                      else ("var", name) if name else ("op", op))
+        at = m.end()
+    compare = {">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne,
+               "<": operator.lt, ">": operator.gt}
+
+    def operand(i):
+        kind, value = tokens[i]
+        assert kind in ("lit", "var"), f"unexpected {value!r}"
+        return (value if kind == "lit" else env[value]), i + 1
+
+    def ternary(i):
+        value, i = operand(i)
+        if i < len(tokens) and tokens[i][1] in compare:
+            right, i = operand(i + 1)
+            value = compare[tokens[i - 2][1]](value, right)
+        if i < len(tokens) and tokens[i] == ("op", "?"):
+            yes, i = ternary(i + 1)
+            assert tokens[i] == ("op", ":"), "a ? without its :"
+            no, i = ternary(i + 1)
+            value = yes if value else no
+        return value, i
+
+    value, end = ternary(0)
+    assert end == len(tokens), f"left over: {tokens[end:]}"
+    return value
+
+
+def test_the_evaluator_reads_what_it_should():
+    assert vega_eval("x >= 2 ? 'a' : y < 1e3 ? 'b' : 'c'", {"x": 1.0, "y": 10.0}) == "b"
+    with pytest.raises((AssertionError, KeyError)):
+        vega_eval("x + 1", {"x": 1.0})
+
+
+def test_the_pages_expression_and_the_python_rule_agree_on_a_grid():
+    """The sweep figures classify runs in the browser with _sweep.CLASSIFY (written from
+    outcomes.RULES); at any thresholds and summaries, boundaries included, it names the class
+    outcomes.classify gives."""
+    import itertools
+
+    from builder.figures import _sweep
+
+    losses = (0.3, L, L * (1 - 1e-9), L * (1 + 1e-9), 1e-8, 1e-2, 0.0)
+    ratios = (1.0, R, R * (1 - 1e-9), R * (1 + 1e-9), 1e12, 5.0, 0.0)
+    thresholds = ((L, R), (1e-2, 5.0), (1e-8, 1.0), (0.3, 1e12))
+    checked = set()
+    for (loss, ratio), train, test, r in itertools.product(thresholds, losses, losses, ratios):
+        python = outcomes.CLASSES[outcomes.classify(train, test, r, loss, ratio).item()]
+        env = {"datum.mtr": train, "datum.mte": test, "datum.mr": r, "loss_thr": loss, "ratio_thr": ratio}
+        assert vega_eval(_sweep.CLASSIFY, env) == python, (train, test, r, loss, ratio)
+        checked.add(python)
+    assert checked == set(outcomes.CLASSES)  # the grid reaches every class
+    assert _sweep.CLASSES == outcomes.CLASSES
+    assert (_sweep.DEFAULT_LOSS, _sweep.DEFAULT_RATIO) == (L, R)

@@ -216,3 +216,80 @@ def test_training_gives_back_the_callers_denormal_mode(quick_spec, caller_flushe
         assert (torch.tensor([1e-39]) * 1.0).item() != 0.0 or caller_flushes
     finally:
         torch.set_flush_denormal(before)
+
+
+def test_the_logging_schedules_are_one_function():
+    """The trainer's metric and checkpoint steps, a sweep's curve steps and the figures'
+    checkpoint steps are all trainer.schedule: the same steps, ends included, never repeated."""
+    from builder.figures import _common
+    from builder.training import sweep
+
+    assert sweep.schedule is trainer.schedule and _common.schedule is trainer.schedule
+    for steps, count in ((30, 4), (120, 7), (20_000, 101), (10, 11), (3, 10), (1000, 2)):
+        want = trainer.schedule(steps, count)
+        assert want[0] == 0 and want[-1] == steps and (np.diff(want) > 0).all()
+        cfg = trainer.TrainConfig(steps=steps, seeds=(0,), lr=(1e-3,), weight_decay=(1.0,), l1=(0.0,))
+        assert cfg.schedule(count).tolist() == want.tolist()
+        assert _common.checkpoint_steps({"steps": steps, "checkpoints": count}) == tuple(want.tolist())
+        spec = {"steps": steps, "metrics": count, "curve_points": count}
+        assert sweep.curve_step(spec).tolist() == want.tolist()  # every logged step kept
+    assert _common.checkpoint_steps({"steps": 3, "checkpoints": 10}) == (0, 1, 2, 3)
+
+
+def test_one_thread_gives_the_callers_thread_count_back():
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        with pytest.raises(RuntimeError):
+            with trainer.one_thread():
+                assert torch.get_num_threads() == 1
+                raise RuntimeError("a run that fails")
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("tied", [True, False])
+def test_snapshot_keeps_the_extra_fields_asked_for(tied):
+    cfg = models.ModelConfig(n_in=7, n_out=7, embed=5, hidden=3, tied_embedding=tied)
+    params = models.init_params(cfg, [0, 1])
+    assert set(models.snapshot(params, cfg)) == {"w_in", "w_out"}  # the default, as frozen
+    more = models.snapshot(params, models.ModelConfig(
+        n_in=7, n_out=7, embed=5, hidden=3, tied_embedding=tied, snapshot_extra=("embed",)))
+    names = ("embed",) if tied else ("embed_in", "embed_out")
+    assert list(more) == ["w_in", "w_out", *names]
+    for name in names:
+        assert more[name].shape == (2, 7, 5) and torch.equal(more[name], params[name])
+    with pytest.raises(ValueError, match="no snapshot field 'pca'"):
+        models.ModelConfig(n_in=7, n_out=7, snapshot_extra=("pca",)).check()
+
+
+def test_training_imports_run_one_way():
+    """No module of builder.training (nor builder.freeze) imports another inside a function, and
+    each imports only modules before it in this order: there is no cycle to work around."""
+    import ast
+    from pathlib import Path
+
+    order = ["settings", "tasks", "models", "trainer", "experiments", "config", "sweep",
+             "bench", "investigate", "freeze"]
+    folder = Path(experiments.__file__).parent
+    files = {path.stem: path for path in folder.glob("*.py") if path.stem != "__init__"}
+    files["freeze"] = folder.parent / "freeze.py"
+    assert set(files) == set(order), "a new module: give it its place in `order`"
+    for name, path in files.items():
+        tree = ast.parse(path.read_text())
+        top = set(tree.body)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            else:
+                continue
+            used = {t.split(".")[-1] for t in targets
+                    if t.startswith("builder.training.") or t == "builder.freeze"} & set(order)
+            if not used:
+                continue
+            assert node in top, f"{name} imports {sorted(used)} inside a function (line {node.lineno})"
+            for other in used:
+                assert order.index(other) < order.index(name), f"{name} imports {other}"

@@ -14,25 +14,52 @@ exactly at the ratio threshold is not under it. Unfinished runs (NaN summaries) 
 """
 from __future__ import annotations
 
+from typing import Mapping
+
 import numpy as np
 
-CLASSES = ("high train loss", "high test loss", "train and test drop together", "grokking")
+# The rule as data, checked in order (the first that applies wins): (class, summary, comparison,
+# threshold). `classify` evaluates it with numpy, `vega_expression` writes it for the page.
+RULES = (
+    ("high train loss", "min_train_loss", ">=", "loss"),
+    ("high test loss", "min_test_loss", ">=", "loss"),
+    ("train and test drop together", "max_ratio", "<", "ratio"),
+)
+OTHERWISE = "grokking"
+CLASSES = tuple(rule[0] for rule in RULES) + (OTHERWISE,)
 LOSS_THRESHOLD = 1e-5
 RATIO_THRESHOLD = 5e4
 UNFINISHED = -1
+COMPARISONS = {">=": np.greater_equal, "<": np.less}
 
 
 def classify(min_train_loss, min_test_loss, max_ratio, loss_threshold: float = LOSS_THRESHOLD,
              ratio_threshold: float = RATIO_THRESHOLD) -> np.ndarray:
     """Class codes (indices into CLASSES, -1 for NaN), same shape as the inputs, int8."""
-    train = np.asarray(min_train_loss, dtype=np.float64)
-    test = np.asarray(min_test_loss, dtype=np.float64)
-    ratio = np.asarray(max_ratio, dtype=np.float64)
-    codes = np.where(train >= loss_threshold, 0,
-                     np.where(test >= loss_threshold, 1,
-                              np.where(ratio < ratio_threshold, 2, 3))).astype(np.int8)
-    codes[np.isnan(train) | np.isnan(test) | np.isnan(ratio)] = UNFINISHED
+    summaries = {"min_train_loss": np.asarray(min_train_loss, dtype=np.float64),
+                 "min_test_loss": np.asarray(min_test_loss, dtype=np.float64),
+                 "max_ratio": np.asarray(max_ratio, dtype=np.float64)}
+    thresholds = {"loss": loss_threshold, "ratio": ratio_threshold}
+    shape = np.broadcast_shapes(*(v.shape for v in summaries.values()))
+    codes = np.full(shape, len(RULES), dtype=np.int8)
+    for code in reversed(range(len(RULES))):  # the last rule first: earlier rules overwrite it
+        _, summary, comparison, threshold = RULES[code]
+        codes = np.where(COMPARISONS[comparison](summaries[summary], thresholds[threshold]),
+                         code, codes).astype(np.int8)
+    codes[np.isnan(summaries["min_train_loss"]) | np.isnan(summaries["min_test_loss"])
+          | np.isnan(summaries["max_ratio"])] = UNFINISHED
     return codes
+
+
+def vega_expression(summaries: Mapping[str, str], thresholds: Mapping[str, str]) -> str:
+    """The rule as a Vega expression whose value is the class name, e.g. with summaries
+    {"min_train_loss": "datum.mtr", ...} and thresholds {"loss": "loss_thr", "ratio": "ratio_thr"}:
+    "datum.mtr >= loss_thr ? 'high train loss' : ... : 'grokking'". (Unfinished runs are not
+    on the page, so there is no NaN case.)"""
+    expression = f"'{OTHERWISE}'"
+    for name, summary, comparison, threshold in reversed(RULES):
+        expression = f"{summaries[summary]} {comparison} {thresholds[threshold]} ? '{name}' : {expression}"
+    return expression
 
 
 def counts(codes) -> dict[str, int]:

@@ -7,6 +7,8 @@ import itertools
 import altair as alt
 import numpy as np
 
+from builder.training.trainer import schedule
+
 TRAIN_COLOR, TEST_COLOR = "#4c78a8", "#e45756"
 # Heatmap values are stored as integers in [-LEVELS, LEVELS] of a fixed range, one character
 # each: the opening section holds 101 steps x 3,216 weights, so this keeps it to ~330 kB instead
@@ -47,8 +49,9 @@ def heatmap_params() -> list:
 
 
 def checkpoint_steps(spec: dict) -> tuple:
-    """The steps at which a run of this resolved spec keeps its weights (both ends included)."""
-    return tuple(int(s) for s in np.linspace(0, spec["steps"], spec["checkpoints"]).round())
+    """The steps at which a run of this resolved spec keeps its weights (both ends included):
+    the trainer's own schedule."""
+    return tuple(int(s) for s in schedule(spec["steps"], spec["checkpoints"]))
 
 
 def first_step(steps: np.ndarray, values: np.ndarray, at_least: float) -> int | None:

@@ -8,16 +8,17 @@ import math
 import altair as alt
 import numpy as np
 
+from builder.analysis import outcomes
 from builder.figures._common import TEST_COLOR, TRAIN_COLOR
 
-CLASSES = ("high train loss", "high test loss", "train and test drop together", "grokking")
+CLASSES = outcomes.CLASSES
 CLASS_COLORS = ("#bab0ac", "#e45756", "#4c78a8", "#f58518")
-DEFAULT_LOSS, DEFAULT_RATIO = 1e-5, 5e4
+DEFAULT_LOSS, DEFAULT_RATIO = outcomes.LOSS_THRESHOLD, outcomes.RATIO_THRESHOLD
 # a run's class from its row (mtr, mte, mr: min train loss, min test loss, max test/train ratio)
-CLASSIFY = (
-    "datum.mtr >= loss_thr ? 'high train loss' : datum.mte >= loss_thr ? 'high test loss'"
-    " : datum.mr < ratio_thr ? 'train and test drop together' : 'grokking'"
-)
+# at the sliders' thresholds: outcomes.RULES written as a Vega expression
+CLASSIFY = outcomes.vega_expression(
+    {"min_train_loss": "datum.mtr", "min_test_loss": "datum.mte", "max_ratio": "datum.mr"},
+    {"loss": "loss_thr", "ratio": "ratio_thr"})
 
 
 def f32(value) -> float:

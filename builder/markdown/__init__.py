@@ -5,16 +5,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from markdown_it import MarkdownIt
-from mdit_py_plugins.front_matter import front_matter_plugin
 
 from builder.errors import check_text
 from builder.markdown.animate import animate_plugin
 from builder.markdown.charts import charts_plugin
 from builder.markdown.checks import checks_plugin
 from builder.markdown.citations import citations_plugin
-from builder.markdown.containers import check_containers, containers_plugin
+from builder.markdown.containers import containers_plugin
 from builder.markdown.footnotes import footnotes_plugin
-from builder.markdown.frontmatter import parse_front_matter
+from builder.markdown.frontmatter import front_matter_plugin
 from builder.markdown.headings import headings_plugin
 from builder.markdown.lines import lines_plugin
 from builder.markdown.math import math_plugin
@@ -35,6 +34,11 @@ class Document:
 
 
 def make_parser() -> MarkdownIt:
+    """The article's parser. Its core rules, in order: block parsing; the front matter read and
+    checked; containers and code fences checked; inline parsing; lines stamped; input checks;
+    footnotes moved to the end and checked; sticky groups split; then one walk in reading order
+    (builder.markdown.resolve) that checks and numbers citations, charts, animate links, live
+    values and `::: when`, and converts math. Renderers only format the tokens."""
     md = MarkdownIt("commonmark", {"typographer": True}).enable(["table", "strikethrough", "replacements", "smartquotes"])
     front_matter_plugin(md)
     footnotes_plugin(md)
@@ -53,13 +57,12 @@ def render_markdown(text: str, path: Path, refs: dict, figures: dict, animations
                     md: MarkdownIt | None = None) -> Document:
     """Parse and render one page. Raises BuildError on any authoring mistake."""
     check_text(text, path)
-    front = parse_front_matter(text, path)
-    check_containers(text, path)
     md = md or make_parser()
     env = {"path": path, "refs": refs, "figures": figures, "animations": animations}
-    body = md.render(text, env)
+    tokens = md.parse(text, env)  # every check, and everything the page uses, is done here
+    body = md.renderer.render(tokens, md.options, env)  # only formats the tokens
     return Document(
-        path=path, front=front, html=body, citations=env.get("citations", {}),
+        path=path, front=env["front"], html=body, citations=env.get("citations", {}),
         charts=env.get("charts", []), animations=env.get("animations_used", []),
         signals=env.get("signals_used", []), links=env.get("links", []),
     )

@@ -5,9 +5,11 @@
   `appendix`'s charts, kept up to date as the reader moves their inputs (an <output>; the text
   written in the Markdown is what readers without JavaScript see).
 
-The attrs plugin parses `[text]{...}` into span tokens; this plugin renders the spans that carry
-`animate` or `show` (checking ids against env["animations"] and the figures' sections) and
-leaves other spans as <span>.
+The attrs plugin parses `[text]{...}` into span tokens. At parse time (builder.markdown.resolve)
+this plugin checks the spans that carry `animate` or `show` (ids against env["animations"] and
+the figures' sections), records their use in env, and marks each span's opening and closing
+token with what it becomes (meta["element"]: a button, an <output> or a plain <span>); rendering
+formats those tokens.
 """
 from __future__ import annotations
 
@@ -18,27 +20,55 @@ from mdit_py_plugins.attrs import attrs_plugin
 
 from builder.errors import BuildError, did_you_mean
 from builder.markdown.lines import line_of
+from builder.markdown.resolve import on_token
 
 ALLOWED = ["animate", "show", "class", "id"]
 
 
-def _open(self, tokens, idx, options, env) -> str:
+def _resolve_open(tokens, idx, env) -> None:
     token = tokens[idx]
-    stack = env.setdefault("_span_stack", [])
     anim, show = token.attrs.get("animate"), token.attrs.get("show")
     if show is not None:
-        stack.append("</output>")
-        return _show(show, token, env)
-    stack.append("</button>" if anim is not None else "</span>")
-    if anim is None:
+        token.meta["element"] = "output"
+        token.meta["live"] = _resolve_show(show, token, env)
+    elif anim is not None:
+        animations = env["animations"]
+        if anim not in animations:
+            raise BuildError(
+                env.get("path"), line_of(token), f'unknown animate id "{anim}"' + did_you_mean(anim, animations)
+            )
+        env.setdefault("animations_used", []).append(anim)
+        token.meta["element"] = "button"
+        token.meta["animation"] = (anim, animations[anim])
+    else:
+        token.meta["element"] = "span"
+    depth = 0  # attrs spans nest within one inline token: find this one's closing token
+    for close in tokens[idx + 1:]:
+        depth += {"span_open": 1, "span_close": -1}.get(close.type, 0)
+        if depth < 0:
+            close.meta["element"] = token.meta["element"]
+            return
+
+
+def _resolve_show(target: str, token, env) -> tuple[str, str]:
+    section, _, signal = str(target).partition(".")
+    sections = sorted({fig.section for fig in env["figures"].values()})
+    if not signal or section not in sections:
+        hint = did_you_mean(section, sections) if signal else " (hint: write section.signal)"
+        raise BuildError(env.get("path"), line_of(token), f'show="{target}" names no chart section{hint}')
+    env.setdefault("signals_used", []).append((section, signal, line_of(token), f'show="{target}"'))
+    return section, signal
+
+
+def _open(self, tokens, idx, options, env) -> str:
+    token = tokens[idx]
+    if token.meta["element"] == "output":
+        section, signal = token.meta["live"]
+        return (f'<output class="live" data-section="{html.escape(section)}" '
+                f'data-signal="{html.escape(signal)}" aria-live="polite">')
+    if token.meta["element"] == "span":
         return self.renderToken(tokens, idx, options, env)
-    animations = env["animations"]
-    if anim not in animations:
-        raise BuildError(
-            env.get("path"), line_of(token), f'unknown animate id "{anim}"' + did_you_mean(anim, animations)
-        )
-    env.setdefault("animations_used", []).append(anim)
-    a = animations[anim]
+    anim, a = token.meta["animation"]
     label = html.escape(f"Play steps {a.start:,} to {a.end:,}")
     return (
         f'<button type="button" class="animate" data-animate="{html.escape(anim)}" '
@@ -46,22 +76,12 @@ def _open(self, tokens, idx, options, env) -> str:
     )
 
 
-def _show(target: str, token, env) -> str:
-    section, _, signal = str(target).partition(".")
-    sections = sorted({fig.section for fig in env["figures"].values()})
-    if not signal or section not in sections:
-        hint = did_you_mean(section, sections) if signal else " (hint: write section.signal)"
-        raise BuildError(env.get("path"), line_of(token), f'show="{target}" names no chart section{hint}')
-    env.setdefault("signals_used", []).append((section, signal, line_of(token), f'show="{target}"'))
-    return (f'<output class="live" data-section="{html.escape(section)}" '
-            f'data-signal="{html.escape(signal)}" aria-live="polite">')
-
-
 def _close(self, tokens, idx, options, env) -> str:
-    return env.setdefault("_span_stack", []).pop()
+    return f'</{tokens[idx].meta["element"]}>'
 
 
 def animate_plugin(md: MarkdownIt) -> None:
     attrs_plugin(md, spans=True, allowed=ALLOWED)
+    on_token(md, "span_open", _resolve_open)
     md.add_render_rule("span_open", _open)
     md.add_render_rule("span_close", _close)

@@ -1,7 +1,8 @@
 """Charts: a line `{{< chart ID >}}` places a registered figure.
 
-Parsing makes a `chart` token (meta["id"]); rendering checks the id against env["figures"] and
-records the use in env["charts"] so the page can inline that figure's compiled spec.
+Parsing makes a `chart` token (meta["id"]); at parse time (builder.markdown.resolve) the id is
+checked against env["figures"], the use recorded in env["charts"] so the page can inline that
+figure's compiled spec, and the figure kept in meta["figure"], which rendering formats.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from markdown_it.rules_block import StateBlock
 
 from builder.errors import BuildError, did_you_mean
 from builder.markdown.lines import line_of
+from builder.markdown.resolve import on_token
 
 SHORTCODE = re.compile(r"^\{\{<\s*chart\s+([^\s>]+)\s*>\}\}\s*$")
 ANY_SHORTCODE = re.compile(r"^\{\{<\s*(\S+)")
@@ -37,7 +39,7 @@ def _chart_rule(state: StateBlock, start: int, end: int, silent: bool) -> bool:
     return True
 
 
-def _render_chart(self, tokens, idx, options, env) -> str:
+def _resolve_chart(tokens, idx, env) -> None:
     token = tokens[idx]
     path, line = env.get("path"), line_of(token)
     if token.meta["id"] is None:
@@ -50,7 +52,11 @@ def _render_chart(self, tokens, idx, options, env) -> str:
     if chart_id in used:
         raise BuildError(path, line, f'chart "{chart_id}" is placed twice (hint: each chart appears once per page)')
     used.append(chart_id)
-    return figure_html(figures[chart_id])
+    token.meta["figure"] = figures[chart_id]
+
+
+def _render_chart(self, tokens, idx, options, env) -> str:
+    return figure_html(tokens[idx].meta["figure"])
 
 
 def frame_html(fig, placeholder: str | None = None, steps=None, initial: int | None = None,
@@ -121,4 +127,5 @@ def figure_html(fig) -> str:
 
 def charts_plugin(md: MarkdownIt) -> None:
     md.block.ruler.before("paragraph", "chart", _chart_rule, {"alt": ["paragraph"]})
+    on_token(md, "chart", _resolve_chart)
     md.add_render_rule("chart", _render_chart)

@@ -1,7 +1,9 @@
 """Citations: `[@key]` and `[@a; @b]`, numbered by first use, from references.bib.
 
-Parsing makes a `citation` token with meta["keys"]; rendering numbers the keys in reading order
-(env["citations"] keeps the order and every use, for the References section's back-links).
+Parsing makes a `citation` token with meta["keys"]; at parse time, once the tokens are in reading
+order (builder.markdown.resolve), each key is checked against env["refs"] and numbered by first
+use: env["citations"] keeps the order and every use, for the References section's back-links,
+and meta["cites"] the (key, number, anchor) of each key. Rendering only formats meta["cites"].
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from markdown_it.rules_inline import StateInline
 
 from builder.errors import BuildError, did_you_mean
 from builder.markdown.lines import line_of
+from builder.markdown.resolve import on_token
 
 ITEM = re.compile(r"^@([A-Za-z0-9_][A-Za-z0-9_:.\-/]*)$")
 
@@ -47,11 +50,10 @@ def _citation_rule(state: StateInline, silent: bool) -> bool:
     return True
 
 
-def _render_citation(self, tokens, idx, options, env) -> str:
+def _resolve_citation(tokens, idx, env) -> None:
     token = tokens[idx]
     refs = env["refs"]
     order: dict = env.setdefault("citations", {})
-    links = []
     if token.meta.get("unclosed"):
         raise BuildError(
             env.get("path"), line_of(token),
@@ -64,22 +66,29 @@ def _render_citation(self, tokens, idx, options, env) -> str:
             env.get("path"), line_of(token),
             f'malformed citation "[{shown}]" (hint: write [@key] or [@a; @b])',
         )
+    cites = []
     for key in token.meta["keys"]:
         if key not in refs:
             raise BuildError(
                 env.get("path"), line_of(token), f'unknown citation key "{key}"' + did_you_mean(key, refs)
             )
         uses = order.setdefault(key, [])
-        number = list(order).index(key) + 1
         anchor = f"cite-{key}-{len(uses) + 1}"
         uses.append(anchor)
-        links.append(
-            f'<a class="cite-link popup-trigger" href="#ref-{html.escape(key)}" id="{html.escape(anchor)}" '
-            f'data-popup="ref-{html.escape(key)}" aria-describedby="ref-{html.escape(key)}">{number}</a>'
-        )
+        cites.append((key, list(order).index(key) + 1, anchor))
+    token.meta["cites"] = cites
+
+
+def _render_citation(self, tokens, idx, options, env) -> str:
+    links = [
+        f'<a class="cite-link popup-trigger" href="#ref-{html.escape(key)}" id="{html.escape(anchor)}" '
+        f'data-popup="ref-{html.escape(key)}" aria-describedby="ref-{html.escape(key)}">{number}</a>'
+        for key, number, anchor in tokens[idx].meta["cites"]
+    ]
     return '<span class="citation">[' + ", ".join(links) + "]</span>"
 
 
 def citations_plugin(md: MarkdownIt) -> None:
     md.inline.ruler.before("link", "citation", _citation_rule)
+    on_token(md, "citation", _resolve_citation)
     md.add_render_rule("citation", _render_citation)

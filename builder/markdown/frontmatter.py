@@ -3,6 +3,10 @@
 Read with a strict loader: a key given twice, a date that is not in the calendar (2026-02-30)
 or any value YAML cannot construct is an error at its line, as is a url that is not safe to
 put in the page (builder.urls).
+
+`front_matter_plugin` reads it once, while parsing: a block rule takes the lines
+`split_front_matter` finds (so the page's body starts where the data ends), and a core rule
+right after block parsing checks them and puts the data in env["front"].
 """
 from __future__ import annotations
 
@@ -10,6 +14,9 @@ import datetime as dt
 import re
 
 import yaml
+from markdown_it import MarkdownIt
+from markdown_it.rules_block import StateBlock
+from markdown_it.rules_core import StateCore
 from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode
 
@@ -103,6 +110,11 @@ def _load(raw: str, path) -> tuple[object, dict]:
 
 def parse_front_matter(text: str, path) -> dict:
     raw, body_line = split_front_matter(text)
+    return front_matter_data(raw, body_line, path)
+
+
+def front_matter_data(raw: str | None, body_line: int, path) -> dict:
+    """The checked data of split_front_matter's (raw, body_line)."""
     if raw is None:
         raise BuildError(path, 1, 'missing front matter (hint: start the file with "---", "title: ...", "---")')
     if body_line == 0:
@@ -139,6 +151,40 @@ def parse_front_matter(text: str, path) -> dict:
         if not (isinstance(data.get(key), str) and data[key].strip()):
             raise BuildError(path, lines.get(key, 2), f'front matter has no "{key}" (hint: add "{key}: ...")')
     return data
+
+
+def _front_matter_rule(state: StateBlock, start: int, end: int, silent: bool) -> bool:
+    """The lines from the first `---` to the closing `---` or `...` (all of them if it is never
+    closed), as one hidden token: content is the YAML, meta["body_line"] split_front_matter's."""
+    if start != 0 or state.parentType != "root":
+        return False
+    raw, body_line = split_front_matter(state.src)
+    if raw is None:
+        return False
+    if silent:
+        return True
+    token = state.push("front_matter", "", 0)
+    token.hidden = True
+    token.block = True
+    token.content = raw
+    token.meta = {"body_line": body_line}
+    state.line = body_line - 1 if body_line else end
+    token.map = [start, state.line]
+    return True
+
+
+def _read(state: StateCore) -> None:
+    tokens = state.tokens
+    if tokens and tokens[0].type == "front_matter":
+        raw, body_line = tokens[0].content, tokens[0].meta["body_line"]
+    else:
+        raw, body_line = None, 1
+    state.env["front"] = front_matter_data(raw, body_line, state.env.get("path"))
+
+
+def front_matter_plugin(md: MarkdownIt) -> None:
+    md.block.ruler.before("table", "front_matter", _front_matter_rule)
+    md.core.ruler.after("block", "front_matter_read", _read)
 
 
 def _author(author, path, line: int) -> dict:

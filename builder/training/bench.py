@@ -79,12 +79,8 @@ def matmul_gflops(n: int, repeats: int) -> float:
 
 
 def run(quick: bool = False) -> list[dict]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with trainer.one_thread():
         return measure(quick)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def measure(quick: bool) -> list[dict]:

@@ -13,20 +13,10 @@ from pathlib import Path
 
 from builder.errors import BuildError, closest, did_you_mean, read_source
 from builder.paths import ROOT, content_dir
+from builder.training.experiments import KINDS
+from builder.training.settings import OMITTED, Setting, check_value
 
 PROFILES = ("full", "quick")  # "full" is the table itself; other profiles are sub-tables
-OMITTED = "<omitted>"  # a Setting default: left out of the resolved spec unless given
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One key of a schema: its type, default (None means required) and an optional check."""
-    type: str  # "int", "float", "bool", "str", "seed" (an int or a list of ints);
-    # "grid T": a sweep setting, one T or a list of T (an axis of the grid); "tables": a list of tables
-    default: object = None
-    check: object = None  # value -> error message or None
-    choices: tuple = ()
-    doc: str = ""
 
 
 @dataclass(frozen=True)
@@ -40,7 +30,6 @@ class Experiment:
 
     def resolve(self, profile: str = "full") -> dict:
         """All settings of one profile, defaults filled in: the spec that is hashed and trained."""
-        from builder.training.experiments import KINDS
         if profile not in PROFILES:
             raise BuildError(self.path, None, f'unknown profile "{profile}"'
                              + did_you_mean(profile, PROFILES))
@@ -79,42 +68,6 @@ def locate(text: str, table: str, key: str | None = None) -> int | None:
     return None
 
 
-def check_value(setting: Setting, value) -> str | None:
-    """Why `value` is not valid for `setting`, or None when it is."""
-    kind = setting.type
-    if kind.startswith("grid "):  # a sweep setting: one value, or a list of values (an axis)
-        values = value if isinstance(value, list) else [value]
-        if not values:
-            return "must not be an empty list"
-        inner = Setting(kind[5:], setting.default, setting.check, setting.choices, setting.doc)
-        for one in values:
-            problem = check_value(inner, one)
-            if problem:
-                return problem if len(values) == 1 else f"values {problem}"
-        return None
-    ok = {
-        "int": isinstance(value, int) and not isinstance(value, bool),
-        "float": isinstance(value, (int, float)) and not isinstance(value, bool),
-        "bool": isinstance(value, bool),
-        "str": isinstance(value, str),
-        "seed": (isinstance(value, int) and not isinstance(value, bool)) or (
-            isinstance(value, list) and len(value) > 0
-            and all(isinstance(v, int) and not isinstance(v, bool) for v in value)),
-        "tables": isinstance(value, list) and len(value) > 0 and all(isinstance(v, dict) and v for v in value),
-    }[kind]
-    if not ok:
-        wanted = {"int": "an integer", "float": "a number", "bool": "true or false",
-                  "str": "a string", "seed": "an integer or a list of integers",
-                  "tables": "a list of tables like [{key = value}, ...]"}[kind]
-        return f"must be {wanted}, not {value!r}"
-    if setting.choices and value not in setting.choices:
-        return f"must be one of {', '.join(map(repr, setting.choices))}, not {value!r}" + (
-            did_you_mean(value, setting.choices) if isinstance(value, str) else "")
-    if setting.check is not None:
-        return setting.check(value)
-    return None
-
-
 def example(key: str, setting: Setting, value=None) -> str:
     """A hint for a wrong value: the form of a right one, or (a value of the right type that
     its check refuses) what the setting means."""
@@ -123,6 +76,8 @@ def example(key: str, setting: Setting, value=None) -> str:
     kind = setting.type[5:] if setting.type.startswith("grid ") else setting.type
     if setting.choices:
         shown = f"one of {', '.join(map(repr, setting.choices))}".replace("'", '"')
+        if kind == "names":
+            shown = f"a list of {shown}, each at most once"
     else:
         shown = {"int": "a whole number like 24", "float": "a number like 0.001", "bool": "true or false",
                  "str": 'text in "quotes"', "seed": "a seed like 0 or a list like [0, 1, 2]",
@@ -144,7 +99,6 @@ def validate(table: str, values: dict, schema: dict, path: str, text: str) -> No
 
 def parse(text: str, path: str = "content/experiments.toml") -> dict[str, Experiment]:
     """Every experiment in the TOML text, checked against its kind's schema."""
-    from builder.training.experiments import KINDS
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -197,7 +151,6 @@ _PARSED: dict[tuple, dict[str, Experiment]] = {}
 
 def load(root: Path = ROOT) -> dict[str, Experiment]:
     """The experiments of `root`/content/experiments.toml."""
-    from builder.training.experiments import KINDS
     file = content_dir(root) / "experiments.toml"
     shown = _shown(root)
     if not file.exists():

@@ -1,20 +1,29 @@
 """Experiment kinds: the settings each kind accepts, its algorithm version, and how to run it.
 
 A kind's `run(spec, ...)` turns a resolved spec (plain values from experiments.toml) into the
-arrays the freeze store keeps. Bump a kind's `version` whenever its training or its arrays change
-in a way a frozen artifact would not show: every artifact of that kind is then retrained.
+arrays the freeze store keeps, under the key `spec_key(spec)`. Bump a kind's `version` whenever
+its training or its arrays change in a way a frozen artifact would not show: every artifact of
+that kind is then retrained. To keep more without that, declare it per experiment instead: a
+modular experiment's `snapshot = ["embed"]` makes its checkpoints also keep the embedding, and
+only that experiment's key changes (left out, the setting is not in the spec at all).
+
+Imports run one way, each module importing only those before it: settings; tasks, models,
+trainer; experiments; config and sweep; then builder.freeze.
 """
 from __future__ import annotations
 
+import hashlib
+import itertools
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from builder.training import models, tasks, trainer
 from builder.errors import did_you_mean
-from builder.training.config import OMITTED, Setting, check_value
+from builder.training import models, tasks, trainer
+from builder.training.settings import OMITTED, Setting, check_value
 
 
 def positive(value):
@@ -61,13 +70,18 @@ MODULAR = {
     "regularizer": Setting("str", "l2", choices=("l2", "l1")),
     **OPTIMIZER,
     "checkpoints": Setting("int", 101, lambda v: None if v == 0 or v >= 2 else "must be 0 (no weights) or at least 2"),
+    # Omitted from the resolved spec unless written, so an experiment that keeps the default
+    # snapshot keeps its key, and one that asks for more gets a key (and artifact) of its own.
+    "snapshot": Setting("names", OMITTED, choices=tuple(models.SNAPSHOT_EXTRAS),
+                        doc="what each weight checkpoint keeps besides the collapsed matrices "
+                            "E W_in and W_out E^T (builder.training.models.SNAPSHOT_EXTRAS)"),
 }
 
 
 # kind = "circle": the modular task with the embedding fixed on the unit circle (section 4).
 CIRCLE = {key: setting for key, setting in MODULAR.items()
           if key not in ("embed", "tied_embedding", "tied_in_projection", "collapsed_input",
-                         "collapsed_output")}
+                         "collapsed_output", "snapshot")}
 
 
 def check_modular(spec: dict):
@@ -79,6 +93,8 @@ def check_modular(spec: dict):
     for key in ("metrics", "checkpoints"):
         if spec[key] > spec["steps"] + 1:
             return key, f"{key} = {spec[key]} is more than steps + 1 = {spec['steps'] + 1}"
+    if spec.get("snapshot") and spec["checkpoints"] == 0:
+        return "snapshot", "snapshot asks for weights at checkpoints, but checkpoints = 0 keeps none"
     return None
 
 
@@ -89,7 +105,8 @@ def model_config(spec: dict) -> models.ModelConfig:
     return models.ModelConfig(
         n_in=spec["p"], n_out=spec["p"], embed=spec["embed"], hidden=spec["hidden"],
         tied_embedding=spec["tied_embedding"], tied_in_projection=spec["tied_in_projection"],
-        collapsed_input=spec["collapsed_input"], collapsed_output=spec["collapsed_output"])
+        collapsed_input=spec["collapsed_input"], collapsed_output=spec["collapsed_output"],
+        snapshot_extra=tuple(spec.get("snapshot", ())))
 
 
 def train_config(specs: list[dict]) -> trainer.TrainConfig:
@@ -122,7 +139,7 @@ def per_seed(spec: dict) -> list[dict]:
 
 # Stored precision: losses keep float32 (they fall to ~1e-7, below float16's resolution);
 # weight checkpoints become float16 (3 significant digits, far finer than a heatmap's colours).
-FLOAT16 = ("w_in", "w_in_a", "w_in_b", "w_out")
+FLOAT16 = ("w_in", "w_in_a", "w_in_b", "w_out", "embed", "embed_in", "embed_out")
 
 
 def finish(out: dict[str, np.ndarray], single: bool) -> dict[str, np.ndarray]:
@@ -219,6 +236,12 @@ def grid(setting: Setting) -> Setting:
     return Setting(f"grid {kind}", setting.default, setting.check, setting.choices, setting.doc)
 
 
+# Settings of the sweep itself; every other setting belongs to the runs.
+SWEEP_SETTINGS = ("of", "shard_size", "curve_points", "kind", "cases")
+# Run settings a sweep does not take: its shards keep sweep.KEPT of each run's checkpoints.
+NOT_SWEPT = ("snapshot",)
+
+
 # kind = "sweep": three settings of its own, `of` (the kind of its runs), and that kind's run
 # settings, each a single value or a list (an axis of the grid). The schema depends on `of`.
 SWEEP_OWN = {
@@ -250,19 +273,39 @@ def sweep_schema(values: dict) -> dict[str, Setting]:
     of = values.get("of", SWEEP_OWN["of"].default)
     # an unknown `of` accepts every run kind's settings, so the error is about `of` itself
     kinds = [of] if of in SWEEP_OWN["of"].choices else SWEEP_OWN["of"].choices
-    runs = {key: setting for k in kinds for key, setting in KINDS[k].schema.items()}
+    runs = {key: setting for k in kinds for key, setting in KINDS[k].schema.items()
+            if key not in NOT_SWEPT}
     cases = Setting("tables", OMITTED, lambda v: check_cases(v, runs, values),
                     doc="the first axis: each table sets several run settings at once")
     return {**SWEEP_OWN, "cases": cases, **{key: grid(setting) for key, setting in runs.items()}}
 
 
+def expand(spec: dict) -> tuple[dict, list[dict], list[dict]]:
+    """(axes, runs, points) of a resolved sweep spec: the grid's axes, one run spec per grid
+    point (first axis slowest) and each run's axis values.
+
+    `cases` (a list of tables, each setting several run settings at once) is the first axis,
+    "case", valued by its index: e.g. one case per architecture, as the switches that make it.
+    """
+    shared = {k: v for k, v in spec.items() if k not in SWEEP_SETTINGS}
+    axes = {"case": list(range(len(spec["cases"])))} if spec.get("cases") else {}
+    axes.update({k: v for k, v in shared.items() if isinstance(v, list)})
+    runs, points = [], []
+    for values in itertools.product(*axes.values()):
+        point = dict(zip(axes, values))
+        case = spec["cases"][point["case"]] if "case" in point else {}
+        run = {**shared, **{k: v for k, v in point.items() if k != "case"}, **case, "kind": spec["of"]}
+        runs.append(dict(sorted(run.items())))
+        points.append(point)
+    return axes, runs, points
+
+
 def check_sweep(spec: dict):
     """The first run setting that is wrong in combination, as check_parity sees it."""
-    from builder.training import sweep
     for key in ("steps", "metrics"):
         if isinstance(spec[key], list):
             return key, f"{key} cannot be an axis: every run of a sweep logs the same steps"
-    _, runs, _ = sweep.expand(spec)
+    _, runs, _ = expand(spec)
     for run_spec in runs:
         problem = KINDS[spec["of"]].check(run_spec)
         if problem:
@@ -305,6 +348,13 @@ KINDS: dict[str, Kind] = {
     # proj_in (2 x hidden) and proj_out (hidden x 2) in float32.
     "circle": Kind(CIRCLE, 1, check_modular, run_modular),
 }
+
+
+def spec_key(spec: dict) -> str:
+    """sha256 of a resolved spec and its kind's algorithm version: the key of a frozen artifact
+    (builder.freeze) and of each run of a sweep's shards (builder.training.sweep)."""
+    payload = {"spec": spec, "algorithm_version": KINDS[spec["kind"]].version}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
 def run(spec: dict, *, state_path: Path | None = None, state_key: str = "",

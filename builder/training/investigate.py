@@ -166,8 +166,8 @@ class Log:
         tmp.replace(self.path)
 
 
+@trainer.one_thread()
 def run_variant(name: str, steps: int | None = None, seeds=SEEDS) -> dict:
-    torch.set_num_threads(1)
     s = settings(name, steps)
     spec = base_spec()
     specs = [{**spec, "seed": seed, "steps": s["steps"], "eps": s["eps"],
@@ -314,15 +314,29 @@ def report() -> str:
                 f"{fs['by_50k']}) | {fs['first_median']:.0f} ({fs['first_range'][0]}-"
                 f"{fs['first_range'][1]}) | " + " / ".join(
                     fmt(fs[f'median_test_loss_{k}k']) for k in (2, 10, 20)) + " | | | | |")
-    every = frozen_control(range(1, 65))
-    fa = summarize(every["metric_step"], every["test_loss"], 50000)
-    summary["frozen seeds 1-64"] = fa
-    rows.append(f"| frozen sister runs, seeds 1-64 | 64 | 50,000 | {fa['by_10k']} / {fa['by_20k']}"
-                f" / {fa['by_30k']} (by 40k {fa['by_40k']}, 50k {fa['by_50k']}) | "
-                f"{fa['first_median']:.0f} ({fa['first_range'][0]}-{fa['first_range'][1]}) | "
-                + " / ".join(fmt(fa[f'median_test_loss_{k}k']) for k in (2, 10, 20)) + " | | | | |")
-    rows.append("| reference sweep (issue 19) | 450 | 50,000 | - / 27% / 58% (by 40k 82%, 50k "
-                "445) | - | 1.40 / 0.81 / 0.25 | | | | |")
+    for last in (64, 128):  # the first 64 sister runs, then all of them
+        every = frozen_control(range(1, last + 1))
+        if len(every["seeds"]) < last:
+            continue
+        fa = summarize(every["metric_step"], every["test_loss"], 50000)
+        summary[f"frozen seeds 1-{last}"] = fa
+        rows.append(f"| frozen sister runs, seeds 1-{last} | {last} | 50,000 | {fa['by_10k']} / {fa['by_20k']}"
+                    f" / {fa['by_30k']} (by 40k {fa['by_40k']}, 50k {fa['by_50k']}) | "
+                    f"{fa['first_median']:.0f} ({fa['first_range'][0]}-{fa['first_range'][1]}) | "
+                    + " / ".join(fmt(fa[f'median_test_loss_{k}k']) for k in (2, 10, 20)) + " | | | | |")
+    partial = OUT / "sequential.partial.json"
+    if partial.exists() and not (OUT / "sequential.json").exists():  # the reference order, unfinished
+        r = json.loads(partial.read_text())
+        sm = summarize(r["metric_step"], r["test_loss"], r["reached_step"])
+        summary["sequential (partial)"] = sm
+        rows.append(f"| sequential, unfinished (reached step {r['reached_step']:,}) | {sm['n']} | "
+                    f"{r['reached_step']:,} | - | - | {fmt(sm['median_test_loss_2k'])} / - / - | | | | "
+                    f"{r['cpu_s']:.0f} |")
+    ref = REFERENCE
+    rows.append(f"| reference sweep (issue 19) | {ref['n']} | 50,000 | - / "
+                + " / ".join(f"{ref['share_by'][k]:.0%}" for k in ("20k", "30k"))
+                + f" (by 40k {ref['share_by']['40k']:.0%}, 50k {ref['by_50k']}) | - | "
+                + " / ".join(f"{ref['median_test_loss'][k]:.2f}" for k in ("2k", "10k", "20k")) + " | | | | |")
     (OUT / "summary.json").write_text(json.dumps(summary, indent=1))
     return "\n".join(rows)
 
@@ -355,9 +369,9 @@ def rel_diff(a: dict, b: dict) -> float:
 
 
 @trainer.keeps_denormal_mode
+@trainer.one_thread()
 def adamw_check(seed: int = 1, steps: int = 300) -> dict:
     """Our batched trainer and adamw_ against torch.optim.AdamW, step for step, on one model."""
-    torch.set_num_threads(1)
     spec = {**base_spec(), "seed": seed, "steps": steps, "metrics": 2, "checkpoints": 0}
     data = tasks.modular_addition(spec["p"], spec["train_fraction"], spec["split_seed"])
     model = experiments.model_config(spec)
@@ -397,10 +411,10 @@ def adamw_check(seed: int = 1, steps: int = 300) -> dict:
     return out
 
 
+@trainer.one_thread()
 def adamw_by_step(seed: int = 1, record=(1, 10, 100, 200, 300)) -> dict:
     """Our trainer against torch.optim.AdamW (same forward and loss) after each of `record` steps:
     where they part, and how fast the parting grows."""
-    torch.set_num_threads(1)
     spec = {**base_spec(), "seed": seed, "metrics": 2, "checkpoints": 0}
     data = tasks.modular_addition(spec["p"], spec["train_fraction"], spec["split_seed"])
     model = experiments.model_config(spec)
@@ -472,11 +486,11 @@ def partial(name: str, steps: int) -> dict:
     return out
 
 
+@trainer.one_thread()
 def batch_check(steps: int = 2000) -> dict:
     """Is the control the frozen algorithm? Seeds 1-8 as one batch (as the frozen shard all-0
     trained them) and seeds 1-16 as one batch without the probe, each against the collapsed input
     matrix the frozen shard / the control run kept at `steps` (float16)."""
-    torch.set_num_threads(1)
     spec = base_spec()
     data = tasks.modular_addition(spec["p"], spec["train_fraction"], spec["split_seed"])
     model = experiments.model_config(spec)
@@ -498,6 +512,7 @@ def batch_check(steps: int = 2000) -> dict:
     return out
 
 
+@trainer.one_thread()  # every command trains or replays training: on one thread (see trainer)
 def main(argv: list[str]) -> None:
     if not argv:
         print(__doc__)
@@ -519,7 +534,6 @@ def main(argv: list[str]) -> None:
         model = experiments.model_config(spec)
         cfg = experiments.train_config([{**spec, "seed": s} for s in SEEDS])
         train_set = (model.encode(data.train_x), data.train_y)
-        torch.set_num_threads(1)
         torch.set_flush_denormal(True)
         rows = {}
         for f in argv[1:]:
@@ -535,7 +549,6 @@ def main(argv: list[str]) -> None:
         (OUT / "adamw_check.json").write_text(json.dumps(result, indent=1))
         print(json.dumps(result["ours_vs_torch_adamw_by_step"], indent=1))
     elif argv[0] == "subnormals":  # trainer states
-        torch.set_num_threads(1)
         (OUT / "subnormals.json").write_text(json.dumps(subnormal_check(argv[1:]), indent=1))
     elif argv[0] == "partial":  # NAME STEPS
         r = partial(argv[1], int(argv[2]))

@@ -55,6 +55,7 @@ class ModelConfig:
     collapsed_output: bool = False
     circle_embedding: bool = False
     sequential: bool = False
+    snapshot_extra: tuple[str, ...] = ()  # what checkpoints keep beyond snapshot()'s default
 
     @property
     def embed_in(self) -> int:
@@ -68,6 +69,11 @@ class ModelConfig:
         if self.circle_embedding and (self.embed != 2 or not self.tied_embedding
                                       or self.collapsed_input or self.collapsed_output):
             raise ValueError("a circle embedding is tied, 2 wide and has both projections")
+        unknown = [name for name in self.snapshot_extra if name not in SNAPSHOT_EXTRAS]
+        if unknown:
+            raise ValueError(f"no snapshot field {unknown[0]!r} (there are {', '.join(SNAPSHOT_EXTRAS)})")
+        if self.circle_embedding and "embed" in self.snapshot_extra:
+            raise ValueError("a circle embedding is fixed, not learned: there is none to snapshot")
         if self.tied_embedding and self.embed_in != self.embed_out:
             raise ValueError(
                 "a tied embedding with one collapsed side needs embed == hidden "
@@ -222,18 +228,34 @@ def weight_norms(params: dict[str, torch.Tensor]):
     return flat.abs().sum(dim=1), flat.square().sum(dim=1).sqrt()
 
 
+def embedding(params: dict[str, torch.Tensor], cfg: ModelConfig) -> dict[str, torch.Tensor]:
+    """The learned embedding itself: embed (M, p, embed), or embed_in and embed_out if untied."""
+    names = ("embed",) if cfg.tied_embedding else ("embed_in", "embed_out")
+    return {name: params[name].detach() for name in names}
+
+
+# Fields an experiment may ask its checkpoints to keep besides the default (its `snapshot`
+# setting in experiments.toml, e.g. snapshot = ["embed"]): name -> (params, cfg) -> arrays.
+SNAPSHOT_EXTRAS = {"embed": embedding}
+
+
 def snapshot(params: dict[str, torch.Tensor], cfg: ModelConfig) -> dict[str, torch.Tensor]:
-    """What a weight checkpoint keeps: the collapsed matrices, (M, p, hidden) each.
+    """What a weight checkpoint keeps: the collapsed matrices, (M, p, hidden) each, then the
+    extra fields cfg.snapshot_extra names (SNAPSHOT_EXTRAS).
 
     w_in is E W_in (with an untied in-projection: w_in_a and w_in_b); w_out is (W_out E^T)^T.
     """
     in_a, in_b, out = collapsed(params, cfg)
     if cfg.circle_embedding:  # also the two small projections themselves
-        return {"w_in": in_a, "w_out": out, "proj_in": params["w_in"].detach(),
+        kept = {"w_in": in_a, "w_out": out, "proj_in": params["w_in"].detach(),
                 "proj_out": params["w_out"].detach()}
-    if cfg.collapsed_input or cfg.tied_in_projection:
-        return {"w_in": in_a, "w_out": out}
-    return {"w_in_a": in_a, "w_in_b": in_b, "w_out": out}
+    elif cfg.collapsed_input or cfg.tied_in_projection:
+        kept = {"w_in": in_a, "w_out": out}
+    else:
+        kept = {"w_in_a": in_a, "w_in_b": in_b, "w_out": out}
+    for name in cfg.snapshot_extra:
+        kept.update(SNAPSHOT_EXTRAS[name](params, cfg))
+    return kept
 
 
 @dataclass(frozen=True)

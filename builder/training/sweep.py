@@ -6,12 +6,12 @@
     hidden = [16, 32, 64]          # a list is an axis of the grid; a single value is shared
     seed = [0, 1, 2]
 
-`plan(spec)` expands the grid (the product of the axes, first axis slowest) into run specs of the
-`of` kind, groups the runs that differ only in settings the kind can vary per model (seed, lr,
-weight decay: the same tensor shapes), and cuts each group into cache-sized shards. A shard is
-the unit of work: it trains as one batch and its summaries are saved as soon as it finishes (by
-the caller of `execute`, see builder.freeze), so a killed sweep loses at most the shards in
-flight, and those resume from their partial state. Every shard has a key (the hash of its runs'
+`plan(spec)` expands the grid (experiments.expand: the product of the axes, first axis slowest)
+into run specs of the `of` kind, groups the runs that differ only in settings the kind can vary
+per model (seed, lr, weight decay: the same tensor shapes), and cuts each group into cache-sized
+shards. A shard is the unit of work: it trains as one batch and its summaries are saved as soon
+as it finishes (by the caller of `execute`, see builder.freeze), so a killed sweep loses at most
+the shards in flight, and those resume from their partial state. Every shard has a key (the hash of its runs'
 specs), so a finished shard is never trained twice and a changed grid retrains only what changed.
 
 Per run we keep a summary: the minimum train and test loss over the logged steps, the largest
@@ -22,7 +22,6 @@ also keeps the checkpointed weight matrices (KEPT, float16) and `checkpoint_step
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import os
 import time
@@ -32,10 +31,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from builder.training.experiments import KINDS
+from builder.training.experiments import KINDS, expand, spec_key
+from builder.training.trainer import one_thread, schedule
 
-# Settings of the sweep itself; every other setting belongs to the runs.
-SWEEP_SETTINGS = ("of", "shard_size", "curve_points", "kind", "cases")
 # Bump when the summary arrays change: every shard is then retrained.
 SUMMARY_VERSION = 1
 # The train loss is floored here before dividing: a float32 loss can underflow to exactly 0.
@@ -69,32 +67,6 @@ class Plan:
     shards: list  # cheapest first
     curve_points: int
     steps: int
-
-
-def spec_key(spec: dict) -> str:
-    """sha256 of a resolved spec and its kind's algorithm version (as builder.freeze.spec_key)."""
-    payload = {"spec": spec, "algorithm_version": KINDS[spec["kind"]].version}
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-
-
-def expand(spec: dict) -> tuple[dict, list[dict], list[dict]]:
-    """(axes, runs, points): the grid's axes, one run spec per grid point (first axis slowest)
-    and each run's axis values.
-
-    `cases` (a list of tables, each setting several run settings at once) is the first axis,
-    "case", valued by its index: e.g. one case per architecture, as the switches that make it.
-    """
-    shared = {k: v for k, v in spec.items() if k not in SWEEP_SETTINGS}
-    axes = {"case": list(range(len(spec["cases"])))} if spec.get("cases") else {}
-    axes.update({k: v for k, v in shared.items() if isinstance(v, list)})
-    runs, points = [], []
-    for values in itertools.product(*axes.values()):
-        point = dict(zip(axes, values))
-        case = spec["cases"][point["case"]] if "case" in point else {}
-        run = {**shared, **{k: v for k, v in point.items() if k != "case"}, **case, "kind": spec["of"]}
-        runs.append(dict(sorted(run.items())))
-        points.append(point)
-    return axes, runs, points
 
 
 def batch_cost(run: dict) -> int:
@@ -152,7 +124,7 @@ def curve_picks(n_logged: int, curve_points: int) -> np.ndarray:
 
 def curve_step(spec: dict) -> np.ndarray:
     """The training steps of a sweep's down-sampled curves."""
-    logged = np.unique(np.round(np.linspace(0, spec["steps"], spec["metrics"])).astype(np.int64))
+    logged = schedule(spec["steps"], spec["metrics"])
     return logged[curve_picks(len(logged), spec["curve_points"])]
 
 
@@ -194,10 +166,9 @@ def run_shard(plan: Plan, shard: Shard, *, state_path: Path | None = None,
 
 def _ray_shard(plan: Plan, shard: Shard, device: str):
     """A Ray task: one thread, as the local executor (the trainer's flush reaches one thread)."""
-    import torch
-    torch.set_num_threads(1)
-    start = time.perf_counter()
-    return run_shard(plan, shard, device=device), time.perf_counter() - start
+    with one_thread():
+        start = time.perf_counter()
+        return run_shard(plan, shard, device=device), time.perf_counter() - start
 
 
 def _alive(pid: int) -> bool:

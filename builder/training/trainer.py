@@ -14,6 +14,7 @@ uninterrupted run. A kill loses at most the steps since the last save.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
@@ -29,6 +30,14 @@ from builder.training import models
 from builder.training.tasks import Dataset
 
 
+def schedule(steps: int, count: int) -> np.ndarray:
+    """`count` logging steps spread evenly from 0 to `steps`, both ends included (int64).
+
+    The one logging schedule: the trainer's metrics and checkpoints, a sweep's curves
+    (builder.training.sweep.curve_step) and the figures' checkpoint steps all use it."""
+    return np.unique(np.round(np.linspace(0, steps, count)).astype(np.int64))
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     steps: int
@@ -42,8 +51,8 @@ class TrainConfig:
     n_checkpoints: int = 101
 
     def schedule(self, count: int) -> np.ndarray:
-        """`count` logging steps spread evenly from 0 to `steps`, both ends included."""
-        return np.unique(np.round(np.linspace(0, self.steps, count)).astype(np.int64))
+        """`count` logging steps of this run (see `schedule`)."""
+        return schedule(self.steps, count)
 
 
 METRICS = ("train_loss", "test_loss", "train_acc", "test_acc", "l1_norm", "l2_norm")
@@ -132,6 +141,21 @@ def flushing_denormals() -> bool:
     return bool(torch.tensor([1e-39], dtype=torch.float32).mul(1.0).item() == 0.0)
 
 
+@contextlib.contextmanager
+def one_thread():
+    """Run the block on one torch thread, then give the caller's thread count back.
+
+    The trainer flushes subnormal floats to zero (see `train`), which only reaches the calling
+    thread: with worker threads the late, tiny-gradient phase runs ~20x slower. Every frozen
+    artifact is trained inside this."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def keeps_denormal_mode(fn):
     """Decorator: whatever `fn` does with torch.set_flush_denormal, the caller's mode comes back.
 
@@ -168,7 +192,7 @@ def train(data: Dataset, model, cfg: TrainConfig, *,
     """
     # Once the training loss is tiny, softmax gradients are subnormal floats, which make CPU
     # arithmetic up to 30x slower; flushing them to zero changes nothing visible. (It only reaches
-    # the calling thread: run training with torch.set_num_threads(1), see builder.freeze.)
+    # the calling thread: run training inside `one_thread()`, as builder.freeze does.)
     torch.set_flush_denormal(flush_denormal)
     state = load_state(state_path, state_key) or fresh_state(model, cfg)
     started = time.perf_counter()
