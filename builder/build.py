@@ -27,6 +27,7 @@ from builder.errors import BuildError, did_you_mean, read_source
 from builder.figures import Registry, default_registry
 from builder.markdown import Document, make_parser, render_markdown
 from builder.render.assets import write_assets
+from builder.render import interactions
 from builder.render.charts import VERSION as CHARTS_VERSION
 from builder.markdown.charts import frame_html
 from builder.render.charts import (NARROW, PHONE_WIDTH, ChartCache, CompiledChart, bound_signals, placeholder_html, register_script,
@@ -149,7 +150,7 @@ class Builder:
         except Exception as exc:  # a figure module bug: say which figure, keep it one line
             raise BuildError(*_source_of(make), f'figure "{fig.id}" failed: {type(exc).__name__}: {exc} '
                              "(hint: call its function alone in Python to see the traceback)") from exc
-        return self.charts.compile(fig.id, spec, steps, fig.hover, fig.demand, inputs=inputs, **options)
+        return self.charts.compile(fig.id, spec, interactions.figure_values(fig, steps), inputs=inputs, **options)
 
     def _page_data(self, doc: Document, tables: dict) -> dict:
         """The small index the page's glue works from (the charts' specs are files of their
@@ -164,14 +165,7 @@ class Builder:
                 live.setdefault(f"{reg.figures[c].section}.{sig['name']}", c)
         wanted = set(re.findall(r'data-section="([^"]+)" data-signal="([^"]+)"', doc.html))
         return {
-            "charts": {c: {"section": reg.figures[c].section, "scrub": reg.figures[c].scrub,
-                           "follow": reg.figures[c].follow, "shares": list(reg.figures[c].shares),
-                           "limits": [list(lim) for lim in reg.figures[c].limits],
-                           "mirrors": [list(m) for m in reg.figures[c].mirrors],
-                           "variants": self.compiled[c].has_variants,
-                           "tables": tables.get(c, []),
-                           **({"narrow": {"media": self.compiled[c].media, "tables": tables.get(c + NARROW, [])}}
-                              if self.compiled[c].narrow is not None else {})} for c in doc.charts},
+            "charts": {c: interactions.page_entry(reg.figures[c], self.compiled[c], tables) for c in doc.charts},
             "live": {f"{sec}.{sig}": live[f"{sec}.{sig}"] for sec, sig in sorted(wanted) if f"{sec}.{sig}" in live},
             "sections": {
                 k: {"steps": list(reg.sections[k].steps), "initial": reg.sections[k].initial}
@@ -373,8 +367,7 @@ def _check_same_params(fig, wide: CompiledChart, narrow: CompiledChart) -> None:
     """A narrow layout has every param of the wide one that the page or the reader sets (the
     section's state, inputs, shared and mirrored params), so it behaves the same."""
     names = {s["name"] for s in narrow.vega.get("signals", [])}
-    used = {"step", "neuron", "run", "demand", *fig.shares, *(n for m in fig.mirrors for n in m),
-            *(n for lim in fig.limits for n in lim if isinstance(n, str))}
+    used = interactions.page_params(fig)
     wanted = [s["name"] for s in wide.vega.get("signals", []) if s["name"] in used or "bind" in s]
     missing = [n for n in wanted if n not in names]
     if missing:

@@ -22,7 +22,11 @@ class Figure:
     caption: str
     description: str  # text alternative for screen readers and the no-JS image
     make: Callable[[Path], object]  # project root -> an Altair chart, or a Vega-Lite dict (with_datasets)
-    scrub: bool = False  # pointer/keyboard on this chart sets the section's step
+    # How the chart behaves (builder.render.interactions has one class per kind: what each adds
+    # to the compiled chart and to the page). scrub: the name of the mark (alt.Chart(...)
+    # .properties(name=...)) along whose x scale pointer movement picks the section's step; the
+    # keyboard scrubs the chart too. None: not a scrubber.
+    scrub: str | None = None
     follow: bool = True  # redraw when the section's step changes (False: a scrub source only)
     hover: str | None = None  # datum field whose value hovering publishes as the `neuron` signal
     demand: str | None = None  # datum field naming the on-demand payload (with_demand) to load
@@ -100,17 +104,33 @@ def with_datasets(chart, datasets: dict) -> dict:
     return spec
 
 
+def declare(chart, key: str, values: dict) -> dict:
+    """A chart's Vega-Lite dict declaring an interaction that the chart carries itself: `values`
+    go under usermeta[key], which Vega-Lite passes through untouched, and the kind of
+    builder.render.interactions whose `meta` is `key` applies them to the compiled chart."""
+    spec = chart if isinstance(chart, dict) else chart.to_dict()
+    spec.setdefault("usermeta", {}).setdefault(key, {}).update(values)
+    return spec
+
+
+def with_params(chart, params):
+    """The chart with these params (alt.param: a value, an expression or an input) at its top
+    level, where Vega-Lite wants a plain param. Use add_params where it works; Altair's fails
+    (AttributeError) on a concat that holds a facet, so such a chart takes its params here."""
+    chart.params = [p.param for p in params]
+    return chart
+
+
 def with_vega_data(chart, tables: dict) -> dict:
     """A chart's Vega-Lite dict carrying tables for Vega expressions (`data('name')[i]`).
 
     Vega-Lite drops datasets no mark reads, so these ride in `usermeta` and the compiler
-    (builder.render.charts) moves them into the compiled Vega spec's `data`. Used by the heatmaps:
-    their cells are a fixed sequence whose colour a formula looks up in the packed table for the
-    current step, so scrubbing updates 3,216 cells in place instead of rebuilding them.
+    (builder.render.interactions.VegaData) moves them into the compiled Vega spec's `data`. Used
+    by the heatmaps: their cells are a fixed sequence whose colour a formula looks up in the
+    packed table for the current step, so scrubbing updates 3,216 cells in place instead of
+    rebuilding them.
     """
-    spec = chart if isinstance(chart, dict) else chart.to_dict()
-    spec.setdefault("usermeta", {}).setdefault("vegaData", {}).update(tables)
-    return spec
+    return declare(chart, "vegaData", tables)
 
 
 def with_demand(chart, payloads: dict) -> dict:
@@ -121,9 +141,7 @@ def with_demand(chart, payloads: dict) -> dict:
     the chart an alt.NamedData("demand") layer and a `demand` param). The first page load does
     not grow by these rows.
     """
-    spec = chart if isinstance(chart, dict) else chart.to_dict()
-    spec.setdefault("usermeta", {}).setdefault("demand", {}).update(payloads)
-    return spec
+    return declare(chart, "demand", payloads)
 
 
 def with_variants(chart, variants: dict) -> dict:
@@ -133,15 +151,12 @@ def with_variants(chart, variants: dict) -> dict:
     becomes a key, the page loads that file and swaps the named tables and signals in. Every
     variant, the one drawn first included, must have a file: the reader can switch back. The
     first page load does not grow by them."""
-    spec = chart if isinstance(chart, dict) else chart.to_dict()
-    spec.setdefault("usermeta", {}).setdefault("variants", {}).update(variants)
-    return spec
+    return declare(chart, "variants", variants)
 
 
 def with_signal_handlers(chart, handlers: dict) -> dict:
     """A chart's Vega-Lite dict whose params also react to events: name -> Vega `on` handlers,
     e.g. {"a": [{"events": {"signal": "total"}, "update": "..."}]}. Vega-Lite has no `on` for
-    plain params; the compiler (builder.render.charts) adds these to the compiled signals."""
-    spec = chart if isinstance(chart, dict) else chart.to_dict()
-    spec.setdefault("usermeta", {}).setdefault("signalOn", {}).update(handlers)
-    return spec
+    plain params; the compiler (builder.render.interactions.SignalHandlers) adds these to the
+    compiled signals."""
+    return declare(chart, "signalOn", handlers)

@@ -187,8 +187,7 @@ def circles_chart(root: Path, narrow: bool = False):
         x=x, y=y, text="label:N")
     unembed = alt.layer(twice_dots, ray, mid_dot, twice_labels).properties(
         **size, title=alt.Title("Answers at half angle", anchor="start", fontSize=12))
-    chart = alt.hconcat(embed, unembed, spacing=16 if narrow else 20)
-    chart.params = [p.param for p in params(bound=True)]
+    chart = alt.hconcat(embed, unembed, spacing=16 if narrow else 20).add_params(*params(bound=True))
     return with_signal_handlers(chart, handlers())
 
 
@@ -232,8 +231,7 @@ def neurons_chart(root: Path, narrow: bool = False):
     ring = _numbers().transform_calculate(x="cos(w * datum.c)", y="sin(w * datum.c)").mark_circle(size=8, color="#ddd").encode(x=x, y=y)
     outward = alt.layer(ring, arrows, total, target).properties(
         **size, title=alt.Title("Written at double angle", anchor="start", fontSize=12))
-    chart = alt.vconcat(alt.hconcat(inward, outward, spacing=16 if narrow else 24), bars, spacing=16)
-    chart.params = [p.param for p in params(bound=False)]
+    chart = alt.vconcat(alt.hconcat(inward, outward, spacing=16 if narrow else 24), bars, spacing=16).add_params(*params(bound=False))
     return chart.to_dict()
 
 
@@ -271,8 +269,7 @@ def outputs_chart(root: Path, narrow: bool = False):
     errors = alt.layer(errors, floor).properties(
         width=width, height=80, title=alt.Title(["Difference from a perfect cosine", "peaked at a + b"] if narrow else
                                                 "Difference from a perfect cosine peaked at a + b", anchor="start", fontSize=12))
-    chart = alt.vconcat(top, errors, spacing=12)
-    chart.params = [p.param for p in params(bound=False)]
+    chart = alt.vconcat(top, errors, spacing=12).add_params(*params(bound=False))
     return chart.to_dict()
 
 

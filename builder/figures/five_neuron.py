@@ -15,7 +15,7 @@ import numpy as np
 
 from builder import freeze
 from builder.figures import Animation, Figure, Section, with_datasets
-from builder.figures._common import accuracy_curves, checkpoint_steps, text_on
+from builder.figures._common import STEP_RULE, accuracy_curves, checkpoint_steps, text_on
 from builder.training import config
 
 EXPERIMENT = "five-neuron"
@@ -247,7 +247,7 @@ def figures() -> list[Figure]:
         Figure("five-neuron-accuracy", SECTION,
                "Accuracy of the five-neuron model on its 30% of pairs and on the rest. Move the pointer or use the arrow keys to pick a step.",
                "Line chart of train and test accuracy: both reach 100% within a few hundred steps.",
-               accuracy_chart, scrub=True, sources=src),
+               accuracy_chart, scrub=STEP_RULE, sources=src),
         Figure("five-neuron-weights", SECTION,
                "All 20 trained weights at the chosen step. Colours are relative to the step's largest weight: the weights keep growing.",
                "Two small heatmaps with their values: the 2 by 5 in-projection and the 5 by 2 out-projection.",

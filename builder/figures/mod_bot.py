@@ -16,9 +16,9 @@ import numpy as np
 from builder.analysis import fourier
 from builder import freeze
 from builder.figures import (Animation, Figure, Section, with_datasets, with_signal_handlers, with_variants,
-                             with_vega_data)
+                             with_params, with_vega_data)
 from builder.figures import mod_top
-from builder.figures._common import (CODES, LEVELS, TEST_COLOR, TRAIN_COLOR, checkpoint_steps, heatmap, curve_rows, heatmap_params, raster,
+from builder.figures._common import (CODES, STEP_RULE, LEVELS, TEST_COLOR, TRAIN_COLOR, checkpoint_steps, heatmap, curve_rows, heatmap_params, raster,
                                      loss_curves, packed, vmax_of)
 
 SECTION = "mod-bot"
@@ -298,11 +298,11 @@ def waves_chart(root: Path):
         columns=2, spacing={"row": 8, "column": 10},
     ).properties(title=alt.Title(alt.expr("waves_title"), anchor="start", fontSize=12))
     signals = tables["signals"]
-    chart.params = [p_.param for p_ in (
+    chart = chart.add_params(
         *run_params(root, r, **{k: v for k, v in signals.items() if k not in ("ck_every", "ck_last")}),
         alt.param(name="neuron", value=-1), alt.param(name="codes", value=CODES),
         alt.param(name="unwrap", value=True, bind=alt.binding_checkbox(
-            name="Inputs in the order k × input mod 67 (untick for 0, 1, 2, …) ")))]
+            name="Inputs in the order k × input mod 67 (untick for 0, 1, 2, …) ")))
     return each_run(root, with_vega_data(chart, tables["data"]), wave_tables)
 
 
@@ -362,14 +362,14 @@ def logits_chart(root: Path, narrow: bool = False):
                  f"'All neurons together: a + b = ' + a + ' + ' + b + ' = ' + {answer} + ' (mod {p})'"), anchor="start", fontSize=12))
     chart = alt.vconcat(per_group, total, spacing=16)
     signals = {k: v for k, v in tables["signals"].items() if k not in ("ck_every", "ck_last")}
-    chart.params = [p_.param for p_ in (
+    chart = with_params(chart, (
         *run_params(root, r, **signals),
         alt.param(name="a", value=10, bind=alt.binding_range(min=0, max=p - 1, step=1, name="a ")),
         alt.param(name="b", value=30, bind=alt.binding_range(min=0, max=p - 1, step=1, name="b ")),
         alt.param(name="unwrap", value=True, bind=alt.binding_checkbox(
             name="Each group's answers in the order k·(c − answer) mod 67, where its logits are one cosine "
                  "(untick for c = 0, 1, 2, …: a zigzag) ")),
-        alt.param(name="codes", value=CODES))]
+        alt.param(name="codes", value=CODES)))
     return each_run(root, with_vega_data(chart, tables["data"]), logit_tables)
 
 
@@ -496,7 +496,7 @@ def figures() -> list[Figure]:
                "Train and test loss of the run shown in this section (at first the opening model; pick another under the last chart). "
                "Move the pointer or use the arrow keys to pick a step for the charts below.",
                "Line chart of train and test loss on a log scale: the train loss falls at once, the test loss only after about 25,000 steps.",
-               loss_chart, scrub=True, sources=src, narrow=lambda root: loss_chart(root, narrow=True)),
+               loss_chart, scrub=STEP_RULE, sources=src, narrow=lambda root: loss_chart(root, narrow=True)),
         Figure("mod-bot-waves", SECTION,
                "Each neuron's 67 input weights at the chosen step, grouped by the frequency it ends up using, with the inputs in "
                "the order k × input mod 67 (untick the box for 0, 1, 2, …). Hover a line to find that neuron in the other charts.",

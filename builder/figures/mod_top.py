@@ -14,7 +14,7 @@ import numpy as np
 from builder import freeze
 from builder.analysis import fourier
 from builder.figures import Animation, Figure, Section, with_datasets, with_vega_data
-from builder.figures._common import (TRAIN_COLOR, accuracy_curves, checkpoint_steps, heatmap, heatmap_params,
+from builder.figures._common import (STEP_RULE, TRAIN_COLOR, accuracy_curves, checkpoint_steps, heatmap, heatmap_params,
                                      packed, vmax_of)
 from builder.training import config
 
@@ -123,7 +123,7 @@ def figures() -> list[Figure]:
         Figure("mod-top-accuracy", SECTION,
                "Accuracy on the training pairs and on the held-out pairs. Move the pointer (or use the arrow keys) to pick a step.",
                "Line chart of train and test accuracy over 50,000 training steps: train accuracy reaches 100% early while test accuracy stays low, then test accuracy climbs to about 100% much later.",
-               accuracy_chart, scrub=True, sources=(EXPERIMENT,)),
+               accuracy_chart, scrub=STEP_RULE, sources=(EXPERIMENT,)),
         Figure("mod-top-weights", SECTION,
                "The model's 3,216 weights at the chosen step (orange positive, blue negative), neurons sorted by the frequency they end up using.",
                "Two heatmaps of 24 neurons by 67 numbers: the collapsed input and output weights, noisy early in training and striped with waves after the model generalizes.",

@@ -18,7 +18,7 @@ import numpy as np
 from builder import freeze
 from builder.analysis import fourier
 from builder.figures import Animation, Figure, Section, with_vega_data
-from builder.figures._common import accuracy_curves, checkpoint_steps, heatmap, heatmap_params, loss_curves, packed, vmax_of
+from builder.figures._common import STEP_RULE, accuracy_curves, checkpoint_steps, heatmap, heatmap_params, loss_curves, packed, vmax_of
 from builder.training import config
 
 
@@ -115,12 +115,12 @@ def figures() -> list[Figure]:
             Figure(f"open-q-mem-{r.key}-accuracy", r.section,
                    "Train and test accuracy. Move the pointer (or use the arrow keys) to pick a step for the heatmaps.",
                    f"Line chart of train and test accuracy of a small model that {r.what}.",
-                   lambda root, r=r: accuracy_chart(root, r), scrub=True, sources=src,
+                   lambda root, r=r: accuracy_chart(root, r), scrub=STEP_RULE, sources=src,
                    narrow=lambda root, r=r: accuracy_chart(root, r, narrow=True)),
             Figure(f"open-q-mem-{r.key}-loss", r.section,
                    "Train and test loss on a log scale; this chart scrubs too.",
                    f"Line chart of train and test loss, log scale, of a small model that {r.what}.",
-                   lambda root, r=r: loss_chart(root, r), scrub=True, sources=src),
+                   lambda root, r=r: loss_chart(root, r), scrub=STEP_RULE, sources=src),
             Figure(f"open-q-mem-{r.key}-weights", r.section,
                    "The model's collapsed weights at the chosen step (orange positive, blue negative), neurons sorted by "
                    "frequency and phase at its best test accuracy.",

@@ -11,7 +11,7 @@ import numpy as np
 
 from builder import freeze
 from builder.figures import Animation, Figure, Section, with_datasets, with_vega_data
-from builder.figures._common import (CODES, LEVELS, TEST_COLOR, accuracy_curves, checkpoint_steps, heatmap, heatmap_params,
+from builder.figures._common import (CODES, STEP_RULE, LEVELS, TEST_COLOR, accuracy_curves, checkpoint_steps, heatmap, heatmap_params,
                                      loss_curves, packed, raster, raster_layer, step_rule, vmax_of)
 from builder.training import config
 
@@ -151,11 +151,11 @@ def figures() -> list[Figure]:
         Figure("sparse-parity-accuracy", SECTION,
                "Accuracy on the 1,200 training strings and on fresh strings. Move the pointer or use the arrow keys to pick a step.",
                "Line chart of train and test accuracy: train accuracy reaches about 100% while test accuracy stays near 50%, then test accuracy jumps to about 100%.",
-               accuracy_chart, scrub=True, sources=src),
+               accuracy_chart, scrub=STEP_RULE, sources=src),
         Figure("sparse-parity-loss", SECTION,
                "Train and test loss on a log scale. The training loss rises a little just before the test loss collapses.",
                "Line chart of train and test loss on a log scale over training.",
-               loss_chart, scrub=True, sources=src),
+               loss_chart, scrub=STEP_RULE, sources=src),
         Figure("sparse-parity-weights", SECTION,
                "Every weight of the network at the chosen step (orange positive, blue negative): 31 inputs into each neuron, and each neuron's output weight.",
                "Heatmap of the first-layer weights (31 inputs by the hidden neurons) and the output weights, dense and noisy while memorizing, then zero except for the first three inputs and the bias.",
@@ -163,7 +163,7 @@ def figures() -> list[Figure]:
         Figure("sparse-parity-trajectories", SECTION,
                "Each line is one first-layer weight over training. Move the pointer along it to scrub the charts above.",
                "Line chart of every first-layer weight over training; the weights on the three useful bits grow while the distractors shrink to zero.",
-               trajectories_chart, scrub=True, sources=src, narrow=lambda root: trajectories_chart(root, narrow=True)),
+               trajectories_chart, scrub=STEP_RULE, sources=src, narrow=lambda root: trajectories_chart(root, narrow=True)),
         Figure("sparse-parity-l1-l2", "sparse-parity-footnote",
                "Final first-layer weights with an L1 penalty (left) and with L2 weight decay (right).",
                "Two heatmaps of final first-layer weights: with L1 only a few neurons use the three useful bits; with L2 the weight is spread across many neurons.",

@@ -18,7 +18,7 @@ import altair as alt
 import numpy as np
 
 from builder import freeze
-from builder.figures import Figure, with_datasets, with_demand, with_signal_handlers
+from builder.figures import Figure, with_datasets, with_demand, with_params, with_signal_handlers
 from builder.figures._sweep import (CLASSES, CLASSIFY, axis_index, counts_legend, curves_panel, outcome_colour,
                                     run_curves, run_summary, threshold_params)
 from builder.training import config
@@ -115,17 +115,14 @@ def chart(root: Path, narrow: bool = False):
     # the chosen architecture's runs: per strength a grid of embed x lr, one dot per seed
     x = alt.X("lr:O", title="learning rate", axis=alt.Axis(labelAngle=0, format="~e"), scale=alt.Scale(paddingInner=0.12))
     y = alt.Y("e:O", title="embedding width", sort="descending", scale=alt.Scale(paddingInner=0.12))
-    # one tile per cell behind its dots, the full band wide (as in section 3); the scale names
-    # are those Vega-Lite gives the grid's position in the layout below (row 2, column 1, top;
-    # narrow: row 2)
-    place = "concat_1" if narrow else "concat_1_concat_0_concat_0"
+    # one tile per cell behind its dots, the full band wide (as in section 3)
     tiles = alt.Chart().transform_aggregate(runs="count()", groupby=["wd", "e", "lr", "cell"]).mark_rect(
-        cornerRadius=3, strokeWidth=1.5, width=alt.expr(f"bandwidth('{place}_x')"),
-        height=alt.expr(f"bandwidth('{place}_y')")).encode(
+        cornerRadius=3, strokeWidth=1.5, width=alt.expr("bandwidth(@tiles.x)"),
+        height=alt.expr("bandwidth(@tiles.y)")).encode(
         x=x, y=y, fill=alt.value("#888"), fillOpacity=alt.value(0.1),
         stroke=alt.condition("datum.cell === demand", alt.value("#333"), alt.value("transparent")),
         tooltip=[alt.Tooltip("wd:Q", title="strength", format="~e"), alt.Tooltip("e:O", title="embedding"),
-                 alt.Tooltip("lr:O", title="learning rate"), alt.Tooltip("runs:Q", title="runs")])
+                 alt.Tooltip("lr:O", title="learning rate"), alt.Tooltip("runs:Q", title="runs")]).properties(name="tiles")
     dots = alt.Chart().transform_calculate(outcome=CLASSIFY).mark_circle(size=40, opacity=1).encode(
         x=x, xOffset=alt.XOffset("seed:O", scale=alt.Scale(paddingOuter=0.4)), y=y, color=outcome_colour(),
         tooltip=[alt.Tooltip("seed:O"), alt.Tooltip("outcome:N"),
@@ -163,7 +160,7 @@ def chart(root: Path, narrow: bool = False):
             options=[r for r, _ in SWEEPS], labels=[REG_NAMES[r] for r, _ in SWEEPS], name="Regularizer ")),
         alt.param(name="archs", value=labels), alt.param(name="arch_name", expr="archs[arch]"),
     ]
-    view.params = [p.param for p in params]  # (a facet inside a concat: set top-level params directly)
+    view = with_params(view, params)
     pick = {name: [{"events": "click", "update": f"datum && isValid(datum.{field}) ? datum.{field} : {name}"}]
             for name, field in (("arch", "case"), ("reg", "reg"))}
     return with_signal_handlers(with_demand(with_datasets(view, {"runs": rows}), curves), pick)

@@ -14,7 +14,7 @@ import altair as alt
 import numpy as np
 
 from builder import freeze
-from builder.figures import Figure, with_datasets, with_demand
+from builder.figures import Figure, with_datasets, with_demand, with_params
 from builder.figures._sweep import (CLASSIFY, axis_index, counts_legend, curves_panel, outcome_colour, run_curves,
                                     run_summary, threshold_params)
 
@@ -62,14 +62,14 @@ def grid_chart(root: Path, narrow: bool = False):
     tiles = alt.Chart().transform_aggregate(
         runs="count()", groupby=["wd", "h", "n", "cell"]
     ).mark_rect(cornerRadius=3, strokeWidth=1.5,  # full band: Vega-Lite would size it by the
-                width=alt.expr("bandwidth('concat_0_x')"),  # dots' offset scale; the names are
-                height=alt.expr("bandwidth('concat_0_y')")).encode(  # those of the first concat child
+                width=alt.expr("bandwidth(@tiles.x)"),  # dots' offset scale
+                height=alt.expr("bandwidth(@tiles.y)")).encode(
         x=x, y=y,
         fill=alt.value("#888"), fillOpacity=alt.value(0.1),
         stroke=alt.condition("datum.cell === demand", alt.value("#333"), alt.value("transparent")),
         tooltip=[alt.Tooltip("wd:Q", title="weight decay"), alt.Tooltip("h:O", title="hidden"),
                  alt.Tooltip("n:O", title="training strings"), alt.Tooltip("runs:Q", title="runs")],
-    )
+    ).properties(name="tiles")
     dots = alt.Chart().transform_calculate(
         outcome=classify, col="datum.seed % 3", row="floor(datum.seed / 3)"
     ).mark_circle(size=22, opacity=1).encode(
@@ -94,8 +94,7 @@ def grid_chart(root: Path, narrow: bool = False):
                                **({"width": 240} if narrow else {}))
     below = alt.vconcat(legend, curves_view, spacing=20) if narrow else alt.hconcat(legend, curves_view, spacing=30)
     chart = alt.vconcat(grids, below.resolve_scale(color="independent")).resolve_scale(color="independent")
-    # (Altair's add_params trips over a facet inside a concat: set the top-level params directly)
-    chart.params = [p.param for p in (*threshold_params(), demand)]
+    chart = with_params(chart, (*threshold_params(), demand))
     total = len(sweep(root).arrays["done"])
     if len(rows) < total:  # the sweep trains for hours in the background: say what is shown
         text = [f"{len(rows):,} of the {total:,} runs have finished training;", "the rest are not shown yet"]
