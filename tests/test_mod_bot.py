@@ -9,13 +9,15 @@ from builder.analysis import fourier
 from builder.figures import mod_bot
 from builder.figures._common import LEVELS, vmax_of
 from builder.paths import ROOT, frozen_root
+from builder.figures.context import BuildContext
 
 ARTIFACTS = frozen_root()  # whose content/_freeze/ is read, see builder.claims
+CTX = BuildContext(ARTIFACTS)  # the figure modules read it through a build context
 
 
 @pytest.fixture(scope="module")
 def r():
-    return mod_bot.run(ARTIFACTS)
+    return mod_bot.run(CTX)
 
 
 @pytest.fixture(scope="module")
@@ -141,14 +143,14 @@ def seeds():
 def test_every_sister_run_is_frozen_and_its_key_frequencies_recompute(seeds, r):
     spec, a = seeds
     assert len(spec["seed"]) >= 32 and 0 not in spec["seed"]
-    rs = mod_bot.runs(ARTIFACTS)
+    rs = mod_bot.runs(CTX)
     assert list(rs) == ["seed0"] + [f"seed{s}" for s in spec["seed"]]
     assert a["w_in"].shape == (len(spec["seed"]), spec["checkpoints"], 67, 24)
     for i, s in enumerate(spec["seed"]):
         assert list(rs[f"seed{s}"]["groups"]) == fft_key_frequencies(a["w_in"][i, -1].astype(np.float64)), s
     assert list(r["groups"]) == fft_key_frequencies(r["w_in"][-1])
     # the grid titles each run with exactly those frequencies
-    rows = mod_bot.seeds_chart(ARTIFACTS)["datasets"]["seeds"]
+    rows = mod_bot.seeds_chart(CTX)["datasets"]["seeds"]
     for row in rows:
         keys = list(rs[row["key"]]["groups"])
         shown = " ".join(map(str, keys)) if rs[row["key"]]["reached"] else f"{len(keys)} freqs"
@@ -165,7 +167,7 @@ def test_the_fourier_footnote_numbers(r, prose):
 
 @pytest.mark.frozen("mod-top", "seeds-mod-top")
 def test_a_sister_run_improves_late_after_a_plateau_as_a_group_fills_up(prose):
-    r = mod_bot.runs(ARTIFACTS)[mod_bot.LATE_RUN]
+    r = mod_bot.runs(CTX)[mod_bot.LATE_RUN]
     s, t = r["metric_step"], r["test_loss"]
     plateau = t[(s >= 15_500) & (s <= 17_100)]
     assert len(plateau) >= 3 and plateau.max() / plateau.min() < 1.3 and f"{plateau.mean():.0e}" == "1e-04"
@@ -186,7 +188,7 @@ WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "sev
 @pytest.mark.frozen("mod-top", "seeds-mod-top")
 def test_the_sister_runs_are_summarized_as_the_prose_says(seeds, prose):
     spec, a = seeds
-    rs = mod_bot.runs(ARTIFACTS)
+    rs = mod_bot.runs(CTX)
     sisters = [r for k, r in rs.items() if k != mod_bot.FEATURED]
     reached = [r for r in sisters if r["reached"]]
     n, m = len(sisters), len(reached)
@@ -195,15 +197,15 @@ def test_the_sister_runs_are_summarized_as_the_prose_says(seeds, prose):
     assert (f"{m} of the {n} runs drove their test loss below 0.001 within 50,000 steps, the first after "
             f"{firsts[0]:,} steps and the last after {firsts[-1]:,}.") in prose
     # the key-frequency counts, as the chart's subtitle and the prose give them
-    s = mod_bot.summary(ARTIFACTS)
+    s = mod_bot.summary(CTX)
     assert (s["runs"], s["reached"]) == (n + 1, m + rs[mod_bot.FEATURED]["reached"])
     counts = sorted(s["key_counts"].items(), key=lambda kv: -kv[1])
     parts = [f"{c} use {WORDS[k]} frequencies" if i == 0 else ("one uses " + WORDS[k] if c == 1 else f"{c} use {WORDS[k]}")
              for i, (k, c) in enumerate(counts)]
     said = ", ".join(parts[:-1]) + " and " + parts[-1]
     assert f"of the {s['reached']} runs that generalized, ours included, {said}." in prose
-    chart = mod_bot.seeds_chart(ARTIFACTS)
-    assert chart["title"]["subtitle"] == mod_bot.summary_line(ARTIFACTS)
+    chart = mod_bot.seeds_chart(CTX)
+    assert chart["title"]["subtitle"] == mod_bot.summary_line(CTX)
     # the runs that did not generalize
     stuck = [r for r in sisters if not r["reached"]]
     start = rs[mod_bot.FEATURED]["test_loss"][0]
