@@ -37,8 +37,9 @@ class BuildContext:
             from builder.training import config
             if self._experiments is None:
                 self._experiments = config.load(self.root)
-            experiment = self._experiments.get(name) or config.get(name, self.root)  # (the latter raises)
-            self._specs[name] = experiment.resolve("full")
+            if name not in self._experiments:
+                config.get(name, self.root)  # raises: the one-line error at the nearest table
+            self._specs[name] = self._experiments[name].resolve("full")
         self.read.add(name)
         return self._specs[name]
 
