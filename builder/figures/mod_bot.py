@@ -14,7 +14,7 @@ from builder.analysis import fourier
 from builder.figures import (Animation, Figure, Section, with_datasets, with_signal_handlers, with_variants,
                              with_vega_data)
 from builder.figures import mod_top
-from builder.figures._common import (CODES, LEVELS, TEST_COLOR, TRAIN_COLOR, checkpoint_steps, heatmap, curve_rows, heatmap_params, raster,
+from builder.figures._common import (CODES, LEVELS, TEST_COLOR, TRAIN_COLOR, heatmap, curve_rows, heatmap_params, raster,
                                      loss_curves, packed, vmax_of)
 from builder.figures.context import BuildContext, loader
 
