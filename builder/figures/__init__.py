@@ -1,18 +1,22 @@
 """Figures: each article section has a module here that turns frozen artifacts into charts.
 
-A module exposes `figures() -> list[Figure]`, and optionally `animations(root) -> list[Animation]`
-and `sections(root) -> list[Section]` (root: the project root, for reading experiment specs). Registration is cheap (ids only); a figure's `make()` runs only
-when a page places it, and may train its experiment through the freeze store if it is stale.
+A module is a data loader: it exposes `figures(ctx) -> list[Figure]`, and optionally
+`animations(ctx) -> list[Animation]` and `sections(ctx) -> list[Section]`, and each figure's
+`make(ctx)` (and `narrow(ctx)`) returns its chart; every one of them takes the build's
+BuildContext (builder.figures.context), through which it reads experiment specs and frozen
+artifacts. Registration is cheap (ids, and the specs sections need); a figure's `make` runs
+only when a page places it and its chart is not cached, and may train its experiment through
+the freeze store if it is stale and the build allows it.
 """
 from __future__ import annotations
 
 import importlib
 import pkgutil
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 from builder.errors import BuildError
+from builder.figures.context import BuildContext
 
 
 @dataclass(frozen=True)
@@ -21,7 +25,7 @@ class Figure:
     section: str  # charts of one section share one `step`
     caption: str
     description: str  # text alternative for screen readers and the no-JS image
-    make: Callable[[Path], object]  # project root -> an Altair chart, or a Vega-Lite dict (with_datasets)
+    make: Callable[[BuildContext], object]  # the build's context -> an Altair chart, or a Vega-Lite dict (with_datasets)
     # How the chart behaves (builder.render.interactions has one class per kind: what each adds
     # to the compiled chart and to the page). scrub: the name of the mark (alt.Chart(...)
     # .properties(name=...)) along whose x scale pointer movement picks the section's step; the
@@ -30,7 +34,9 @@ class Figure:
     follow: bool = True  # redraw when the section's step changes (False: a scrub source only)
     hover: str | None = None  # datum field whose value hovering publishes as the `neuron` signal
     demand: str | None = None  # datum field naming the on-demand payload (with_demand) to load
-    sources: tuple = ()  # freeze-store experiment names whose artifacts it reads
+    # experiment names whose specs or artifacts it reads: its chart's cache key holds their specs
+    # and frozen files (and no other experiment's); reading one not named here stops the build
+    sources: tuple = ()
     shares: tuple = ()  # params kept equal across the section's charts (as `step` is)
     limits: tuple = ()  # (input name, min signal, max signal): a bound slider's range follows them
     checks: tuple = ()  # callables run once per build when the figure is placed; ValueError fails it
@@ -38,10 +44,10 @@ class Figure:
     # a source changes, all in one update. Two-way inputs need this: a Vega param cannot react
     # to a signal that depends on it (the dataflow would have a cycle).
     mirrors: tuple = ()
-    # project root -> the chart laid out for a phone column (PHONE_WIDTH px: facets wrapped or
+    # the build's context -> the chart laid out for a phone column (PHONE_WIDTH px: facets wrapped or
     # stacked, smaller cells, titles in lines), with the same params, signals and tables as
     # `make`'s; the page draws it where the wide chart would not fit (builder.render.charts)
-    narrow: Callable[[Path], object] | None = None
+    narrow: Callable[[BuildContext], object] | None = None
 
 
 @dataclass(frozen=True)
@@ -66,13 +72,15 @@ class Registry:
     figures: dict = field(default_factory=dict)
     animations: dict = field(default_factory=dict)
     sections: dict = field(default_factory=dict)
+    modules: dict = field(default_factory=dict)  # figure id -> the module that registered it
 
-    def add(self, module, root: Path) -> None:
-        for fig in getattr(module, "figures", lambda: [])():
+    def add(self, module, ctx: BuildContext) -> None:
+        for fig in getattr(module, "figures", lambda ctx: [])(ctx):
             self._put(self.figures, fig.id, fig, module)
-        for anim in getattr(module, "animations", lambda root: [])(root):
+            self.modules[fig.id] = module
+        for anim in getattr(module, "animations", lambda ctx: [])(ctx):
             self._put(self.animations, anim.id, anim, module)
-        for sec in getattr(module, "sections", lambda root: [])(root):
+        for sec in getattr(module, "sections", lambda ctx: [])(ctx):
             self._put(self.sections, sec.key, sec, module)
 
     @staticmethod
@@ -83,12 +91,12 @@ class Registry:
         table[key] = value
 
 
-def default_registry(root: Path) -> Registry:
-    """Every figure module in this package."""
+def default_registry(ctx: BuildContext) -> Registry:
+    """Every figure module in this package, registered with this build's context."""
     reg = Registry()
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
-        if not info.name.startswith("_"):
-            reg.add(importlib.import_module(f"{__name__}.{info.name}"), root)
+        if not info.name.startswith("_") and info.name != "context":
+            reg.add(importlib.import_module(f"{__name__}.{info.name}"), ctx)
     return reg
 
 
