@@ -249,11 +249,12 @@ def heatmap_rows(root: Path, site: Path) -> list[dict]:
     from playwright.sync_api import sync_playwright
 
     from builder.figures import mod_top
+    from builder.figures.context import BuildContext
     from builder.render.charts import ChartCache
 
-    cache = ChartCache(None)
+    cache, ctx = ChartCache(None), BuildContext(root)
     variants = {
-        name: cache.compile(name, mod_top.weights_chart(root, lookup=lookup), svg=False).vega
+        name: cache.compile(name, mod_top.weights_chart(ctx, lookup=lookup), svg=False).vega
         for name, lookup in (("lookup", True), ("scale", False))
     }
     with sync_playwright() as p:
@@ -284,9 +285,10 @@ def print_table(rows: list[dict]) -> None:
 def scrub_charts(root: Path) -> list[str]:
     """The first scrub chart of every section that has one."""
     from builder.figures import default_registry
+    from builder.figures.context import BuildContext
 
     first = {}
-    for fig in default_registry(root).figures.values():
+    for fig in default_registry(BuildContext(root)).figures.values():
         if fig.scrub:
             first.setdefault(fig.section, fig.id)
     return list(first.values())

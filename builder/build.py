@@ -7,30 +7,31 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import hashlib
-import html
 import inspect
 import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
-from markupsafe import Markup
 
 from builder import paths
 from builder.bib import load_bibliography
 from builder.errors import BuildError, did_you_mean, read_source
 from builder.figures import Registry, default_registry
+from builder.figures.context import BuildContext
 from builder.markdown import Document, make_parser, render_markdown
+from builder.render import page
 from builder.render.assets import write_assets
+from builder.render import interactions
 from builder.render.charts import VERSION as CHARTS_VERSION
-from builder.markdown.charts import frame_html
-from builder.render.charts import (NARROW, PHONE_WIDTH, ChartCache, CompiledChart, bound_signals, placeholder_html, register_script,
-                                   script_json, share_tables, with_narrow)
+from builder.render.charts import (NARROW, PHONE_WIDTH, ChartCache, CompiledChart, register_script, script_json, share_tables,
+                                   with_narrow)
 from builder.render.links import check_links
 
 TEMPLATES = Path(__file__).parent / "render" / "templates"
@@ -46,176 +47,164 @@ class BuildReport:
 
 
 class Builder:
-    """Holds what can be reused between builds (serve mode): parser, templates, compiled charts."""
+    """Orchestrates a build: reads the content, makes a BuildContext, compiles the placed
+    figures (or finds them cached), has builder.render.page render each page, checks the links
+    and swaps the result in. Holds what can be reused between builds (serve mode): parser,
+    templates, compiled charts."""
 
-    def __init__(self, root: Path = paths.ROOT, registry: Registry | None = None, cache: Path | None = None):
-        """`cache`: where compiled charts and the Vega bundle are kept (default ROOT/.cache)."""
+    def __init__(self, root: Path = paths.ROOT, registry: Registry | None = None, cache: Path | None = None,
+                 train: bool = True):
+        """`registry`: the figures (default: builder/figures, registered anew with each build's
+        context); `cache`: where compiled charts and the Vega bundle are kept (default
+        ROOT/.cache); `train`: whether a figure reading a stale single run may train it."""
         self.root = Path(root)
-        self.registry = registry
+        self.given = registry
+        self.registry = registry  # the registry of the latest build
+        self.train = train
         self.cache_dir = Path(cache) if cache else paths.cache_dir(self.root)
         self.charts = ChartCache(self.cache_dir / "charts")
         self.compiled: dict[str, CompiledChart] = {}  # figure id -> chart, kept between builds
-        self._digest: str | None = None  # see _inputs_digest
-        self._artifacts: dict[str, str] = {}  # frozen file -> its verified sha256, per build
+        self.compiled_keys: dict[str, tuple] = {}  # figure id -> the chart keys it was compiled under
+        self.ctx: BuildContext | None = None  # the latest build's context
+        self.artifacts: dict[str, str] = {}  # frozen file -> its verified sha256, per build
+        self.code: dict[str, str] = {}  # source file -> sha256, as first read by this Builder (see _file_digest)
+        self.code_key: str | None = None  # see _code_digest, per build
+        self.source_states: dict[str, dict] = {}  # see _source_state, per build
+        self.shared_memo: dict = {}  # see _shared
+        self.checks_done: set = set()  # see _run_checks
         self.md = make_parser()
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(TEMPLATES),
             autoescape=jinja2.select_autoescape(["html", "j2"]),
         )
 
-    # -- pieces -------------------------------------------------------------------------
-    def _registry(self) -> Registry:
-        if self.registry is None:
-            self.registry = default_registry(self.root)
-        return self.registry
+    # -- the chart cache key --------------------------------------------------------------
+    def _file_digest(self, file: Path) -> str:
+        """sha256 of a source file as this Builder first read it. Code is not reloaded while
+        a process runs (`make serve` says to restart), so the key follows the code that runs."""
+        name = str(file)
+        if name not in self.code:
+            self.code[name] = hashlib.sha256(file.read_bytes() if file.is_file() else b"(none)").hexdigest()
+        return self.code[name]
 
-    def forget_figures(self) -> None:
-        """Drop remembered charts so every figure is made and compiled again (serve mode)."""
-        self.compiled.clear()
-
-    def _inputs_digest(self) -> str:
-        """A hash of everything a figure is made from: the builder's code and pinned packages,
-        the experiments table, every frozen artifact's manifest and the sha256 of every frozen
-        file as this build verified it (_verify_artifacts), once per build."""
-        if self._digest is None:
-            h = hashlib.sha256(CHARTS_VERSION.encode())
-            h.update(json.dumps(self._artifacts, sort_keys=True).encode())
+    def _code_digest(self, reg: Registry) -> str:
+        """The builder's code and pinned packages, less the figure modules (each figure's key
+        holds its own module's source): a change to any of them changes every chart key."""
+        if self.code_key is None:
             package = Path(__file__).parent
-            files = sorted(package.rglob("*.py"))
-            files += [package.parent / "pyproject.toml",  # the pinned Altair, numpy, ...
-                      paths.content_dir(self.root) / "experiments.toml",
-                      *sorted(paths.freeze_dir(self.root).glob("*/manifest.json"))]
-            for f in files:
-                h.update(str(f).encode())
-                h.update(f.read_bytes() if f.is_file() else b"(none)")
-            self._digest = h.hexdigest()
-        return self._digest
+            own = {f for m in reg.modules.values() for f in _module_files(m, reg)}
+            h = hashlib.sha256(CHARTS_VERSION.encode())
+            for f in [*sorted(package.rglob("*.py")), package.parent / "pyproject.toml"]:  # pyproject: the pinned Altair, ...
+                digest = self._file_digest(f)  # every file, the figure modules too: read while the code is as it was loaded
+                if str(f) not in own:
+                    h.update(f"{f.relative_to(package.parent)}:{digest}\n".encode())
+            self.code_key = h.hexdigest()
+        return self.code_key
 
-    def _verify_artifacts(self) -> None:
-        """Every build, warm chart cache or not: check each frozen file against its manifest's
-        sha256 (a damaged single run is retrained, a damaged sweep shard stops the build in one
-        line; builder.freeze.verify_store) and key the chart cache on the checksums."""
-        if not any(paths.freeze_dir(self.root).glob("*/manifest.json")):
-            self._artifacts = {}
-            return
-        from builder import freeze
-        self._artifacts = freeze.verify_store(self.root)
+    def _source_state(self, name: str) -> dict:
+        """What a declared source experiment contributes to a key: its resolved spec, its
+        manifest and the sha256 of each of its frozen files as this build verified them."""
+        if name not in self.source_states:
+            from builder import freeze
+            folder = freeze.artifact_dir(name, self.root)
+            shown = str(folder.relative_to(self.root)) if folder.is_relative_to(self.root) else str(folder)
+            manifest = folder / "manifest.json"
+            self.source_states[name] = {
+                "spec": self.ctx.spec(name),
+                "manifest": hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.is_file() else None,
+                "files": {f: s for f, s in sorted(self.artifacts.items()) if f.startswith(shown + "/")}}
+        return self.source_states[name]
 
-    def _inputs_key(self, fig, steps, make=None) -> str | None:
-        """What this figure's chart is made from: the inputs digest, the file its `make` (or
-        another of its functions: `narrow`) is written in and which function of that file it is
-        (with the values it closes over). None when that cannot be told (no source file), so
-        the figure is always made."""
-        make = make or fig.make
-        try:
-            source = Path(inspect.getsourcefile(make)).read_bytes()
-            code = make.__code__
-        except (TypeError, OSError, AttributeError):
+    def _chart_key(self, fig, steps, narrow: bool = False) -> str | None:
+        """The key of one layout of a figure's chart, from what it declares it is made of: the
+        builder's code, the figure's module (and the figure modules it uses), its id and the
+        fields that shape its compiled chart, the steps it scrubs, and its declared `sources`
+        (their specs and frozen files; no other experiment's). None when the module has no
+        source file, so the figure is always made."""
+        reg = self.registry
+        module = reg.modules.get(fig.id)
+        files = _module_files(module, reg) if module is not None else []
+        if not files:
             return None
-        cells = [c.cell_contents for c in make.__closure__ or ()]
-        parts = [self._inputs_digest(), fig.id if make is fig.make else fig.id + NARROW, repr(steps), repr(fig.hover), repr(fig.demand),
-                 make.__qualname__, str(code.co_firstlineno), repr(make.__defaults__), repr(cells)]
-        return hashlib.sha256("|".join(parts).encode() + source).hexdigest()
+        parts = {
+            "code": self._code_digest(reg),
+            "modules": {f: self._file_digest(Path(f)) for f in files},
+            "figure": fig.id + (NARROW if narrow else ""),
+            "behaviour": interactions.figure_values(fig, steps),  # what the compiler takes of the figure
+            "sources": {name: self._source_state(name) for name in fig.sources},
+        }
+        return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
+    # -- charts ---------------------------------------------------------------------------
     def _compile(self, fig) -> CompiledChart:
-        """The figure's compiled chart; made once per Builder (a prose edit reuses it), and not
-        made at all when an earlier build compiled it from the same inputs."""
-        if fig.id in self.compiled:
-            return self.compiled[fig.id]
-        reg = self._registry()
+        """The figure's compiled chart; kept by this Builder while its keys stay the same (a
+        prose edit reuses it), and not made at all when an earlier build compiled it from the
+        same inputs."""
+        reg = self.registry
         if fig.scrub and fig.section not in reg.sections:
             raise BuildError(*_source_of(fig.make), f'figure "{fig.id}" scrubs section "{fig.section}", which is not registered '
-                             f'(hint: return a Section("{fig.section}", ...) from its module\'s sections(root))')
+                             f'(hint: return a Section("{fig.section}", ...) from its module\'s sections(ctx))')
         steps = reg.sections[fig.section].steps if fig.scrub else None
-        chart = self._compile_layout(fig, fig.make, steps)
+        keys = (self._chart_key(fig, steps), self._chart_key(fig, steps, narrow=True) if fig.narrow else None)
+        if fig.id in self.compiled and keys[0] is not None and self.compiled_keys.get(fig.id) == keys:
+            return self.compiled[fig.id]
+        chart = self._compile_layout(fig, fig.make, steps, keys[0])
         if fig.narrow is not None:
-            narrow = self._compile_layout(fig, fig.narrow, steps, static_width=PHONE_WIDTH)
+            narrow = self._compile_layout(fig, fig.narrow, steps, keys[1], static_width=PHONE_WIDTH)
             _check_same_params(fig, chart, narrow)
             chart = with_narrow(chart, narrow)
         self.compiled[fig.id] = chart
+        self.compiled_keys[fig.id] = keys
         return chart
 
-    def _compile_layout(self, fig, make, steps, **options) -> CompiledChart:
-        """One layout of a figure (`make` or `narrow`) compiled, or found in the cache."""
-        inputs = self._inputs_key(fig, steps, make)
-        hit = self.charts.cached(fig.id, inputs) if inputs else None
+    def _compile_layout(self, fig, make, steps, key: str | None, **options) -> CompiledChart:
+        """One layout of a figure (`make` or `narrow`) compiled, or found in the cache under `key`."""
+        hit = self.charts.cached(fig.id, key) if key else None
         if hit:
             return hit
+        read = self.ctx.reading()
         try:
-            made = make(self.root)
+            made = make(self.ctx)
             spec = made if isinstance(made, dict) else made.to_dict()
         except BuildError:
             raise
         except Exception as exc:  # a figure module bug: say which figure, keep it one line
             raise BuildError(*_source_of(make), f'figure "{fig.id}" failed: {type(exc).__name__}: {exc} '
                              "(hint: call its function alone in Python to see the traceback)") from exc
-        return self.charts.compile(fig.id, spec, steps, fig.hover, fig.demand, inputs=inputs, **options)
+        undeclared = sorted(read - set(fig.sources))
+        if undeclared:
+            raise BuildError(*_source_of(make), f'figure "{fig.id}" reads experiment "{undeclared[0]}", which its sources '
+                             f"do not name (hint: add it to the Figure's sources=(...), so that its chart is made again "
+                             "when that experiment changes)")
+        return self.charts.compile(fig.id, spec, interactions.figure_values(fig, steps), inputs=key, **options)
 
-    def _page_data(self, doc: Document, tables: dict) -> dict:
-        """The small index the page's glue works from (the charts' specs are files of their
-        own): per chart its section and behaviour and the shared tables it needs (`tables`:
-        chart id -> keys), per section its steps, per animation its range, and which chart
-        computes each value the prose shows (`live`: "section.signal" -> chart id)."""
-        reg = self._registry()
-        sections = {reg.figures[c].section for c in doc.charts}
-        live = {}
-        for c in doc.charts:  # the first chart of the section in page order that has the signal
-            for sig in self.compiled[c].vega.get("signals", []):
-                live.setdefault(f"{reg.figures[c].section}.{sig['name']}", c)
-        wanted = set(re.findall(r'data-section="([^"]+)" data-signal="([^"]+)"', doc.html))
-        return {
-            "charts": {c: {"section": reg.figures[c].section, "scrub": reg.figures[c].scrub,
-                           "follow": reg.figures[c].follow, "shares": list(reg.figures[c].shares),
-                           "limits": [list(lim) for lim in reg.figures[c].limits],
-                           "mirrors": [list(m) for m in reg.figures[c].mirrors],
-                           "variants": self.compiled[c].has_variants,
-                           "tables": tables.get(c, []),
-                           **({"narrow": {"media": self.compiled[c].media, "tables": tables.get(c + NARROW, [])}}
-                              if self.compiled[c].narrow is not None else {})} for c in doc.charts},
-            "live": {f"{sec}.{sig}": live[f"{sec}.{sig}"] for sec, sig in sorted(wanted) if f"{sec}.{sig}" in live},
-            "sections": {
-                k: {"steps": list(reg.sections[k].steps), "initial": reg.sections[k].initial}
-                for k in sorted(sections) if k in reg.sections
-            },
-            "animations": {
-                a: {"section": reg.animations[a].section, "start": reg.animations[a].start,
-                    "end": reg.animations[a].end, "seconds": reg.animations[a].seconds,
-                    "run": reg.animations[a].run}
-                for a in doc.animations
-            },
-        }
-
-    def _bibtex(self, front: dict, page: str) -> str:
-        authors = " and ".join(a["name"] for a in front.get("authors") or [])
-        date = front.get("date") or dt.date.today()
-        first = (front.get("authors") or [{"name": "anonymous"}])[0]["name"].split()[-1].lower()
-        word = re.sub(r"[^a-z]", "", front["title"].split()[0].lower()) or "article"
-        fields = [("title", front["title"]), ("author", authors), ("year", str(date.year)),
-                  ("month", date.strftime("%b").lower())]
-        if front.get("url"):
-            fields.append(("url", front["url"].rstrip("/") + ("/" if page == "index.html" else "/" + page)))
-        body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields if v)
-        return f"@article{{{re.sub(r'[^a-z0-9]', '', first)}{date.year}{word},\n{body}\n}}"
+    def _verify_artifacts(self) -> None:
+        """Every build, warm chart cache or not: check each frozen file against its manifest's
+        sha256 (a damaged single run is retrained, a damaged sweep shard stops the build in one
+        line; builder.freeze.verify_store); the chart keys hold the checksums."""
+        if not any(paths.freeze_dir(self.root).glob("*/manifest.json")):
+            self.artifacts = {}
+            return
+        from builder import freeze
+        self.artifacts = freeze.verify_store(self.root)
 
     # -- the build ----------------------------------------------------------------------
     def _shared(self, compiled: list) -> tuple[list[str], dict]:
         """share_tables for this list of compiled charts, remembered while they stay the same
         (a prose edit under `make serve` reuses it)."""
         key = tuple(id(c) for c in compiled)
-        memo = self.__dict__.setdefault("_shared_memo", {})
-        if key not in memo:
-            memo.clear()
+        if key not in self.shared_memo:
+            self.shared_memo.clear()
             narrow = [c.narrow for c in compiled if c.narrow is not None]
-            memo[key] = (share_tables(compiled, narrow), compiled)  # keep the charts alive: ids stay unique
-        return memo[key][0]
+            self.shared_memo[key] = (share_tables(compiled, narrow), compiled)  # keep the charts alive: ids stay unique
+        return self.shared_memo[key][0]
 
     def _run_checks(self, figures) -> None:
         """The placed figures' build-time checks (e.g. the appendix's exactness check), each once
         per Builder: a failure stops the build with the check's one-line message."""
-        done = self.__dict__.setdefault("_checks_done", set())
         for fig in figures:
             for check in fig.checks:
-                if check in done:
+                if check in self.checks_done:
                     continue
                 try:
                     check()
@@ -224,12 +213,13 @@ class Builder:
                                      f'check "{check.__name__}" of figure "{fig.id}" failed: {exc} '
                                      "(hint: the data no longer bear out what the check guards; retrain, "
                                      "or correct the figure or the claim)") from None
-                done.add(check)
+                self.checks_done.add(check)
 
     def build(self, out: Path | None = None, live_reload: str | None = None) -> BuildReport:
         """Build into a temp dir, check links, then replace `out` (default site/)."""
         t0 = time.perf_counter()
-        self._digest = None  # artifacts or code may have changed since the last build
+        self.ctx = BuildContext(self.root, train=self.train)  # a new build sees the artifacts as they are now
+        self.code_key, self.source_states = None, {}
         self._verify_artifacts()
         hits0, misses0 = self.charts.hits, self.charts.misses
         out = Path(out) if out else paths.site_dir(self.root)
@@ -239,7 +229,8 @@ class Builder:
             raise BuildError(content, None, "no pages (hint: add content/index.md)")
         bib = content / "references.bib"
         refs = load_bibliography(bib, bib.relative_to(self.root) if bib.is_relative_to(self.root) else bib)
-        reg = self._registry()
+        reg = self.registry = self.given if self.given is not None else default_registry(self.ctx)
+        self._code_digest(reg)
         report = BuildReport()
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".site-", dir=out.parent))
@@ -255,24 +246,11 @@ class Builder:
                 compiled = [self._compile(reg.figures[c]) for c in doc.charts]
                 self._check_signals(doc)
                 texts, shared = self._shared(compiled)
-                body = self._with_placeholders(doc, compiled)
-                name = "index.html" if doc.path.stem == "index" else f"{doc.path.stem}.html"
-                references = [
-                    {"key": k, "html": Markup(refs[k].html), "uses": uses} for k, uses in doc.citations.items()
-                ]
-                base = doc.front.get("url")
-                layouts = compiled + [c.narrow for c in compiled if c.narrow is not None]
-                tables = {c.name: sorted(set(re.findall(r'"values":\{"shared":"([0-9a-f]+)"\}', text)))
-                          for c, text in zip(layouts, texts)}
-                page = template.render(
-                    front=doc.front, body=Markup(body), references=references, root="",
-                    page_url=(base.rstrip("/") + "/" + ("" if name == "index.html" else name)) if base else None,
-                    bibtex=self._bibtex(doc.front, name),
-                    charts=bool(compiled),
-                    page_data=Markup(script_json(self._page_data(doc, tables))),
-                    live_reload=Markup(live_reload) if live_reload else None,
-                )
-                (tmp / name).write_text(page, encoding="utf-8")
+                name = page.page_name(doc)
+                html = page.render_page(template, doc, reg, compiled, texts, refs, today=dt.date.today(),
+                                        live_reload=live_reload)
+                (tmp / name).write_text(html, encoding="utf-8")
+                layouts = page.layouts(compiled)
                 _write_chart_scripts(tmp / "charts", layouts, texts, shared)
                 figdir = tmp / "figures"
                 for c in layouts:
@@ -302,7 +280,7 @@ class Builder:
     def _check_signals(self, doc: Document) -> None:
         """Each live value and `::: when` of the page names a signal that a chart of its section
         placed on this page computes (else the page would show the Markdown's text forever)."""
-        reg = self._registry()
+        reg = self.registry
         signals: dict[str, set] = {}
         for c in doc.charts:
             names = signals.setdefault(reg.figures[c].section, set())
@@ -317,27 +295,13 @@ class Builder:
                                  + did_you_mean(signal, named or signals[section])
                                  + " (hint: a param of one of its charts, e.g. alt.param(name=...))")
 
-    def _with_placeholders(self, doc: Document, compiled: list) -> str:
-        """The page body with each chart's frame holding its sized placeholder (static image and
-        disabled inputs) and, for a scrub chart, its slider values."""
-        reg = self._registry()
-        body = doc.html
-        for chart in compiled:
-            fig = reg.figures[chart.id]
-            sec = reg.sections.get(fig.section)
-            steps = list(sec.steps) if sec else None
-            new = frame_html(fig, placeholder_html(chart, fig.limits), steps, sec.initial if sec else None,
-                             controls=bool(bound_signals(chart.vega)))
-            body = body.replace(frame_html(fig), new, 1)
-        return body
-
     def _link_error(self, problem: str, docs) -> BuildError:
         """Point a broken link back at the Markdown line that wrote it, when it can be found."""
         m = re.search(r'(?:broken link|loads) "([^"]+)"', problem)
-        page = problem.split(":", 1)[0]
+        name = problem.split(":", 1)[0]
         if m:
             for doc in docs:  # the line of the Markdown link (or raw HTML) of that page that wrote it
-                if ("index.html" if doc.path.stem == "index" else f"{doc.path.stem}.html") != page:
+                if page.page_name(doc) != name:
                     continue
                 for url, line in doc.links:
                     if url == m.group(1):
@@ -369,12 +333,24 @@ def _source_of(fn) -> tuple:
     return (source.relative_to(paths.ROOT) if source.is_relative_to(paths.ROOT) else source), line
 
 
+def _module_files(module, reg: Registry) -> list[str]:
+    """The source files a figure module's charts are made by: its own, and those of the other
+    registered figure modules it imports (e.g. mod_bot draws mod_top's run). Empty when the
+    module has no file."""
+    file = getattr(module, "__file__", None)
+    if not file:
+        return []
+    names = {getattr(m, "__name__", None) for m in reg.modules.values()}
+    used = {v.__name__ if inspect.ismodule(v) else getattr(v, "__module__", None) for v in vars(module).values()}
+    others = {sys.modules[n].__file__ for n in used & names if n in sys.modules and n != module.__name__}
+    return [str(Path(file))] + sorted(str(Path(f)) for f in others if f)
+
+
 def _check_same_params(fig, wide: CompiledChart, narrow: CompiledChart) -> None:
     """A narrow layout has every param of the wide one that the page or the reader sets (the
     section's state, inputs, shared and mirrored params), so it behaves the same."""
     names = {s["name"] for s in narrow.vega.get("signals", [])}
-    used = {"step", "neuron", "run", "demand", *fig.shares, *(n for m in fig.mirrors for n in m),
-            *(n for lim in fig.limits for n in lim if isinstance(n, str))}
+    used = interactions.page_params(fig)
     wanted = [s["name"] for s in wide.vega.get("signals", []) if s["name"] in used or "bind" in s]
     missing = [n for n in wanted if n not in names]
     if missing:

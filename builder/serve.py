@@ -1,7 +1,9 @@
 """`make serve`: build, serve site/ on 127.0.0.1, rebuild on change and reload the browser.
 
-A prose edit re-renders the pages only: compiled charts stay in memory. A change under
-builder/figures/ or content/_freeze/ recompiles the charts.
+Every rebuild makes a new BuildContext, so it reads the experiments and frozen artifacts as they
+are now: a retrained artifact or a changed spec recompiles the charts that declare it, and a
+prose edit re-renders the pages only (compiled charts stay in memory). Python code is not
+reloaded: after an edit to builder/*.py the preview says to restart it.
 
 The server only listens on 127.0.0.1, but any web page open in the browser (and any local
 program) can still send it requests, so it answers as little as it can:
@@ -20,7 +22,6 @@ program) can still send it requests, so it answers as little as it can:
 from __future__ import annotations
 
 import http.server
-import importlib
 import mimetypes
 import queue
 import socket
@@ -329,14 +330,11 @@ class PreviewServer(http.server.HTTPServer):
 
 
 def _rebuild(builder: Builder, changes: set, root: Path) -> None:
-    figure_inputs = (root / "builder" / "figures", paths.freeze_dir(root),
-                     paths.content_dir(root) / "experiments.toml")
-    if any(any(Path(p).is_relative_to(d) for d in figure_inputs) for _, p in changes):
-        for name in list(sys.modules):
-            if name.startswith("builder.figures."):
-                importlib.reload(sys.modules[name])
-        builder.registry = None
-        builder.forget_figures()
+    code = sorted(p for _, p in changes if p.endswith(".py") and Path(p).is_relative_to(root / "builder"))
+    if code:
+        shown = Path(code[0]).relative_to(root)
+        print(f"{shown} changed: restart `make serve` to run the new code (this preview keeps the code it started with)",
+              file=sys.stderr, flush=True)
     t0 = time.perf_counter()
     report = builder.build(live_reload=RELOAD_JS)
     print(f"rebuilt in {1000 * (time.perf_counter() - t0):.0f} ms "

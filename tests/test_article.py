@@ -7,7 +7,10 @@ import pytest
 from builder import freeze
 from builder.analysis import outcomes
 from builder.build import Builder
+from builder.figures.context import BuildContext
 from conftest import REPO
+
+CTX = BuildContext(REPO)  # the figure modules read the project through a build context
 
 pytestmark = pytest.mark.browser
 SECTION = "mod-top"
@@ -378,9 +381,8 @@ def assert_page_logits(page, r, triples):
 
 def test_logits_computed_in_the_page_match_python(page):
     from builder.figures import mod_bot
-    from builder.paths import ROOT
 
-    assert_page_logits(page, mod_bot.run(ROOT), ((100, 10, 30), (60, 66, 5), (20, 3, 3)))
+    assert_page_logits(page, mod_bot.run(CTX), ((100, 10, 30), (60, 66, 5), (20, 3, 3)))
 
 
 STAR_KEYS_JS = """() => { const v = window.article.views()['mod-bot'].find(x => x.id === 'mod-bot-stars').view; const ks = {};
@@ -393,9 +395,8 @@ def test_choosing_a_sister_run_reloads_every_chart_of_the_section(page):
     """Clicking a small loss chart loads that run's files (and only then) into the four charts:
     its stars, and logits the page computes from its weights, as Python computes them."""
     from builder.figures import mod_bot
-    from builder.paths import ROOT
 
-    rs = mod_bot.runs(ROOT)
+    rs = mod_bot.runs(CTX)
     key = next(k for k, r in rs.items() if k != mod_bot.FEATURED and r["reached"] and (r["group_of"] >= 0).all()
                and list(r["groups"]) != list(rs[mod_bot.FEATURED]["groups"]))
     r = rs[key]
@@ -495,7 +496,7 @@ def test_architecture_bars_pick_a_formula_grid_and_curves(page):
         page.keyboard.press("ArrowDown")
     page.wait_for_function(f"{MOD_V}.signal('arch') === 7")
     assert visible_formulas(page) == ["7"]
-    assert page.locator("output.live[data-signal='arch_name']").inner_text() == sweep_mod.arch_label(sweep_mod.cases(REPO)[7])
+    assert page.locator("output.live[data-signal='arch_name']").inner_text() == sweep_mod.arch_label(sweep_mod.cases(CTX)[7])
     # sliders recolour; a cell's curves load only when pointed at
     set_slider(page, "loss_exp", -6, chart="sweep-mod-bars")
     assert sweep_mod_state(page)["loss"] == 1e-6
@@ -521,7 +522,7 @@ def test_memorization_sections_scrub_their_own_heatmaps(page, key):
     end = config.get(run.experiment, REPO).resolve("full")["steps"]
     scrub_start_to_end(page, run.section, f"open-q-mem-{key}-loss", f"open-q-mem-{key}-weights", end)
     assert page.evaluate(f"window.article.current['{run.section}']") == end
-    other = next(s for s in open_q_mem.sections(REPO) if s.key != run.section)
+    other = next(s for s in open_q_mem.sections(CTX) if s.key != run.section)
     assert page.evaluate(f"window.article.current['{other.key}']") == other.initial  # each run keeps its own step
 
 
@@ -673,7 +674,7 @@ def test_an_animate_button_below_the_fold_plays(lazy_page):
     assert not [c for c in live_charts(page) if c.startswith("open-q-mem-again")]
     button.scroll_into_view_if_needed()
     button.click()
-    end = next(a for a in open_q_mem.animations(REPO) if a.id == anim).end
+    end = next(a for a in open_q_mem.animations(CTX) if a.id == anim).end
     page.wait_for_function(f"window.article.current['{section}'] === {end}", timeout=30000)
     shown = page.evaluate(f"window.article.views()['{section}'].map(v => v.view.signal('step'))")
     assert shown and all(s == end for s in shown)  # the charts in view played it
@@ -683,10 +684,9 @@ def test_a_chosen_run_reaches_the_charts_embedded_later(lazy_page):
     """Pick a sister run, scroll far away (the section's charts are finalized), come back: each
     chart embeds again with that run's data, and the prose names it."""
     from builder.figures import mod_bot
-    from builder.paths import ROOT
 
     page = lazy_page
-    key = next(k for k, r in mod_bot.runs(ROOT).items() if k != mod_bot.FEATURED and r["reached"])
+    key = next(k for k, r in mod_bot.runs(CTX).items() if k != mod_bot.FEATURED and r["reached"])
     page.locator("#mod-bot-seeds").scroll_into_view_if_needed()
     settle(page, "mod-bot-seeds")
     page.locator("#mod-bot-seeds select").select_option(key)
@@ -698,7 +698,7 @@ def test_a_chosen_run_reaches_the_charts_embedded_later(lazy_page):
         settle(page, chart)
         assert page.evaluate(f"window.article.views()['mod-bot'].find(v => v.id === '{chart}').view.signal('run')") == key
         assert [u for u in page.requests if u.endswith(f"/data/{chart}/run-{key}.js")]
-    assert page.locator("output.live[data-signal='chosen']").inner_text() == mod_bot.run_label(key, mod_bot.runs(ROOT)[key])
+    assert page.locator("output.live[data-signal='chosen']").inner_text() == mod_bot.run_label(key, mod_bot.runs(CTX)[key])
     assert page.problems == []
 
 

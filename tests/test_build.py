@@ -161,70 +161,104 @@ def test_warm_rebuild_hits_chart_cache(make_project, registry, tmp_path):
 MADE = []
 
 
-def _counted_bars(root):
-    """The demo bar chart, counting how often a build makes it."""
+def _counted_bars(ctx):
+    """The demo bar chart, after reading experiment "a" through the build context (counts how
+    often a build makes it, with the learning rate it read)."""
     import demo_figures
 
-    MADE.append(root)
+    MADE.append(ctx.spec("a")["lr"])
     return demo_figures.bar_chart()
 
 
-def test_a_warm_build_does_not_make_figures_whose_inputs_are_unchanged(make_project, tmp_path):
-    """A new Builder (a new `make site`) reuses the chart an earlier build compiled from the same
-    code, experiments table and frozen manifests, without calling the figure's make(); changing
-    any of them makes it again."""
-    from builder.figures import Figure, Registry
+def _two_runs(a_lr: str = "1e-2", b_lr: str = "1e-2") -> str:
+    """experiments.toml with two small runs, "a" and "b", that differ in their learning rates."""
+    from conftest import TINY_RUN_TOML
+
+    return "\n".join(TINY_RUN_TOML.replace("[tiny]", f"[{name}]").replace("lr = 1e-2", f"lr = {lr}")
+                     for name, lr in (("a", a_lr), ("b", b_lr)))
+
+
+def _one_module(*figures):
+    from builder.figures import Registry
 
     class M:
         __file__ = __file__
 
         @staticmethod
-        def figures():
-            return [Figure("demo-bars", "demo", "Prices.", "Bar chart of prices.", _counted_bars)]
+        def figures(ctx):
+            return list(figures)
 
-    root = make_project(FRONT + "Intro.\n\n{{< chart demo-bars >}}\n")
-    cache = tmp_path / "inputs-cache"
     reg = Registry()
     reg.add(M, None)
+    return reg
+
+
+def test_a_chart_is_made_again_only_when_what_it_declares_changes(make_project, tmp_path):
+    """A new Builder (a new `make site`) reuses the chart an earlier build compiled from the same
+    declared inputs without calling the figure's make(): changing an experiment the figure does
+    not declare (its spec, a run trained for it) keeps the cache entry; changing the one it
+    declares (`sources`) makes it again."""
+    from builder.figures import Figure
+
+    reg = _one_module(Figure("demo-bars", "demo", "Prices.", "Bar chart of prices.", _counted_bars, sources=("a",)))
+    root = make_project(FRONT + "Intro.\n\n{{< chart demo-bars >}}\n")
+    toml = root / "content" / "experiments.toml"
+    toml.write_text(_two_runs())
+    cache = tmp_path / "inputs-cache"
     MADE.clear()
 
     def build():
         return Builder(root, registry=reg, cache=cache).build()
 
-    assert build().cache_misses == 1 and len(MADE) == 1
+    assert build().cache_misses == 1 and MADE == [1e-2]
     again = build()
-    assert (again.cache_hits, again.cache_misses, len(MADE)) == (1, 0, 1)  # not made again
-    (root / "content" / "experiments.toml").write_text("# changed\n")
-    assert build().cache_hits == 1 and len(MADE) == 2  # made again; the same spec compiles from cache
-    manifest = root / "content" / "_freeze" / "some-run" / "manifest.json"
+    assert (again.cache_hits, again.cache_misses, MADE) == (1, 0, [1e-2])  # not made again
+    toml.write_text(_two_runs(b_lr="2e-2"))  # an experiment it does not declare
+    assert build().cache_hits == 1 and MADE == [1e-2]
+    manifest = root / "content" / "_freeze" / "b" / "manifest.json"
     manifest.parent.mkdir(parents=True)
-    manifest.write_text("{}")  # a run trained (or retrained) since
+    manifest.write_text("{}")  # a run of it trained (or retrained) since
     build()
-    assert len(MADE) == 3
+    assert MADE == [1e-2]
+    toml.write_text(_two_runs(a_lr="3e-2", b_lr="2e-2"))  # the experiment it declares
+    assert build().cache_hits == 1 and MADE == [1e-2, 3e-2]  # made again; the same spec compiles from cache
     build()
-    assert len(MADE) == 3
+    assert MADE == [1e-2, 3e-2]
     for alias in (cache / "figures").glob("*.key"):  # a damaged entry: the figure is made again
         alias.write_text("not a key")
     build()
-    assert len(MADE) == 4
+    assert MADE == [1e-2, 3e-2, 3e-2]
+
+
+def _reads_b(ctx):
+    ctx.spec("b")
+    return _counted_bars(ctx)
+
+
+def test_a_figure_reading_an_experiment_it_does_not_declare_stops_the_build(make_project, chart_cache):
+    """The key holds only the declared experiments, so reading another would serve a stale chart
+    when that one changes: the build says which, in one line, and leaves site/ alone."""
+    from builder.figures import Figure
+
+    reg = _one_module(Figure("demo-bars", "demo", "Prices.", "Bar chart of prices.", _reads_b, sources=("a",)))
+    root = make_project(FRONT + "Intro.\n\n{{< chart demo-bars >}}\n")
+    (root / "content" / "experiments.toml").write_text(_two_runs())
+    with pytest.raises(BuildError) as info:
+        Builder(root, registry=reg, cache=chart_cache).build()
+    line = inspect.getsourcelines(_reads_b)[1]
+    assert str(info.value) == (f'tests/test_build.py:{line}: figure "demo-bars" reads experiment "b", which its sources do '
+                               "not name (hint: add it to the Figure's sources=(...), so that its chart is made again when "
+                               "that experiment changes)")
+    assert not (root / "site").exists()
 
 
 def _one_figure_registry(**fields):
     """A registry whose only figure (section "demo") has the given extra Figure fields."""
     import demo_figures
 
-    from builder.figures import Figure, Registry
+    from builder.figures import Figure
 
-    class M:
-        __file__ = demo_figures.__file__
-
-        @staticmethod
-        def figures():
-            return [Figure("demo-bars", "demo", "Prices.", "Bar chart of prices.", lambda root: demo_figures.bar_chart(), **fields)]
-
-    reg = Registry()
-    reg.add(M, None)
-    return reg
+    return _one_module(Figure("demo-bars", "demo", "Prices.", "Bar chart of prices.", lambda ctx: demo_figures.bar_chart(), **fields))
 
 
 def test_a_failing_build_check_stops_the_build_in_one_line(make_project, chart_cache):

@@ -151,8 +151,9 @@ def test_the_outputs_title_fits_and_the_exact_error_axis_reads(page):
 
 def test_the_stars_chart_stays_narrow_for_every_kind_of_run(page):
     from builder.figures import mod_bot
+    from builder.figures.context import BuildContext
 
-    rs = mod_bot.runs(ROOT)
+    rs = mod_bot.runs(BuildContext(ROOT))
     picks = {}
     for key, r in rs.items():
         picks.setdefault(len(mod_bot.shown_groups(r)), key)

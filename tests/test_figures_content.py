@@ -10,7 +10,10 @@ import numpy as np
 import pytest
 
 from builder.figures import _common, appendix, mod_bot, mod_top
+from builder.figures.context import BuildContext
 from builder.paths import ROOT
+
+CTX = BuildContext(ROOT)  # the figure modules read the project through a build context
 
 ACCURACY = ("mod-top-accuracy", "open-q-mem-tiny-accuracy", "open-q-mem-again-accuracy", "five-neuron-accuracy",
             "sparse-parity-accuracy")
@@ -20,7 +23,7 @@ ACCURACY = ("mod-top-accuracy", "open-q-mem-tiny-accuracy", "open-q-mem-again-ac
 def registry():
     from builder.figures import default_registry
 
-    return default_registry(ROOT)
+    return default_registry(CTX)
 
 
 def layers(spec: dict):
@@ -61,7 +64,7 @@ def test_phase_notes_sit_on_their_curves_and_clear_of_them(registry, chart):
     its text stays inside the plot and off the curves, the step label's band, the legend and
     the other notes at every plot width from a phone's (300 px) to a wide screen's."""
     fig = registry.figures[chart]
-    spec = fig.make(ROOT)
+    spec = fig.make(CTX)
     rows = spec["datasets"]["accuracy"]
     curve = {(row["split"], row["step"]): row["v"] for row in rows}
     dots, notes = dots_of(spec), notes_of(spec)
@@ -81,7 +84,7 @@ def test_phase_notes_sit_on_their_curves_and_clear_of_them(registry, chart):
 def test_the_opening_notes_are_not_on_the_top_line_nor_off_a_phone():
     """The defects a reader saw: the memorization note written over the 100% line (and the step
     label), and the generalization note running off a phone's plot."""
-    spec = mod_top.accuracy_chart(ROOT)
+    spec = mod_top.accuracy_chart(CTX)
     notes = {n["text"].replace("\n", " "): n for n in notes_of(spec)}
     assert set(notes) == {"memorizes the training pairs", "then generalizes to unseen pairs"}
     for note in notes.values():
@@ -111,7 +114,7 @@ def sign_turns(values: np.ndarray, frac: float = 0.05) -> int:
 def test_the_opening_waves_are_waves_by_default():
     """With the chart's default order (the `unwrap` param as it starts), each neuron's line is
     one smooth wave; in the inputs' own order (the box unticked) it zigzags."""
-    spec = mod_top.waves_chart(ROOT)
+    spec = mod_top.waves_chart(CTX)
     unwrap = next(p for p in spec["params"] if p["name"] == "unwrap")
     assert unwrap["value"] is True and unwrap["bind"]["input"] == "checkbox"
     rows = spec["datasets"]["waves"]
@@ -123,7 +126,7 @@ def test_the_opening_waves_are_waves_by_default():
 
 
 def test_the_per_group_logits_are_centred_cosines_by_default():
-    spec = mod_bot.logits_chart(ROOT)
+    spec = mod_bot.logits_chart(CTX)
     unwrap = next(p for p in spec["params"] if p["name"] == "unwrap")
     assert unwrap["value"] is True
 
@@ -144,10 +147,10 @@ def test_the_stars_chart_keeps_its_width_for_every_run():
     each layout a run can have (one to six groups), the chart fits a 340 px column."""
     import vl_convert as vlc
 
-    spec = mod_bot.stars_chart(ROOT)
+    spec = mod_bot.stars_chart(CTX)
     assert facet_columns(spec) == [2]
     variants = spec["usermeta"]["variants"]
-    rs = mod_bot.runs(ROOT)
+    rs = mod_bot.runs(CTX)
     assert set(variants) == set(rs)
     by_count = {}
     for key, variant in variants.items():
@@ -169,7 +172,7 @@ def test_the_stars_chart_keeps_its_width_for_every_run():
 
 
 def test_the_per_group_logits_wrap_instead_of_growing_across():
-    assert facet_columns(mod_bot.logits_chart(ROOT)) == [3]
+    assert facet_columns(mod_bot.logits_chart(CTX)) == [3]
 
 
 def test_appendix_number_inputs_have_clamping_handlers():
@@ -243,7 +246,7 @@ def test_the_appendix_defines_its_three_matrices_as_math(article):
 def test_the_w_embed_figure_holds_the_fixed_circle():
     from builder.figures import five_neuron
 
-    spec = five_neuron.embed_matrix_chart(ROOT).to_dict()
+    spec = five_neuron.embed_matrix_chart(CTX).to_dict()
     rows = spec["data"]["values"]  # the layers' one table
     assert [row["i"] for row in rows] == list(range(67))
     for row in rows:
@@ -257,13 +260,13 @@ def test_the_section_5_waves_follow_the_step_and_the_run():
     order, every line is one wave."""
     from builder.figures._common import CODES, LEVELS
 
-    spec = mod_bot.waves_chart(ROOT)
+    spec = mod_bot.waves_chart(CTX)
     names = {p["name"]: p for p in spec["params"]}
     assert {"step", "run", "neuron", "unwrap", "ck_every", "ck_last"} <= set(names) and names["unwrap"]["value"] is True
-    assert set(spec["usermeta"]["variants"]) == set(mod_bot.runs(ROOT))
+    assert set(spec["usermeta"]["variants"]) == set(mod_bot.runs(CTX))
     assert facet_columns(spec) == [2]
     for key in (mod_bot.FEATURED, "seed1"):
-        r = mod_bot.runs(ROOT)[key]
+        r = mod_bot.runs(CTX)[key]
         variant = spec["usermeta"]["variants"][key]
         packed_rows = variant["data"]["waves_w_in"]
         level = variant["signals"]["wave_level"]
@@ -272,7 +275,7 @@ def test_the_section_5_waves_follow_the_step_and_the_run():
         assert np.abs(last - np.clip(r["w_in"][-1].T, -vmax, vmax)).max() <= level / 2 + 1e-6
         panels = {p for p in variant["signals"]["wave_panels"] if p}
         assert len(panels) == len(mod_bot.shown_groups(r)) <= mod_bot.MAX_GROUPS
-    r = mod_bot.run(ROOT)
+    r = mod_bot.run(CTX)
     freqs = spec["usermeta"]["variants"][mod_bot.FEATURED]["signals"]["wave_freqs"]
     for n in range(r["hidden"]):
         k = freqs[n]

@@ -15,10 +15,12 @@ from builder import freeze
 from builder.figures import five_neuron as fig
 from builder.paths import ROOT, freeze_dir, frozen_root
 from builder.training import config, experiments, models
+from builder.figures.context import BuildContext
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 EVEN = 2 * math.pi / 5
 ARTIFACTS = frozen_root()  # the project whose content/_freeze/ the frozen tests read
+CTX = BuildContext(ARTIFACTS)  # the figure modules read it through a build context
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +28,7 @@ def frozen():
     spec = config.get(fig.EXPERIMENT).resolve()
     found = freeze.read(fig.EXPERIMENT, freeze_dir(ARTIFACTS) / fig.EXPERIMENT, freeze.spec_key(spec))
     assert found is not None, "content/_freeze/five-neuron is missing or stale: run `python -m builder train five-neuron`"
-    return fig.run(ARTIFACTS)
+    return fig.run(CTX)
 
 
 @pytest.fixture(scope="module")

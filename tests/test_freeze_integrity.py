@@ -23,11 +23,11 @@ TOML = TINY_RUN_TOML + "\n" + TINY_SWEEP_TOML
 MADE = []
 
 
-def tiny_chart(root):
+def tiny_chart(ctx):
     """A chart of the single run's accuracy and the sweep's finished runs (counts its calls)."""
-    run = freeze.ensure("tiny", root=root, progress=False).arrays
-    done = freeze.load_sweep("tiny-sweep", root=root).arrays["done"]
-    MADE.append(root)
+    run = ctx.artifact("tiny").arrays
+    done = ctx.artifact("tiny-sweep").arrays["done"]
+    MADE.append(ctx.root)
     rows = [{"step": int(s), "acc": float(a), "runs": int(done.sum())}
             for s, a in zip(run["metric_step"], run["train_acc"])]
     return alt.Chart(alt.Data(values=rows)).mark_line().encode(x="step:Q", y="acc:Q")
@@ -37,8 +37,8 @@ class Module:
     __file__ = __file__
 
     @staticmethod
-    def figures():
-        return [Figure("tiny-acc", "tiny", "Accuracy.", "Line chart of accuracy.", tiny_chart)]
+    def figures(ctx):
+        return [Figure("tiny-acc", "tiny", "Accuracy.", "Line chart of accuracy.", tiny_chart, sources=("tiny", "tiny-sweep"))]
 
 
 @pytest.fixture
@@ -87,7 +87,7 @@ def test_a_warm_build_retrains_a_damaged_single_run(project, how, capsys):
     after = json.loads((folder / "manifest.json").read_text())
     assert freeze.sha256(folder / "arrays.npz") == after["arrays_sha256"] == before["arrays_sha256"]
     assert freeze.read("tiny", folder, after["key"]) is not None
-    assert builder._artifacts["content/_freeze/tiny/arrays.npz"] == after["arrays_sha256"]
+    assert builder.artifacts["content/_freeze/tiny/arrays.npz"] == after["arrays_sha256"]
     assert len(MADE) == 2  # the figure is made again from the retrained run
     capsys.readouterr()
     build()
@@ -118,18 +118,20 @@ def test_the_chart_cache_key_follows_the_frozen_files(project):
     builder, _ = build()
     shard = sorted((root / "content" / "_freeze" / "tiny-sweep" / "shards").glob("*.npz"))[0]
     entry = json.loads((shard.parent.parent / "manifest.json").read_text())["shards"][shard.stem]
-    assert builder._artifacts[f"content/_freeze/tiny-sweep/shards/{shard.name}"] == entry["sha256"]
-    assert len(builder._artifacts) == 3  # the run's arrays and both shards
-    digest = builder._inputs_digest()
-    assert build()[0]._inputs_digest() == digest  # nothing changed: the same key
+    assert builder.artifacts[f"content/_freeze/tiny-sweep/shards/{shard.name}"] == entry["sha256"]
+    assert len(builder.artifacts) == 3  # the run's arrays and both shards
+    fig = builder.registry.figures["tiny-acc"]
+    key = builder._chart_key(fig, None)
+    assert build()[0]._chart_key(fig, None) == key  # nothing changed: the same key
     # the arrays change while the manifest stays: damaged, retrained (a new manifest), made again
     damage(root / "content" / "_freeze" / "tiny" / "arrays.npz", "flip")
     again, report = build()
-    assert again._inputs_digest() != digest and len(MADE) == 2
+    assert again._chart_key(fig, None) != key and len(MADE) == 2
     # the key holds the checksums themselves, not only the manifests that record them
-    again._artifacts = {**again._artifacts, "content/_freeze/tiny/arrays.npz": "0" * 64}
-    again._digest = None
-    assert again._inputs_digest() != build()[0]._inputs_digest()
+    key = again._chart_key(fig, None)
+    again.artifacts = {**again.artifacts, "content/_freeze/tiny/arrays.npz": "0" * 64}
+    again.source_states = {}
+    assert again._chart_key(fig, None) != key
 
 
 def test_the_command_line_build_says_so_in_one_line_and_exits_1(tmp_path):

@@ -13,8 +13,10 @@ from builder.analysis import outcomes
 from builder.figures import sweep_mod
 from builder.paths import ROOT, frozen_root
 from builder.training import config, sweep
+from builder.figures.context import BuildContext
 
 ARTIFACTS = frozen_root()
+CTX = BuildContext(ARTIFACTS)  # the figure modules read it through a build context
 GENERALIZED = (2, 3)  # train and test drop together, grokking
 
 
@@ -88,7 +90,7 @@ def test_the_prose_on_regularization_strength(sweeps):
 
 @pytest.mark.frozen("sweep-mod-l2", "sweep-mod-l1")
 def test_the_page_rows_classify_as_python_does():
-    rows, curves = sweep_mod.grid_data(ARTIFACTS)
+    rows, curves = sweep_mod.grid_data(CTX)
     assert len(rows) == 432 and len(curves) == 2 * 9 * 8
     assert all(len(v) == 3 * 101 for v in curves.values())
     codes = outcomes.classify([r["mtr"] for r in rows], [r["mte"] for r in rows], [r["mr"] for r in rows],

@@ -15,8 +15,10 @@ from builder import freeze
 from builder.analysis import outcomes
 from builder.paths import ROOT, freeze_dir, frozen_root
 from builder.training import config
+from builder.figures.context import BuildContext
 
 ARTIFACTS = frozen_root()
+CTX = BuildContext(ARTIFACTS)  # the figure modules read it through a build context
 
 def frozen(name):
     spec = config.get(name).resolve()
@@ -122,7 +124,7 @@ def test_sweep_figure_holds_every_finished_run_with_its_exact_summaries():
     from builder.figures import sweep_sparse_parity as fig
 
     a = freeze.load_sweep("sweep-sparse-parity", root=ARTIFACTS).arrays
-    rows, curves = fig.grid_data(ARTIFACTS)
+    rows, curves = fig.grid_data(CTX)
     done = np.flatnonzero(a["done"])
     assert len(rows) == len(done)
     # the page classifies the same float32 values as Python does
@@ -141,7 +143,7 @@ def test_an_unfinished_sweep_says_so_on_the_chart():
     from builder.figures import sweep_sparse_parity as fig
 
     a = freeze.load_sweep("sweep-sparse-parity", root=ARTIFACTS).arrays
-    title = fig.grid_chart(ARTIFACTS).get("title")
+    title = fig.grid_chart(CTX).get("title")
     if a["done"].all():
         assert title is None
     else:

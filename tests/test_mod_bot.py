@@ -11,14 +11,16 @@ from builder.analysis import fourier
 from builder.figures import mod_bot
 from builder.figures._common import LEVELS, vmax_of
 from builder.paths import ROOT, frozen_root
+from builder.figures.context import BuildContext
 from builder.training import investigate
 
 ARTIFACTS = frozen_root()  # whose content/_freeze/ is read, see builder.claims
+CTX = BuildContext(ARTIFACTS)  # the figure modules read it through a build context
 
 
 @pytest.fixture(scope="module")
 def r():
-    return mod_bot.run(ARTIFACTS)
+    return mod_bot.run(CTX)
 
 
 @pytest.fixture(scope="module")
@@ -156,14 +158,14 @@ def seeds():
 def test_every_sister_run_is_frozen_and_its_key_frequencies_recompute(seeds, r):
     spec, a = seeds
     assert len(spec["seed"]) >= 32 and 0 not in spec["seed"]
-    rs = mod_bot.runs(ARTIFACTS)
+    rs = mod_bot.runs(CTX)
     assert list(rs) == ["seed0"] + [f"seed{s}" for s in spec["seed"]]
     assert a["w_in"].shape == (len(spec["seed"]), spec["checkpoints"], 67, 24)
     for i, s in enumerate(spec["seed"]):
         assert list(rs[f"seed{s}"]["groups"]) == fft_key_frequencies(a["w_in"][i, -1].astype(np.float64)), s
     assert list(r["groups"]) == fft_key_frequencies(r["w_in"][-1])
     # the grid titles each run with exactly those frequencies
-    rows = mod_bot.seeds_chart(ARTIFACTS)["datasets"]["seeds"]
+    rows = mod_bot.seeds_chart(CTX)["datasets"]["seeds"]
     for row in rows:
         keys = list(rs[row["key"]]["groups"])
         shown = " ".join(map(str, keys)) if rs[row["key"]]["reached"] else f"{len(keys)} freqs"
@@ -180,7 +182,7 @@ def test_the_fourier_footnote_numbers(r, prose):
 
 @pytest.mark.frozen("mod-top", "seeds-mod-top")
 def test_a_sister_run_improves_late_after_a_plateau_as_a_group_fills_up(prose):
-    r = mod_bot.runs(ARTIFACTS)[mod_bot.LATE_RUN]
+    r = mod_bot.runs(CTX)[mod_bot.LATE_RUN]
     s, t = r["metric_step"], r["test_loss"]
     plateau = t[(s >= 15_500) & (s <= 17_100)]
     assert len(plateau) >= 3 and plateau.max() / plateau.min() < 1.3 and f"{plateau.mean():.0e}" == "1e-04"
@@ -201,7 +203,7 @@ WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "sev
 @pytest.mark.frozen("mod-top", "seeds-mod-top")
 def test_the_sister_runs_are_summarized_as_the_prose_says(seeds, prose):
     spec, a = seeds
-    rs = mod_bot.runs(ARTIFACTS)
+    rs = mod_bot.runs(CTX)
     sisters = [r for k, r in rs.items() if k != mod_bot.FEATURED]
     reached = [r for r in sisters if r["reached"]]
     n, m = len(sisters), len(reached)
@@ -212,15 +214,15 @@ def test_the_sister_runs_are_summarized_as_the_prose_says(seeds, prose):
     gaps = np.diff(rs[sisters[0]["key"]]["metric_step"])
     assert 499 <= np.median(gaps) and gaps.max() <= 501  # "every 500 steps or so"
     # the key-frequency counts, as the chart's subtitle and the prose give them
-    s = mod_bot.summary(ARTIFACTS)
+    s = mod_bot.summary(CTX)
     assert (s["runs"], s["reached"]) == (n + 1, m + rs[mod_bot.FEATURED]["reached"])
     counts = sorted(s["key_counts"].items(), key=lambda kv: -kv[1])
     parts = [f"{c} use {WORDS[k]} frequencies" if i == 0 else ("one uses " + WORDS[k] if c == 1 else f"{c} use {WORDS[k]}")
              for i, (k, c) in enumerate(counts)]
     said = ", ".join(parts[:-1]) + " and " + parts[-1]
     says(prose, f"of the {s['reached']} runs that generalized, ours included, {said}.")
-    chart = mod_bot.seeds_chart(ARTIFACTS)
-    assert chart["title"]["subtitle"] == mod_bot.summary_line(ARTIFACTS)
+    chart = mod_bot.seeds_chart(CTX)
+    assert chart["title"]["subtitle"] == mod_bot.summary_line(CTX)
     # the runs that did not generalize: at chance, or on their way (final test accuracy)
     stuck = [r for r in sisters if not r["reached"]]
     says(prose, f"The other {len(stuck)} runs had not crossed that line when training stopped")
@@ -260,7 +262,7 @@ def test_the_methods_note_against_the_reference(prose):
     reference's from its published data (builder.training.investigate.REFERENCE)."""
     import json
     ref = investigate.REFERENCE
-    rs = mod_bot.runs(ARTIFACTS)
+    rs = mod_bot.runs(CTX)
     sisters = [r for k, r in rs.items() if k != mod_bot.FEATURED]
     steps = sisters[0]["metric_step"]
     curves = np.stack([r["test_loss"] for r in sisters])
@@ -318,7 +320,7 @@ def test_every_number_of_the_sister_run_paragraphs_is_computed(seeds, prose):
     p = spec["p"]
     says(prose, f"the same {spec['steps']:,} steps")
     says(prose, f"Any of the {(p - 1) // 2} can carry the circle, because {p} is a prime")
-    says(prose, f"Seed {mod_bot.runs(ARTIFACTS)[mod_bot.LATE_RUN]['seed']} is one of them")
+    says(prose, f"Seed {mod_bot.runs(CTX)[mod_bot.LATE_RUN]['seed']} is one of them")
     says(prose, f"(steps {mod_bot.LATE[0]:,} to {mod_bot.LATE[1]:,};")
     says(prose, "($10^{-8}$)")  # Adam's epsilon, from the spec below
     assert spec["eps"] == 1e-8

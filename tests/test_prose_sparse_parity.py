@@ -6,18 +6,20 @@ import pytest
 
 from builder.figures import sparse_parity
 from builder.paths import frozen_root
+from builder.figures.context import BuildContext
 
 ARTIFACTS = frozen_root()  # see builder.claims
+CTX = BuildContext(ARTIFACTS)  # the figure modules read it through a build context
 
 
 @pytest.fixture(scope="module")
 def l1():
-    return sparse_parity.run(ARTIFACTS, sparse_parity.EXPERIMENT)
+    return sparse_parity.run(CTX, sparse_parity.EXPERIMENT)
 
 
 @pytest.fixture(scope="module")
 def l2():
-    return sparse_parity.run(ARTIFACTS, sparse_parity.L2_EXPERIMENT)
+    return sparse_parity.run(CTX, sparse_parity.L2_EXPERIMENT)
 
 
 def at(r, key, step):

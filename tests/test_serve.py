@@ -318,3 +318,18 @@ def test_a_bad_edit_keeps_the_last_good_site(make_project, registry, chart_cache
     with pytest.raises(BuildError, match=r'unknown citation key "nosuchkey"'):
         _rebuild(builder, {(1, str(index))}, root)
     assert (root / "site" / "index.html").read_text() == good
+
+
+def test_a_code_edit_is_not_reloaded_but_said(make_project, registry, chart_cache, capsys):
+    """serve never reloads modules (figure data come through each build's context); an edit to
+    builder/*.py is named with a hint to restart, and the charts stay the ones this code made."""
+    root = make_project()
+    builder = Builder(root, registry=registry, cache=chart_cache)
+    builder.build(live_reload=RELOAD_JS)
+    figures_before = dict(builder.compiled)
+    capsys.readouterr()
+    _rebuild(builder, {(2, str(root / "builder" / "figures" / "mod_top.py"))}, root)
+    err = capsys.readouterr().err
+    assert err == ("builder/figures/mod_top.py changed: restart `make serve` to run the new code "
+                   "(this preview keeps the code it started with)\n")
+    assert all(builder.compiled[k] is v for k, v in figures_before.items())

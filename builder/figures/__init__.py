@@ -1,18 +1,22 @@
 """Figures: each article section has a module here that turns frozen artifacts into charts.
 
-A module exposes `figures() -> list[Figure]`, and optionally `animations(root) -> list[Animation]`
-and `sections(root) -> list[Section]` (root: the project root, for reading experiment specs). Registration is cheap (ids only); a figure's `make()` runs only
-when a page places it, and may train its experiment through the freeze store if it is stale.
+A module is a data loader: it exposes `figures(ctx) -> list[Figure]`, and optionally
+`animations(ctx) -> list[Animation]` and `sections(ctx) -> list[Section]`, and each figure's
+`make(ctx)` (and `narrow(ctx)`) returns its chart; every one of them takes the build's
+BuildContext (builder.figures.context), through which it reads experiment specs and frozen
+artifacts. Registration is cheap (ids, and the specs sections need); a figure's `make` runs
+only when a page places it and its chart is not cached, and may train its experiment through
+the freeze store if it is stale and the build allows it.
 """
 from __future__ import annotations
 
 import importlib
 import pkgutil
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 from builder.errors import BuildError
+from builder.figures.context import BuildContext
 
 
 @dataclass(frozen=True)
@@ -21,12 +25,18 @@ class Figure:
     section: str  # charts of one section share one `step`
     caption: str
     description: str  # text alternative for screen readers and the no-JS image
-    make: Callable[[Path], object]  # project root -> an Altair chart, or a Vega-Lite dict (with_datasets)
-    scrub: bool = False  # pointer/keyboard on this chart sets the section's step
+    make: Callable[[BuildContext], object]  # the build's context -> an Altair chart, or a Vega-Lite dict (with_datasets)
+    # How the chart behaves (builder.render.interactions has one class per kind: what each adds
+    # to the compiled chart and to the page). scrub: the name of the mark (alt.Chart(...)
+    # .properties(name=...)) along whose x scale pointer movement picks the section's step; the
+    # keyboard scrubs the chart too. None: not a scrubber.
+    scrub: str | None = None
     follow: bool = True  # redraw when the section's step changes (False: a scrub source only)
     hover: str | None = None  # datum field whose value hovering publishes as the `neuron` signal
     demand: str | None = None  # datum field naming the on-demand payload (with_demand) to load
-    sources: tuple = ()  # freeze-store experiment names whose artifacts it reads
+    # experiment names whose specs or artifacts it reads: its chart's cache key holds their specs
+    # and frozen files (and no other experiment's); reading one not named here stops the build
+    sources: tuple = ()
     shares: tuple = ()  # params kept equal across the section's charts (as `step` is)
     limits: tuple = ()  # (input name, min signal, max signal): a bound slider's range follows them
     checks: tuple = ()  # callables run once per build when the figure is placed; ValueError fails it
@@ -34,10 +44,10 @@ class Figure:
     # a source changes, all in one update. Two-way inputs need this: a Vega param cannot react
     # to a signal that depends on it (the dataflow would have a cycle).
     mirrors: tuple = ()
-    # project root -> the chart laid out for a phone column (PHONE_WIDTH px: facets wrapped or
+    # the build's context -> the chart laid out for a phone column (PHONE_WIDTH px: facets wrapped or
     # stacked, smaller cells, titles in lines), with the same params, signals and tables as
     # `make`'s; the page draws it where the wide chart would not fit (builder.render.charts)
-    narrow: Callable[[Path], object] | None = None
+    narrow: Callable[[BuildContext], object] | None = None
 
 
 @dataclass(frozen=True)
@@ -62,13 +72,15 @@ class Registry:
     figures: dict = field(default_factory=dict)
     animations: dict = field(default_factory=dict)
     sections: dict = field(default_factory=dict)
+    modules: dict = field(default_factory=dict)  # figure id -> the module that registered it
 
-    def add(self, module, root: Path) -> None:
-        for fig in getattr(module, "figures", lambda: [])():
+    def add(self, module, ctx: BuildContext) -> None:
+        for fig in getattr(module, "figures", lambda ctx: [])(ctx):
             self._put(self.figures, fig.id, fig, module)
-        for anim in getattr(module, "animations", lambda root: [])(root):
+            self.modules[fig.id] = module
+        for anim in getattr(module, "animations", lambda ctx: [])(ctx):
             self._put(self.animations, anim.id, anim, module)
-        for sec in getattr(module, "sections", lambda root: [])(root):
+        for sec in getattr(module, "sections", lambda ctx: [])(ctx):
             self._put(self.sections, sec.key, sec, module)
 
     @staticmethod
@@ -79,12 +91,12 @@ class Registry:
         table[key] = value
 
 
-def default_registry(root: Path) -> Registry:
-    """Every figure module in this package."""
+def default_registry(ctx: BuildContext) -> Registry:
+    """Every figure module in this package, registered with this build's context."""
     reg = Registry()
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
-        if not info.name.startswith("_"):
-            reg.add(importlib.import_module(f"{__name__}.{info.name}"), root)
+        if not info.name.startswith("_") and info.name != "context":
+            reg.add(importlib.import_module(f"{__name__}.{info.name}"), ctx)
     return reg
 
 
@@ -100,17 +112,33 @@ def with_datasets(chart, datasets: dict) -> dict:
     return spec
 
 
+def declare(chart, key: str, values: dict) -> dict:
+    """A chart's Vega-Lite dict declaring an interaction that the chart carries itself: `values`
+    go under usermeta[key], which Vega-Lite passes through untouched, and the kind of
+    builder.render.interactions whose `meta` is `key` applies them to the compiled chart."""
+    spec = chart if isinstance(chart, dict) else chart.to_dict()
+    spec.setdefault("usermeta", {}).setdefault(key, {}).update(values)
+    return spec
+
+
+def with_params(chart, params):
+    """The chart with these params (alt.param: a value, an expression or an input) at its top
+    level, where Vega-Lite wants a plain param. Use add_params where it works; Altair's fails
+    (AttributeError) on a concat that holds a facet, so such a chart takes its params here."""
+    chart.params = [p.param for p in params]
+    return chart
+
+
 def with_vega_data(chart, tables: dict) -> dict:
     """A chart's Vega-Lite dict carrying tables for Vega expressions (`data('name')[i]`).
 
     Vega-Lite drops datasets no mark reads, so these ride in `usermeta` and the compiler
-    (builder.render.charts) moves them into the compiled Vega spec's `data`. Used by the heatmaps:
-    their cells are a fixed sequence whose colour a formula looks up in the packed table for the
-    current step, so scrubbing updates 3,216 cells in place instead of rebuilding them.
+    (builder.render.interactions.VegaData) moves them into the compiled Vega spec's `data`. Used
+    by the heatmaps: their cells are a fixed sequence whose colour a formula looks up in the
+    packed table for the current step, so scrubbing updates 3,216 cells in place instead of
+    rebuilding them.
     """
-    spec = chart if isinstance(chart, dict) else chart.to_dict()
-    spec.setdefault("usermeta", {}).setdefault("vegaData", {}).update(tables)
-    return spec
+    return declare(chart, "vegaData", tables)
 
 
 def with_demand(chart, payloads: dict) -> dict:
@@ -121,9 +149,7 @@ def with_demand(chart, payloads: dict) -> dict:
     the chart an alt.NamedData("demand") layer and a `demand` param). The first page load does
     not grow by these rows.
     """
-    spec = chart if isinstance(chart, dict) else chart.to_dict()
-    spec.setdefault("usermeta", {}).setdefault("demand", {}).update(payloads)
-    return spec
+    return declare(chart, "demand", payloads)
 
 
 def with_variants(chart, variants: dict) -> dict:
@@ -133,15 +159,12 @@ def with_variants(chart, variants: dict) -> dict:
     becomes a key, the page loads that file and swaps the named tables and signals in. Every
     variant, the one drawn first included, must have a file: the reader can switch back. The
     first page load does not grow by them."""
-    spec = chart if isinstance(chart, dict) else chart.to_dict()
-    spec.setdefault("usermeta", {}).setdefault("variants", {}).update(variants)
-    return spec
+    return declare(chart, "variants", variants)
 
 
 def with_signal_handlers(chart, handlers: dict) -> dict:
     """A chart's Vega-Lite dict whose params also react to events: name -> Vega `on` handlers,
     e.g. {"a": [{"events": {"signal": "total"}, "update": "..."}]}. Vega-Lite has no `on` for
-    plain params; the compiler (builder.render.charts) adds these to the compiled signals."""
-    spec = chart if isinstance(chart, dict) else chart.to_dict()
-    spec.setdefault("usermeta", {}).setdefault("signalOn", {}).update(handlers)
-    return spec
+    plain params; the compiler (builder.render.interactions.SignalHandlers) adds these to the
+    compiled signals."""
+    return declare(chart, "signalOn", handlers)

@@ -60,11 +60,15 @@ def first_step(steps: np.ndarray, values: np.ndarray, at_least: float) -> int | 
     return int(steps[hit[0]]) if len(hit) else None
 
 
+STEP_RULE = "step_rule"  # the name of step_rule's rule mark: a scrub chart scrubs along its x scale (Figure.scrub)
+
+
 def step_rule(color: str = "#888"):
-    """A vertical rule and label at the section's current step (a chart with a `step` param)."""
+    """A vertical rule and label at the section's current step (a chart with a `step` param).
+    The rule is the mark named STEP_RULE."""
     base = alt.Chart(alt.Data(values=[{}])).transform_calculate(s="step")
-    rule = base.mark_rule(color=color, strokeDash=[4, 3], clip=True).encode(x="s:Q")
-    late = "step > 0.8 * domain('x')[1]"  # near the right edge the label goes on the left
+    rule = base.mark_rule(color=color, strokeDash=[4, 3], clip=True).encode(x="s:Q").properties(name=STEP_RULE)
+    late = f"step > 0.8 * domain(@{STEP_RULE}.x)[1]"  # near the right edge the label goes on the left
     label = base.mark_text(
         align=alt.expr(f"{late} ? 'right' : 'left'"), dx=alt.expr(f"{late} ? -4 : 4"),
         baseline="top", dy=2, fontSize=11, color=color,

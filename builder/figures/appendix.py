@@ -10,13 +10,12 @@ at build time; the tests compare the page's numbers with it.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import altair as alt
 
 from builder.analysis import construction
 from builder.figures import Figure, with_signal_handlers
 from builder.figures._common import TEST_COLOR, TRAIN_COLOR
+from builder.figures.context import BuildContext
 
 SECTION = "appendix"
 N_MIN, N_MAX = 3, 10
@@ -156,7 +155,7 @@ def _point(expr_x: str, expr_y: str, **calc):
     return alt.Chart(alt.Data(values=[{}])).transform_calculate(x=expr_x, y=expr_y, **calc)
 
 
-def circles_chart(root: Path, narrow: bool = False):
+def circles_chart(ctx: BuildContext, narrow: bool = False):
     """narrow: the phone layout (smaller panels)."""
     x, y, size = _unit_plane(NARROW_PLANE if narrow else PLANE)
     ring = _numbers().transform_calculate(x="cos(w * datum.c)", y="sin(w * datum.c)").mark_circle(size=14, color="#bbb").encode(x=x, y=y)
@@ -187,8 +186,7 @@ def circles_chart(root: Path, narrow: bool = False):
         x=x, y=y, text="label:N")
     unembed = alt.layer(twice_dots, ray, mid_dot, twice_labels).properties(
         **size, title=alt.Title("Answers at half angle", anchor="start", fontSize=12))
-    chart = alt.hconcat(embed, unembed, spacing=16 if narrow else 20)
-    chart.params = [p.param for p in params(bound=True)]
+    chart = alt.hconcat(embed, unembed, spacing=16 if narrow else 20).add_params(*params(bound=True))
     return with_signal_handlers(chart, handlers())
 
 
@@ -198,7 +196,7 @@ def _neurons():
         f="act == 'x²' ? pow(datum.h, 2) : max(datum.h, 0)", n1="datum.n + 1")
 
 
-def neurons_chart(root: Path, narrow: bool = False):
+def neurons_chart(ctx: BuildContext, narrow: bool = False):
     """narrow: the phone layout (smaller panels)."""
     x, y, size = _unit_plane(NARROW_PLANE if narrow else PLANE, 1.45)
     # in-projection: each neuron's direction, and the midpoint it reads
@@ -232,12 +230,11 @@ def neurons_chart(root: Path, narrow: bool = False):
     ring = _numbers().transform_calculate(x="cos(w * datum.c)", y="sin(w * datum.c)").mark_circle(size=8, color="#ddd").encode(x=x, y=y)
     outward = alt.layer(ring, arrows, total, target).properties(
         **size, title=alt.Title("Written at double angle", anchor="start", fontSize=12))
-    chart = alt.vconcat(alt.hconcat(inward, outward, spacing=16 if narrow else 24), bars, spacing=16)
-    chart.params = [p.param for p in params(bound=False)]
+    chart = alt.vconcat(alt.hconcat(inward, outward, spacing=16 if narrow else 24), bars, spacing=16).add_params(*params(bound=False))
     return chart.to_dict()
 
 
-def outputs_chart(root: Path, narrow: bool = False):
+def outputs_chart(ctx: BuildContext, narrow: bool = False):
     """narrow: the phone layout (narrower plots, the title in lines)."""
     width = NARROW_WIDTH if narrow else WIDTH
     logits = _numbers().transform_calculate(
@@ -271,8 +268,7 @@ def outputs_chart(root: Path, narrow: bool = False):
     errors = alt.layer(errors, floor).properties(
         width=width, height=80, title=alt.Title(["Difference from a perfect cosine", "peaked at a + b"] if narrow else
                                                 "Difference from a perfect cosine peaked at a + b", anchor="start", fontSize=12))
-    chart = alt.vconcat(top, errors, spacing=12)
-    chart.params = [p.param for p in params(bound=False)]
+    chart = alt.vconcat(top, errors, spacing=12).add_params(*params(bound=False))
     return chart.to_dict()
 
 
@@ -287,20 +283,20 @@ def verify_construction() -> None:
     construction.verify_construction()
 
 
-def figures() -> list[Figure]:
+def figures(ctx: BuildContext) -> list[Figure]:
     common = dict(shares=SHARED)
     return [
         Figure("appendix-circles", SECTION,
                "Move a and b (or their sum and difference), the number of neurons and the modulus; every chart of the appendix follows.",
                "Two circles: the embedding with the points a and b, the chord between them and its midpoint; and the answers placed at half their angle, so every number appears twice, with a + b highlighted where the midpoint's direction points.",
                circles_chart, limits=LIMITS, mirrors=MIRRORS, checks=(verify_construction,), **common,
-               narrow=lambda root: circles_chart(root, narrow=True)),
+               narrow=lambda ctx: circles_chart(ctx, narrow=True)),
         Figure("appendix-neurons", SECTION,
                "The N neurons: the directions they read, what each one computes, and their outputs turned to twice their angle and added up.",
                "Three panels: N evenly spaced directions with the midpoint of a and b; a bar chart of each neuron's value before and after the activation; the neurons' output vectors at doubled angles and their sum, which points at a + b.",
-               neurons_chart, **common, narrow=lambda root: neurons_chart(root, narrow=True)),
+               neurons_chart, **common, narrow=lambda ctx: neurons_chart(ctx, narrow=True)),
         Figure("appendix-outputs", SECTION,
                "The network's score for every possible answer (bars) against a perfect cosine peaked at a + b (dashed), and the difference.",
                "Bar chart of the logits for every candidate answer with the correct one highlighted, a dashed cosine target, and a second bar chart of the small differences.",
-               outputs_chart, **common, narrow=lambda root: outputs_chart(root, narrow=True)),
+               outputs_chart, **common, narrow=lambda ctx: outputs_chart(ctx, narrow=True)),
     ]

@@ -5,18 +5,14 @@ and a 5 x 2 out-projection (section "five-neuron", scrubbed). Read from the froz
 from __future__ import annotations
 
 import json
-
 import math
-from functools import lru_cache
-from pathlib import Path
 
 import altair as alt
 import numpy as np
 
-from builder import freeze
 from builder.figures import Animation, Figure, Section, with_datasets
-from builder.figures._common import accuracy_curves, checkpoint_steps, text_on
-from builder.training import config
+from builder.figures._common import STEP_RULE, accuracy_curves, checkpoint_steps, text_on
+from builder.figures.context import BuildContext, loader
 
 EXPERIMENT = "five-neuron"
 SECTION, EMBED_SECTION = "five-neuron", "embed"
@@ -27,9 +23,9 @@ NEURON_COLORS = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#b279a2")
 CONVERGE = (0, 3_000)
 
 
-@lru_cache(maxsize=4)
-def run(root: Path) -> dict:
-    a = freeze.ensure(EXPERIMENT, root=root).arrays
+@loader
+def run(ctx: BuildContext) -> dict:
+    a = ctx.artifact(EXPERIMENT).arrays
     proj_in = np.asarray(a["proj_in"], np.float64)  # (checkpoints, 2, neurons)
     proj_out = np.asarray(a["proj_out"], np.float64)  # (checkpoints, neurons, 2)
     return {
@@ -50,16 +46,16 @@ def geometry(points: np.ndarray) -> dict:
             "angles": angles, "gaps": gaps}
 
 
-def _steps(root: Path) -> tuple:
-    return checkpoint_steps(config.get(EXPERIMENT, root).resolve("full"))
+def _steps(ctx: BuildContext) -> tuple:
+    return checkpoint_steps(ctx.spec(EXPERIMENT))
 
 
-def sections(root: Path) -> list[Section]:
-    steps = _steps(root)
+def sections(ctx: BuildContext) -> list[Section]:
+    steps = _steps(ctx)
     return [Section(SECTION, steps, steps[0])]
 
 
-def animations(root: Path) -> list[Animation]:
+def animations(ctx: BuildContext) -> list[Animation]:
     return [Animation("five-neuron-converge", SECTION, *CONVERGE, 6.0)]
 
 
@@ -68,8 +64,8 @@ def _circle_rows(p: int) -> list[dict]:
             for i in range(p)]
 
 
-def embed_heatmap_chart(root: Path):
-    p = config.get(EXPERIMENT, root).resolve("full")["p"]
+def embed_heatmap_chart(ctx: BuildContext):
+    p = ctx.spec(EXPERIMENT)["p"]
     return alt.Chart(alt.Data(values=_circle_rows(p))).transform_fold(["cos", "sin"], as_=["column", "v"]).mark_rect().encode(
         x=alt.X("i:O", title="number", axis=alt.Axis(values=list(range(0, p, 11)), labelAngle=0)),
         y=alt.Y("column:N", title=None, sort=["cos", "sin"]),
@@ -78,11 +74,11 @@ def embed_heatmap_chart(root: Path):
     ).properties(width="container", height=50, title=alt.Title(f"The embedding: {p} numbers x 2 columns", anchor="start"))
 
 
-def embed_matrix_chart(root: Path):
+def embed_matrix_chart(ctx: BuildContext):
     """W_embed as the matrix it is in the equations: 67 rows (one per number) by two columns
     (cos, sin), drawn upright, with the values of every eleventh row (inside the edges) written in it. Fixed:
     the model never changes it."""
-    p = config.get(EXPERIMENT, root).resolve("full")["p"]
+    p = ctx.spec(EXPERIMENT)["p"]
     rows = _circle_rows(p)
     cells = alt.Chart(alt.Data(values=rows)).transform_fold(["cos", "sin"], as_=["column", "v"])
     y = alt.Y("i:O", title="row i (the number)", axis=alt.Axis(values=list(range(0, p, 11)), labelAngle=0))
@@ -98,8 +94,8 @@ def embed_matrix_chart(root: Path):
         f"W_embed: {p} rows × 2 columns, fixed", anchor="start", fontSize=12))
 
 
-def embed_circle_chart(root: Path):
-    p = config.get(EXPERIMENT, root).resolve("full")["p"]
+def embed_circle_chart(ctx: BuildContext):
+    p = ctx.spec(EXPERIMENT)["p"]
     base = alt.Chart(alt.Data(values=_circle_rows(p)))
     axis = dict(scale=alt.Scale(domain=[-1.25, 1.25]), axis=alt.Axis(values=[-1, 0, 1], grid=True))
     dots = base.mark_circle(size=45, color=NEURON_COLORS[0], opacity=0.9).encode(
@@ -111,11 +107,11 @@ def embed_circle_chart(root: Path):
     return alt.layer(dots, labels).properties(width=240, height=240, title=alt.Title("The same numbers as points", anchor="start"))
 
 
-@lru_cache(maxsize=4)
-def _rows(root: Path) -> list[dict]:
+@loader
+def _rows(ctx: BuildContext) -> list[dict]:
     """One row per checkpoint and neuron (three charts share them): the in-projection column (a, b) and the out-projection
     row (c, d), 4 significant digits, plus each side's mean norm at that checkpoint (ri, ro)."""
-    r = run(root)
+    r = run(ctx)
     g_in, g_out = geometry(r["in"]), geometry(r["out"])
     order = np.argsort(g_in["angles"][-1])  # neurons in order of their final in-projection angle
     rank = np.empty_like(order)
@@ -144,17 +140,17 @@ def _neuron_color(field: str = "n"):
             alt.condition(highlight, alt.value(1.0), alt.value(0.25)))
 
 
-def accuracy_chart(root: Path):
-    return accuracy_curves(run(root), initial=sections(root)[0].initial, title="Accuracy with five neurons and a fixed circle",
+def accuracy_chart(ctx: BuildContext):
+    return accuracy_curves(run(ctx), initial=sections(ctx)[0].initial, title="Accuracy with five neurons and a fixed circle",
                            fit_level=1.0, fit="fits the training pairs", rule="every held-out pair",
                            height=170)
 
 
-def weights_chart(root: Path, narrow: bool = False):
+def weights_chart(ctx: BuildContext, narrow: bool = False):
     """The 2 x 5 in-projection and the 5 x 2 out-projection at the step, values written in the
     cells; colours are relative to the largest weight at that step (the weights keep growing).
     narrow: the phone layout, one above the other."""
-    r = run(root)
+    r = run(ctx)
     color, opacity = _neuron_color()
     panels = []
     for side, fields, shape in (("in", ("a", "b"), "2 × 5"), ("out", ("c", "d"), "5 × 2")):
@@ -178,8 +174,8 @@ def weights_chart(root: Path, narrow: bool = False):
         title = f"In-projection W_in ({shape})" if side == "in" else f"Out-projection W_out ({shape})"
         panels.append(alt.layer(cells, text).properties(**size, title=alt.Title(title, anchor="start", fontSize=12)))
     chart = (alt.vconcat(*panels, spacing=16) if narrow else alt.hconcat(*panels, spacing=40)).add_params(
-        alt.param(name="step", value=sections(root)[0].initial), alt.param(name="neuron", value=-1))
-    return with_datasets(chart, {"five": _rows(root)})
+        alt.param(name="step", value=sections(ctx)[0].initial), alt.param(name="neuron", value=-1))
+    return with_datasets(chart, {"five": _rows(ctx)})
 
 
 def _plane(r: dict, side: str, joined: bool, n_steps: int, narrow: bool = False):
@@ -216,18 +212,18 @@ def _plane(r: dict, side: str, joined: bool, n_steps: int, narrow: bool = False)
         title if narrow else " ".join(title), anchor="start", fontSize=12))
 
 
-def plane_chart(root: Path, joined: bool = False, narrow: bool = False):
-    r = run(root)
+def plane_chart(ctx: BuildContext, joined: bool = False, narrow: bool = False):
+    r = run(ctx)
     n = len(r["step"])
     lims = {side: [round(1.15 * float(max(np.abs(r[side][i]).max(), 1e-9)), 3) for i in range(n)] for side in ("in", "out")}
     chart = alt.hconcat(_plane(r, "in", joined, n, narrow), _plane(r, "out", joined, n, narrow), spacing=12 if narrow else 20).resolve_scale(
         x="independent", y="independent").add_params(
-        alt.param(name="step", value=sections(root)[0].initial), alt.param(name="neuron", value=-1),
+        alt.param(name="step", value=sections(ctx)[0].initial), alt.param(name="neuron", value=-1),
         *(alt.param(name=f"lims_{side}", value=values) for side, values in lims.items()))
-    return with_datasets(chart, {"five": _rows(root)})
+    return with_datasets(chart, {"five": _rows(ctx)})
 
 
-def figures() -> list[Figure]:
+def figures(ctx: BuildContext) -> list[Figure]:
     src = (EXPERIMENT,)
     return [
         Figure("embed-heatmap", EMBED_SECTION,
@@ -247,18 +243,18 @@ def figures() -> list[Figure]:
         Figure("five-neuron-accuracy", SECTION,
                "Accuracy of the five-neuron model on its 30% of pairs and on the rest. Move the pointer or use the arrow keys to pick a step.",
                "Line chart of train and test accuracy: both reach 100% within a few hundred steps.",
-               accuracy_chart, scrub=True, sources=src),
+               accuracy_chart, scrub=STEP_RULE, sources=src),
         Figure("five-neuron-weights", SECTION,
                "All 20 trained weights at the chosen step. Colours are relative to the step's largest weight: the weights keep growing.",
                "Two small heatmaps with their values: the 2 by 5 in-projection and the 5 by 2 out-projection.",
-               weights_chart, hover="n", sources=src, narrow=lambda root: weights_chart(root, narrow=True)),
+               weights_chart, hover="n", sources=src, narrow=lambda ctx: weights_chart(ctx, narrow=True)),
         Figure("five-neuron-plane", SECTION,
                "Each neuron's in-projection column and out-projection row as a point. The dashed circle has their mean length; the axes grow with the weights.",
                "Two scatter plots of five points each that spread out to equal distances from the centre and equal angles apart.",
-               plane_chart, hover="n", sources=src, narrow=lambda root: plane_chart(root, narrow=True)),
+               plane_chart, hover="n", sources=src, narrow=lambda ctx: plane_chart(ctx, narrow=True)),
         Figure("five-neuron-joined", SECTION,
                "The same points joined in the order of the in-projection's angles: a pentagon on the left, a five-pointed star on the right.",
                "The five in-projection points joined into a pentagon; the out-projection points joined in the same order trace a star, going around twice.",
-               lambda root: plane_chart(root, joined=True), hover="n", sources=src,
-               narrow=lambda root: plane_chart(root, joined=True, narrow=True)),
+               lambda ctx: plane_chart(ctx, joined=True), hover="n", sources=src,
+               narrow=lambda ctx: plane_chart(ctx, joined=True, narrow=True)),
     ]

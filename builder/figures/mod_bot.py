@@ -7,19 +7,16 @@ the weights at the chosen step.
 """
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
-
 import altair as alt
 import numpy as np
 
 from builder.analysis import fourier
-from builder import freeze
 from builder.figures import (Animation, Figure, Section, with_datasets, with_signal_handlers, with_variants,
-                             with_vega_data)
+                             with_params, with_vega_data)
 from builder.figures import mod_top
-from builder.figures._common import (CODES, LEVELS, TEST_COLOR, TRAIN_COLOR, checkpoint_steps, heatmap, curve_rows, heatmap_params, raster,
+from builder.figures._common import (CODES, STEP_RULE, LEVELS, TEST_COLOR, TRAIN_COLOR, heatmap, curve_rows, heatmap_params, raster,
                                      loss_curves, packed, vmax_of)
+from builder.figures.context import BuildContext, loader
 
 SECTION = "mod-bot"
 SIDES = ("w_in", "w_out")
@@ -46,18 +43,18 @@ def prepare(seed: int, step, w_in, w_out, metric_step, train_loss, test_loss) ->
             "groups": groups, "group_of": group_of, "p": w_in.shape[1], "hidden": w_in.shape[2]}
 
 
-@lru_cache(maxsize=4)
-def run(root: Path) -> dict:
+@loader
+def run(ctx: BuildContext) -> dict:
     """The featured opening run (seed 0, the same run as section 1) prepared as above."""
-    r = mod_top.run(root)
+    r = mod_top.run(ctx)
     return {**r, **prepare(0, r["step"], r["w_in"], r["w_out"], r["metric_step"], r["train_loss"], r["test_loss"])}
 
 
-@lru_cache(maxsize=4)
-def runs(root: Path) -> dict[str, dict]:
+@loader
+def runs(ctx: BuildContext) -> dict[str, dict]:
     """Every run the reader can pick: the featured one first, then each finished sister run."""
-    out = {"seed0": run(root)}
-    frozen = freeze.load_sweep(SEEDS, root=root)
+    out = {"seed0": run(ctx)}
+    frozen = ctx.artifact(SEEDS)
     a = frozen.arrays
     for i in np.flatnonzero(a["done"]):
         if int(a["seed"][i]) != 0:
@@ -67,8 +64,8 @@ def runs(root: Path) -> dict[str, dict]:
     return out
 
 
-def sections(root: Path) -> list[Section]:
-    steps = checkpoint_steps(mod_top._spec(root))
+def sections(ctx: BuildContext) -> list[Section]:
+    steps = mod_top.steps(ctx)
     return [Section(SECTION, steps, steps[-1])]
 
 
@@ -83,7 +80,7 @@ GENERALIZE = (20_000, 30_000)
 LATE, LATE_RUN = (14_000, 22_000), "seed33"
 
 
-def animations(root: Path) -> list[Animation]:
+def animations(ctx: BuildContext) -> list[Animation]:
     return [Animation("mod-bot-generalize", SECTION, *GENERALIZE, 6.0, run=FEATURED),
             Animation("mod-bot-late", SECTION, *LATE, 6.0, run=LATE_RUN)]
 
@@ -101,17 +98,17 @@ def checkpoint_signals(r: dict) -> dict:
     return {"ck_every": every, "ck_last": len(steps) - 1}
 
 
-def run_params(root: Path, r: dict, **signals) -> list:
+def run_params(ctx: BuildContext, r: dict, **signals) -> list:
     """The params every chart of the section has: the step, the chosen run, the hovered neuron
     and the signals a run sets (their values for the featured run)."""
     values = {**checkpoint_signals(r), **signals}
-    return [alt.param(name="step", value=sections(root)[0].initial), alt.param(name="run", value=FEATURED),
+    return [alt.param(name="step", value=sections(ctx)[0].initial), alt.param(name="run", value=FEATURED),
             *(alt.param(name=k, value=v) for k, v in values.items())]
 
 
-def each_run(root: Path, chart, tables) -> dict:
+def each_run(ctx: BuildContext, chart, tables) -> dict:
     """The chart with a variant per run: tables(r) -> {"data": ..., "signals": ...}."""
-    return with_variants(chart, {key: tables(r) for key, r in runs(root).items()})
+    return with_variants(chart, {key: tables(r) for key, r in runs(ctx).items()})
 
 
 def run_name(r: dict) -> str:
@@ -123,15 +120,15 @@ def loss_tables(r: dict) -> dict:
             "signals": {"run_name": run_name(r)}}
 
 
-def loss_chart(root: Path, narrow: bool = False):
+def loss_chart(ctx: BuildContext, narrow: bool = False):
     """narrow: the phone layout (the title in two lines)."""
-    r = run(root)
-    chart = loss_curves(r, initial=sections(root)[0].initial, title="", height=170)
+    r = run(ctx)
+    chart = loss_curves(r, initial=sections(ctx)[0].initial, title="", height=170)
     # two lines: with a run's name one line would run past a phone's column
     chart["title"] = {"text": {"expr": "['Train and test loss (log scale) of', run_name]"}, "anchor": "start"}
     chart["params"] = chart.get("params", []) + [alt.param(name=k, value=v).param.to_dict()
                                                  for k, v in (("run", FEATURED), ("run_name", run_name(r)))]
-    return each_run(root, chart, loss_tables)
+    return each_run(ctx, chart, loss_tables)
 
 
 def _fourier_axis(p: int) -> alt.Axis:
@@ -146,10 +143,10 @@ def dft_tables(r: dict) -> dict:
             "signals": checkpoint_signals(r)}
 
 
-def dft_chart(root: Path, narrow: bool = False):
+def dft_chart(ctx: BuildContext, narrow: bool = False):
     """Each neuron's weights in the Fourier basis, scrubbed, on one fixed colour range per matrix;
     narrow: the phone layout (narrower cells, titles in two lines)."""
-    r = run(root)
+    r = run(ctx)
     coefficients = {side: fourier.project(r[side]) for side in SIDES}
 
     def title(side):
@@ -159,10 +156,10 @@ def dft_chart(root: Path, narrow: bool = False):
                       x_title="frequency k", x_axis=_fourier_axis(r["p"]), tooltip=False, at=AT,
                       **({"cell": (4, 5)} if narrow else {}))
               for side in SIDES]
-    chart = alt.vconcat(*panels, spacing=14).add_params(*run_params(root, r), alt.param(name="neuron", value=-1),
+    chart = alt.vconcat(*panels, spacing=14).add_params(*run_params(ctx, r), alt.param(name="neuron", value=-1),
                                                         *heatmap_params())
     tables = dft_tables(r)
-    return each_run(root, with_vega_data(chart, tables["data"]), dft_tables)
+    return each_run(ctx, with_vega_data(chart, tables["data"]), dft_tables)
 
 
 # A run that did not generalize spreads its neurons over up to 19 "groups" of one or two; the
@@ -222,11 +219,11 @@ def star_tables(r: dict) -> dict:
 STAR_SIZE = 112  # px: one small chart; two side by side with the axis fit a 340 px column
 
 
-def stars_chart(root: Path, narrow: bool = False):
+def stars_chart(ctx: BuildContext, narrow: bool = False):
     """One small chart per shown key frequency and side, two columns (input, output) and a row
     per frequency, whatever the run: its width never grows with the number of groups.
     narrow: the phone layout, smaller panels."""
-    r = run(root)
+    r = run(ctx)
     tables = star_tables(r)
     scale = alt.Scale(domain=[alt.ExprRef("-reach"), alt.ExprRef("reach")], nice=False)
     enc = dict(x=alt.X("x:Q", title="cos coefficient", scale=scale, axis=alt.Axis(tickCount=3)),
@@ -244,9 +241,9 @@ def stars_chart(root: Path, narrow: bool = False):
                         header=alt.Header(labelFontSize=11, labelPadding=3)),
         columns=2, spacing={"row": 8, "column": 10},
     ).properties(title=alt.Title(alt.expr("stars_title"), anchor="start", fontSize=12)).add_params(
-        *run_params(root, r, reach=tables["signals"]["reach"], stars_title=tables["signals"]["stars_title"]),
+        *run_params(ctx, r, reach=tables["signals"]["reach"], stars_title=tables["signals"]["stars_title"]),
         alt.param(name="neuron", value=-1))
-    return each_run(root, with_datasets(chart, tables["data"]), star_tables)
+    return each_run(ctx, with_datasets(chart, tables["data"]), star_tables)
 
 
 def wave_tables(r: dict) -> dict:
@@ -265,12 +262,12 @@ def wave_tables(r: dict) -> dict:
 WAVE_SIZE = (124, 64)  # px: one small chart; two across with the axis fit a 340 px column
 
 
-def waves_chart(root: Path):
+def waves_chart(ctx: BuildContext):
     """Section 1's waves for the run and step shown in this section: each neuron's 67 input
     weights at the chosen step, one small chart per shown key-frequency group (two across),
     the inputs by default in the order k x mod p that makes a frequency-k wave one cosine.
     Computed in the page from the packed weights of that step, as the logits are."""
-    r = run(root)
+    r = run(ctx)
     p, hidden = r["p"], r["hidden"]
     tables = wave_tables(r)
     row = f"data('waves_w_in')[{AT}].w"
@@ -298,12 +295,12 @@ def waves_chart(root: Path):
         columns=2, spacing={"row": 8, "column": 10},
     ).properties(title=alt.Title(alt.expr("waves_title"), anchor="start", fontSize=12))
     signals = tables["signals"]
-    chart.params = [p_.param for p_ in (
-        *run_params(root, r, **{k: v for k, v in signals.items() if k not in ("ck_every", "ck_last")}),
+    chart = chart.add_params(
+        *run_params(ctx, r, **{k: v for k, v in signals.items() if k not in ("ck_every", "ck_last")}),
         alt.param(name="neuron", value=-1), alt.param(name="codes", value=CODES),
         alt.param(name="unwrap", value=True, bind=alt.binding_checkbox(
-            name="Inputs in the order k × input mod 67 (untick for 0, 1, 2, …) ")))]
-    return each_run(root, with_vega_data(chart, tables["data"]), wave_tables)
+            name="Inputs in the order k × input mod 67 (untick for 0, 1, 2, …) ")))
+    return each_run(ctx, with_vega_data(chart, tables["data"]), wave_tables)
 
 
 def logit_tables(r: dict) -> dict:
@@ -316,13 +313,13 @@ def logit_tables(r: dict) -> dict:
                         "groups": labels, "freqs": [int(k) for k in r["group_of"]]}}
 
 
-def logits_chart(root: Path, narrow: bool = False):
+def logits_chart(ctx: BuildContext, narrow: bool = False):
     """For the reader's a and b: the p logits that each key-frequency group alone produces at the
     chosen step, sum_n ReLU(W_input[a, n] + W_input[b, n]) W_output[c, n] over the group's n,
     and their sum over all neurons. Computed in the page from the packed weights of that step
     (the heatmaps' tables: 91 levels per matrix), no table of every a, b and step. narrow: the
     phone layout, the groups two a row."""
-    r = run(root)
+    r = run(ctx)
     p, hidden = r["p"], r["hidden"]
     tables = logit_tables(r)
 
@@ -362,15 +359,15 @@ def logits_chart(root: Path, narrow: bool = False):
                  f"'All neurons together: a + b = ' + a + ' + ' + b + ' = ' + {answer} + ' (mod {p})'"), anchor="start", fontSize=12))
     chart = alt.vconcat(per_group, total, spacing=16)
     signals = {k: v for k, v in tables["signals"].items() if k not in ("ck_every", "ck_last")}
-    chart.params = [p_.param for p_ in (
-        *run_params(root, r, **signals),
+    chart = with_params(chart, (
+        *run_params(ctx, r, **signals),
         alt.param(name="a", value=10, bind=alt.binding_range(min=0, max=p - 1, step=1, name="a ")),
         alt.param(name="b", value=30, bind=alt.binding_range(min=0, max=p - 1, step=1, name="b ")),
         alt.param(name="unwrap", value=True, bind=alt.binding_checkbox(
             name="Each group's answers in the order k·(c − answer) mod 67, where its logits are one cosine "
                  "(untick for c = 0, 1, 2, …: a zigzag) ")),
-        alt.param(name="codes", value=CODES))]
-    return each_run(root, with_vega_data(chart, tables["data"]), logit_tables)
+        alt.param(name="codes", value=CODES)))
+    return each_run(ctx, with_vega_data(chart, tables["data"]), logit_tables)
 
 
 def key_text(r: dict) -> str:
@@ -393,10 +390,10 @@ def run_label(key: str, r: dict) -> str:
     return f"{name}: key frequencies {key_text(r)}"
 
 
-def summary(root: Path) -> dict:
+def summary(ctx: BuildContext) -> dict:
     """What the seeds chart's title states: runs, how many reached test loss < REACHED, and how
     many key frequencies those runs use (count -> runs)."""
-    rs = list(runs(root).values())
+    rs = list(runs(ctx).values())
     reached = [r for r in rs if r["reached"]]
     counts: dict[int, int] = {}
     for r in reached:
@@ -404,8 +401,8 @@ def summary(root: Path) -> dict:
     return {"runs": len(rs), "reached": len(reached), "key_counts": dict(sorted(counts.items()))}
 
 
-def summary_line(root: Path) -> str:
-    s = summary(root)
+def summary_line(ctx: BuildContext) -> str:
+    s = summary(ctx)
     counts = ", ".join(f"{n} in {c}" for n, c in s["key_counts"].items())
     return (f"{s['reached']} of these {s['runs']} runs reached a test loss below 0.001; "
             f"the number of key frequencies they use: {counts}.")
@@ -415,14 +412,14 @@ CELL = (96, 44)  # width, height of one small loss chart
 NARROW_CELL = (66, 40)  # the same on a phone (the curves drawn at CELL, scaled)
 
 
-def seeds_chart(root: Path, narrow: bool = False):
+def seeds_chart(ctx: BuildContext, narrow: bool = False):
     """One small loss chart per run, titled with its key frequencies; clicking (tapping) one, or
     picking it in the list, sets the section's `run`: every chart of the section then loads it.
     narrow: the phone layout, three charts a row, the title and summary in lines."""
     from builder.training import sweep
-    rs = runs(root)
+    rs = runs(ctx)
     featured = rs[FEATURED]
-    steps = np.asarray(freeze.load_sweep(SEEDS, root=root).arrays["curve_step"])
+    steps = np.asarray(ctx.artifact(SEEDS).arrays["curve_step"])
     picks = sweep.curve_picks(len(featured["metric_step"]), len(steps))
     if not np.array_equal(featured["metric_step"][picks], steps):
         raise ValueError("the featured run's curves are not logged at the sister runs' steps")
@@ -466,10 +463,10 @@ def seeds_chart(root: Path, narrow: bool = False):
         facet=alt.Facet("title:N", sort=alt.EncodingSortField("ord", op="min"), title=None,
                         header=alt.Header(labelFontSize=9, labelLimit=cw + 20, labelPadding=2)),
         columns=3 if narrow else 6, spacing={"row": 6, "column": 10},
-    ).properties(title=alt.Title(**_seeds_title(root, narrow), anchor="start", fontSize=12, subtitleFontSize=11))
+    ).properties(title=alt.Title(**_seeds_title(ctx, narrow), anchor="start", fontSize=12, subtitleFontSize=11))
     keys = list(rs)
     chart = chart.add_params(
-        alt.param(name="step", value=sections(root)[0].initial),
+        alt.param(name="step", value=sections(ctx)[0].initial),
         alt.param(name="run", value=FEATURED, bind=alt.binding_select(
             options=keys, labels=[titles[k] for k in keys], name="Run shown in this section ")),
         alt.param(name="titles", value=titles),
@@ -479,24 +476,24 @@ def seeds_chart(root: Path, narrow: bool = False):
                                 {"run": [{"events": "click", "update": pick}]})
 
 
-def _seeds_title(root: Path, narrow: bool) -> tuple:
+def _seeds_title(ctx: BuildContext, narrow: bool) -> tuple:
     """The seeds chart's title and subtitle: in lines about 45 characters long in the narrow layout."""
     import textwrap
 
     title = "Each run's train (blue) and test (red) loss, log scale, titled by seed and key frequencies"
     if not narrow:
-        return {"text": title, "subtitle": summary_line(root)}
-    return {"text": textwrap.wrap(title, 45), "subtitle": textwrap.wrap(summary_line(root), 50)}
+        return {"text": title, "subtitle": summary_line(ctx)}
+    return {"text": textwrap.wrap(title, 45), "subtitle": textwrap.wrap(summary_line(ctx), 50)}
 
 
-def figures() -> list[Figure]:
-    src = (mod_top.EXPERIMENT,)
+def figures(ctx: BuildContext) -> list[Figure]:
+    src = (mod_top.EXPERIMENT, SEEDS)  # every chart can show each sister run (each_run)
     return [
         Figure("mod-bot-loss", SECTION,
                "Train and test loss of the run shown in this section (at first the opening model; pick another under the last chart). "
                "Move the pointer or use the arrow keys to pick a step for the charts below.",
                "Line chart of train and test loss on a log scale: the train loss falls at once, the test loss only after about 25,000 steps.",
-               loss_chart, scrub=True, sources=src, narrow=lambda root: loss_chart(root, narrow=True)),
+               loss_chart, scrub=STEP_RULE, sources=src, narrow=lambda ctx: loss_chart(ctx, narrow=True)),
         Figure("mod-bot-waves", SECTION,
                "Each neuron's 67 input weights at the chosen step, grouped by the frequency it ends up using, with the inputs in "
                "the order k × input mod 67 (untick the box for 0, 1, 2, …). Hover a line to find that neuron in the other charts.",
@@ -506,20 +503,20 @@ def figures() -> list[Figure]:
         Figure("mod-bot-dft", SECTION,
                "Every neuron's weights written as a sum of waves: one column per wave, one row per neuron (orange positive, blue negative).",
                "Two heatmaps of Fourier coefficients, 67 columns by 24 neurons, for the input and output weights; noisy at first, then nonzero only in a few columns.",
-               dft_chart, hover="n", sources=src, narrow=lambda root: dft_chart(root, narrow=True)),
+               dft_chart, hover="n", sources=src, narrow=lambda ctx: dft_chart(ctx, narrow=True)),
         Figure("mod-bot-stars", SECTION,
                "For each key frequency, its neurons as points (their cos and sin coefficients), joined in order of angle.",
                "Small scatter plots, one per key frequency, for input and output weights: the points of each group spread into an evenly spaced ring.",
-               stars_chart, hover="n", sources=src, narrow=lambda root: stars_chart(root, narrow=True)),
+               stars_chart, hover="n", sources=src, narrow=lambda ctx: stars_chart(ctx, narrow=True)),
         Figure("mod-bot-logits", SECTION,
                "Pick a and b: the logits that each frequency group produces on its own at the chosen step (its answers in the order "
                "k·(c − answer) mod 67, the right one in the middle; untick the box for 0, 1, 2, …), and all groups together; "
                "the red bar is the right answer.",
                "Bar charts of 67 logits per frequency group and in total; each group draws a cosine wave that peaks at a + b mod 67.",
-               logits_chart, sources=src, narrow=lambda root: logits_chart(root, narrow=True)),
+               logits_chart, sources=src, narrow=lambda ctx: logits_chart(ctx, narrow=True)),
         Figure("mod-bot-seeds", SECTION,
                "The same model trained from other random starting weights, each titled with its key frequencies. "
                "Click or tap one, or pick it in the list, and every chart of this section shows that run.",
                "Small line charts of train and test loss, one per run; most test losses fall late, some never do.",
-               seeds_chart, shares=("run",), sources=(mod_top.EXPERIMENT, SEEDS), narrow=lambda root: seeds_chart(root, narrow=True)),
+               seeds_chart, shares=("run",), sources=src, narrow=lambda ctx: seeds_chart(ctx, narrow=True)),
     ]

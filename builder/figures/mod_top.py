@@ -5,25 +5,23 @@ builder.training from content/experiments.toml; nothing is hard-coded.
 """
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
-
 import altair as alt
 import numpy as np
 
-from builder import freeze
 from builder.analysis import fourier
 from builder.figures import Animation, Figure, Section, with_datasets, with_vega_data
-from builder.figures._common import (TRAIN_COLOR, accuracy_curves, checkpoint_steps, heatmap, heatmap_params,
+from builder.figures._common import (STEP_RULE, TRAIN_COLOR, accuracy_curves, checkpoint_steps, heatmap, heatmap_params,
                                      packed, vmax_of)
-from builder.training import config
+from builder.figures.context import BuildContext, loader
 
 EXPERIMENT = "mod-top"
 SECTION = "mod-top"
-@lru_cache(maxsize=4)
-def run(root: Path) -> dict:
+
+
+@loader
+def run(ctx: BuildContext) -> dict:
     """The frozen opening run, reduced to what this section draws (models axis dropped)."""
-    a = freeze.ensure(EXPERIMENT, root=root).arrays
+    a = ctx.artifact(EXPERIMENT).arrays
     w_in, w_out = np.asarray(a["w_in"], np.float64), np.asarray(a["w_out"], np.float64)
     order = fourier.neuron_order(w_in[-1])  # neurons sorted by (frequency, phase) at the end
     freq, phase, mag = fourier.dominant(w_in[-1])
@@ -36,33 +34,34 @@ def run(root: Path) -> dict:
     }
 
 
-def _spec(root: Path) -> dict:
-    return config.get(EXPERIMENT, root).resolve("full")
+def steps(ctx: BuildContext) -> tuple:
+    """The checkpoint steps of the opening run (section 1 and section 6 scrub them)."""
+    return checkpoint_steps(ctx.spec(EXPERIMENT))
 
 
-def sections(root: Path) -> list[Section]:
-    steps = checkpoint_steps(_spec(root))
-    return [Section(SECTION, steps, steps[len(steps) // 5])]
+def sections(ctx: BuildContext) -> list[Section]:
+    kept = steps(ctx)
+    return [Section(SECTION, kept, kept[len(kept) // 5])]
 
 
-def animations(root: Path) -> list[Animation]:
+def animations(ctx: BuildContext) -> list[Animation]:
     """Play from 40% of training (deep in the quiet stretch of the frozen run) to the end."""
-    steps = checkpoint_steps(_spec(root))
-    return [Animation("mod-top-generalize", SECTION, steps[len(steps) * 2 // 5], steps[-1], 6.0)]
+    kept = steps(ctx)
+    return [Animation("mod-top-generalize", SECTION, kept[len(kept) * 2 // 5], kept[-1], 6.0)]
 
 
 # -- charts --------------------------------------------------------------------------------
-def accuracy_chart(root: Path):
-    r = run(root)
-    return accuracy_curves(r, initial=sections(root)[0].initial, title=f"Train and test accuracy, a + b mod {r['p']}",
+def accuracy_chart(ctx: BuildContext):
+    r = run(ctx)
+    return accuracy_curves(r, initial=sections(ctx)[0].initial, title=f"Train and test accuracy, a + b mod {r['p']}",
                            fit_level=1.0, fit="memorizes the training pairs", rule="then generalizes to unseen pairs")
 
 
-def weights_chart(root: Path, lookup: bool = True, narrow: bool = False):
+def weights_chart(ctx: BuildContext, lookup: bool = True, narrow: bool = False):
     """lookup=False colours cells through a continuous Vega scale instead (kept for `make bench`);
     narrow: the phone layout (narrower cells, titles in two lines)."""
-    r = run(root)
-    step = alt.param(name="step", value=sections(root)[0].initial)
+    r = run(ctx)
+    step = alt.param(name="step", value=sections(ctx)[0].initial)
     neuron = alt.param(name="neuron", value=-1)
     p = r["p"]
     axis = dict(x_title=f"input number (0 to {p - 1})", x_axis=alt.Axis(values=list(range(0, p, 11)), labelAngle=0),
@@ -77,7 +76,7 @@ def weights_chart(root: Path, lookup: bool = True, narrow: bool = False):
     return with_vega_data(chart, {key: packed(r[key], r["step"], vmax_of(r[key])) for key in ("w_in", "w_out")})
 
 
-def waves_chart(root: Path, narrow: bool = False):
+def waves_chart(ctx: BuildContext, narrow: bool = False):
     """Each neuron's input weights at the end, one small chart per frequency group.
 
     By default the inputs are drawn in the order of k x mod p (k: the group's frequency): a
@@ -86,7 +85,7 @@ def waves_chart(root: Path, narrow: bool = False):
     order 0, 1, 2, ...
     narrow: the phone layout, two charts a row.
     """
-    r = run(root)
+    r = run(ctx)
     p, w = r["p"], r["w_in"][-1]
     threshold = fourier.KEY_FREQUENCY_THRESHOLD
     rows = []
@@ -118,19 +117,19 @@ def waves_chart(root: Path, narrow: bool = False):
     return with_datasets(chart, {"waves": rows})
 
 
-def figures() -> list[Figure]:
+def figures(ctx: BuildContext) -> list[Figure]:
     return [
         Figure("mod-top-accuracy", SECTION,
                "Accuracy on the training pairs and on the held-out pairs. Move the pointer (or use the arrow keys) to pick a step.",
                "Line chart of train and test accuracy over 50,000 training steps: train accuracy reaches 100% early while test accuracy stays low, then test accuracy climbs to about 100% much later.",
-               accuracy_chart, scrub=True, sources=(EXPERIMENT,)),
+               accuracy_chart, scrub=STEP_RULE, sources=(EXPERIMENT,)),
         Figure("mod-top-weights", SECTION,
                "The model's 3,216 weights at the chosen step (orange positive, blue negative), neurons sorted by the frequency they end up using.",
                "Two heatmaps of 24 neurons by 67 numbers: the collapsed input and output weights, noisy early in training and striped with waves after the model generalizes.",
-               weights_chart, hover="n", sources=(EXPERIMENT,), narrow=lambda root: weights_chart(root, narrow=True)),
+               weights_chart, hover="n", sources=(EXPERIMENT,), narrow=lambda ctx: weights_chart(ctx, narrow=True)),
         Figure("mod-top-waves", SECTION,
                "Each neuron's 67 input weights at the end of training, grouped by frequency k, with the inputs in the order k × input mod 67, "
                "where each is one smooth wave. Hover a line to find that neuron in the heatmaps; untick the box to see the inputs in their own order.",
                "Small line charts, one per frequency, each showing the input weights of the neurons that use that frequency as smooth periodic waves.",
-               waves_chart, hover="n", sources=(EXPERIMENT,), narrow=lambda root: waves_chart(root, narrow=True)),
+               waves_chart, hover="n", sources=(EXPERIMENT,), narrow=lambda ctx: waves_chart(ctx, narrow=True)),
     ]

@@ -3,17 +3,13 @@ only the three inputs that matter. Read from the frozen runs `sparse-parity` (L1
 `sparse-parity-l2` (the footnote's comparison), trained from content/experiments.toml."""
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
-
 import altair as alt
 import numpy as np
 
-from builder import freeze
 from builder.figures import Animation, Figure, Section, with_datasets, with_vega_data
-from builder.figures._common import (CODES, LEVELS, TEST_COLOR, accuracy_curves, checkpoint_steps, heatmap, heatmap_params,
+from builder.figures._common import (CODES, STEP_RULE, LEVELS, TEST_COLOR, accuracy_curves, checkpoint_steps, heatmap, heatmap_params,
                                      loss_curves, packed, raster, raster_layer, step_rule, vmax_of)
-from builder.training import config
+from builder.figures.context import BuildContext, loader
 
 EXPERIMENT, L2_EXPERIMENT = "sparse-parity", "sparse-parity-l2"
 SECTION = "sparse-parity"
@@ -25,10 +21,10 @@ MEMORIZE = (0, 800)
 GENERALIZE = (800, 2_400)
 
 
-@lru_cache(maxsize=8)
-def run(root: Path, name: str = EXPERIMENT) -> dict:
+@loader
+def run(ctx: BuildContext, name: str = EXPERIMENT) -> dict:
     """A frozen parity run, neurons sorted by the weight they put on the three useful bits."""
-    a = freeze.ensure(name, root=root).arrays
+    a = ctx.artifact(name).arrays
     w_in = np.asarray(a["w_in"], np.float64)  # (checkpoints, 31 inputs, hidden)
     w_out = np.asarray(a["w_out"], np.float64)  # (checkpoints, hidden)
     order = np.argsort(-np.abs(w_in[-1, :USEFUL, :]).sum(axis=0), kind="stable")
@@ -39,29 +35,29 @@ def run(root: Path, name: str = EXPERIMENT) -> dict:
     }
 
 
-def _steps(root: Path) -> tuple:
-    spec = config.get(EXPERIMENT, root).resolve("full")
+def _steps(ctx: BuildContext) -> tuple:
+    spec = ctx.spec(EXPERIMENT)
     return checkpoint_steps(spec)
 
 
-def sections(root: Path) -> list[Section]:
-    steps = _steps(root)
+def sections(ctx: BuildContext) -> list[Section]:
+    steps = _steps(ctx)
     return [Section(SECTION, steps, steps[0])]
 
 
-def animations(root: Path) -> list[Animation]:
+def animations(ctx: BuildContext) -> list[Animation]:
     return [Animation("sparse-parity-memorize", SECTION, *MEMORIZE, 3.0),
             Animation("sparse-parity-generalize", SECTION, *GENERALIZE, 5.0)]
 
 
-def accuracy_chart(root: Path):
-    return accuracy_curves(run(root), initial=sections(root)[0].initial, title="Accuracy, parity of the first 3 of 30 bits",
+def accuracy_chart(ctx: BuildContext):
+    return accuracy_curves(run(ctx), initial=sections(ctx)[0].initial, title="Accuracy, parity of the first 3 of 30 bits",
                            fit_level=0.99, fit="fits the training batch", rule="finds the rule",
                            low=0.45, height=180)
 
 
-def loss_chart(root: Path):
-    return loss_curves(run(root), initial=sections(root)[0].initial, title="Loss", height=180)
+def loss_chart(ctx: BuildContext):
+    return loss_curves(run(ctx), initial=sections(ctx)[0].initial, title="Loss", height=180)
 
 
 def _input_axis(n_inputs: int) -> alt.Axis:
@@ -70,9 +66,9 @@ def _input_axis(n_inputs: int) -> alt.Axis:
                     labelExpr=f"datum.value == {bias} ? 'Bias' : datum.value + 1")
 
 
-def weights_chart(root: Path, narrow: bool = False):
+def weights_chart(ctx: BuildContext, narrow: bool = False):
     """narrow: the phone layout (narrower cells)."""
-    r = run(root)
+    r = run(ctx)
     n_inputs = r["w_in"].shape[1]
     inputs = heatmap("w_in", r["w_in"], r["step"], "Weights from each input",
                      x_title="input bit", x_axis=_input_axis(n_inputs), cell=(6 if narrow else 8, 3), tooltip=False)
@@ -80,18 +76,18 @@ def weights_chart(root: Path, narrow: bool = False):
                      x_title="", x_axis=alt.Axis(labels=False, ticks=False), y_title="", cell=(10 if narrow else 12, 3),
                      tooltip_x="output")
     chart = alt.hconcat(inputs, output, spacing=8).add_params(
-        alt.param(name="step", value=sections(root)[0].initial), alt.param(name="neuron", value=-1), *heatmap_params())
+        alt.param(name="step", value=sections(ctx)[0].initial), alt.param(name="neuron", value=-1), *heatmap_params())
     return with_vega_data(chart, {k: packed(r[k], r["step"], vmax_of(r[k])) for k in ("w_in", "w_out")})
 
 
-def trajectories_chart(root: Path, narrow: bool = False):
+def trajectories_chart(ctx: BuildContext, narrow: bool = False):
     """Every first-layer weight over all checkpoints, with a rule at the section's step.
 
     The ~4,000 lines never change, so they are drawn once at build time into an image (a Vega
     view of them took 7.5 s and 229 MB to embed, and ~200 ms to redraw a frame); the live chart
     is that image, its axes, the step rule and the pointer that scrubs. narrow: the phone
     layout (the title in lines)."""
-    r = run(root)
+    r = run(ctx)
     w, steps = r["w_in"], r["step"]  # (checkpoints, inputs, hidden)
     vmax = float(np.abs(w).max())
     q = np.clip(np.round(w / vmax * LEVELS), -LEVELS, LEVELS).astype(int) + LEVELS
@@ -122,17 +118,17 @@ def trajectories_chart(root: Path, narrow: bool = False):
     frame = alt.Chart(alt.Data(values=[{"step": int(steps[0]), "v": -vmax}, {"step": int(steps[-1]), "v": vmax}])
                       ).mark_point(opacity=0).encode(x=x, y=y)
     chart = alt.layer(raster_layer(raster(with_datasets(lines, {"trajectories": rows}), scale=1.0), height), frame, *step_rule()).add_params(
-        alt.param(name="step", value=sections(root)[0].initial)
+        alt.param(name="step", value=sections(ctx)[0].initial)
     ).properties(width="container", height=height, title=alt.Title(
         ["Every first-layer weight over training:", "useful bits (red), bias (green),", "distractors (grey)"] if narrow else
         "Every first-layer weight over training: useful bits (red), bias (green), distractors (grey)", anchor="start"))
     return chart
 
 
-def l1_l2_chart(root: Path, narrow: bool = False):
+def l1_l2_chart(ctx: BuildContext, narrow: bool = False):
     """The footnote's picture: final first-layer weights with L1 (featured) and with L2, on one
     colour range; narrow: the phone layout, one above the other."""
-    finals = {name: run(root, name) for name in (EXPERIMENT, L2_EXPERIMENT)}
+    finals = {name: run(ctx, name) for name in (EXPERIMENT, L2_EXPERIMENT)}
     vmax = max(vmax_of(r["w_in"][-1:]) for r in finals.values())
     panels, tables = [], {}
     for (name, r), title in zip(finals.items(), ("L1 penalty", "L2 weight decay")):
@@ -145,27 +141,27 @@ def l1_l2_chart(root: Path, narrow: bool = False):
     return with_vega_data(chart, tables)
 
 
-def figures() -> list[Figure]:
+def figures(ctx: BuildContext) -> list[Figure]:
     src = (EXPERIMENT,)
     return [
         Figure("sparse-parity-accuracy", SECTION,
                "Accuracy on the 1,200 training strings and on fresh strings. Move the pointer or use the arrow keys to pick a step.",
                "Line chart of train and test accuracy: train accuracy reaches about 100% while test accuracy stays near 50%, then test accuracy jumps to about 100%.",
-               accuracy_chart, scrub=True, sources=src),
+               accuracy_chart, scrub=STEP_RULE, sources=src),
         Figure("sparse-parity-loss", SECTION,
                "Train and test loss on a log scale. The training loss rises a little just before the test loss collapses.",
                "Line chart of train and test loss on a log scale over training.",
-               loss_chart, scrub=True, sources=src),
+               loss_chart, scrub=STEP_RULE, sources=src),
         Figure("sparse-parity-weights", SECTION,
                "Every weight of the network at the chosen step (orange positive, blue negative): 31 inputs into each neuron, and each neuron's output weight.",
                "Heatmap of the first-layer weights (31 inputs by the hidden neurons) and the output weights, dense and noisy while memorizing, then zero except for the first three inputs and the bias.",
-               weights_chart, hover="n", sources=src, narrow=lambda root: weights_chart(root, narrow=True)),
+               weights_chart, hover="n", sources=src, narrow=lambda ctx: weights_chart(ctx, narrow=True)),
         Figure("sparse-parity-trajectories", SECTION,
                "Each line is one first-layer weight over training. Move the pointer along it to scrub the charts above.",
                "Line chart of every first-layer weight over training; the weights on the three useful bits grow while the distractors shrink to zero.",
-               trajectories_chart, scrub=True, sources=src, narrow=lambda root: trajectories_chart(root, narrow=True)),
+               trajectories_chart, scrub=STEP_RULE, sources=src, narrow=lambda ctx: trajectories_chart(ctx, narrow=True)),
         Figure("sparse-parity-l1-l2", "sparse-parity-footnote",
                "Final first-layer weights with an L1 penalty (left) and with L2 weight decay (right).",
                "Two heatmaps of final first-layer weights: with L1 only a few neurons use the three useful bits; with L2 the weight is spread across many neurons.",
-               l1_l2_chart, sources=(EXPERIMENT, L2_EXPERIMENT), narrow=lambda root: l1_l2_chart(root, narrow=True)),
+               l1_l2_chart, sources=(EXPERIMENT, L2_EXPERIMENT), narrow=lambda ctx: l1_l2_chart(ctx, narrow=True)),
     ]

@@ -11,17 +11,13 @@ architecture's runs as grids of seeds, and pointing at a cell loads its loss cur
 """
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
-
 import altair as alt
 import numpy as np
 
-from builder import freeze
-from builder.figures import Figure, with_datasets, with_demand, with_signal_handlers
+from builder.figures import Figure, with_datasets, with_demand, with_params, with_signal_handlers
 from builder.figures._sweep import (CLASSES, CLASSIFY, axis_index, counts_legend, curves_panel, outcome_colour,
                                     run_curves, run_summary, threshold_params)
-from builder.training import config
+from builder.figures.context import BuildContext
 
 SECTION = "sweep-mod"
 SWEEPS = (("L2", "sweep-mod-l2"), ("L1", "sweep-mod-l1"))
@@ -36,14 +32,14 @@ LOSS_THRESHOLD, RATIO_THRESHOLD = 3.2e-3, 1e3
 CURVE_DOMAIN = (1e-9, 1)
 
 
-@lru_cache(maxsize=4)
-def sweeps(root: Path) -> dict:
-    return {reg: freeze.load_sweep(name, root=root) for reg, name in SWEEPS}
+def sweeps(ctx: BuildContext) -> dict:
+    """Regularizer -> the frozen sweep's finished runs."""
+    return {reg: ctx.artifact(name) for reg, name in SWEEPS}
 
 
-def cases(root: Path) -> list[dict]:
+def cases(ctx: BuildContext) -> list[dict]:
     """The architectures, in the sweeps' order (both sweeps list the same cases)."""
-    lists = [config.get(name, root).resolve("full")["cases"] for _, name in SWEEPS]
+    lists = [ctx.spec(name)["cases"] for _, name in SWEEPS]
     if lists[0] != lists[1]:
         raise ValueError("sweep-mod-l2 and sweep-mod-l1 must list the same cases")
     return lists[0]
@@ -65,11 +61,11 @@ def cell_key(reg: str, case: int, e: int, l: int, w: int) -> str:
     return f"{reg.lower()}-{case}-{e}-{l}-{w}"
 
 
-def grid_data(root: Path) -> tuple[list[dict], dict[str, list[dict]]]:
+def grid_data(ctx: BuildContext) -> tuple[list[dict], dict[str, list[dict]]]:
     """One row per finished run of both sweeps, and per cell its seeds' loss curves."""
-    labels = [arch_label(c) for c in cases(root)]
+    labels = [arch_label(c) for c in cases(ctx)]
     rows, curves = [], {}
-    for reg, frozen in sweeps(root).items():
+    for reg, frozen in sweeps(ctx).items():
         a = frozen.arrays
         axes = [axis_index(a[k])[1] for k in ("embed", "lr", "weight_decay")]
         for r in np.flatnonzero(np.asarray(a["done"], bool)):
@@ -81,11 +77,11 @@ def grid_data(root: Path) -> tuple[list[dict], dict[str, list[dict]]]:
     return rows, curves
 
 
-def chart(root: Path, narrow: bool = False):
+def chart(ctx: BuildContext, narrow: bool = False):
     """narrow: the phone layout: the regularizers' bars one above the other (architecture names
     in lines), the grids two a row, then the counts and the curves."""
-    rows, curves = grid_data(root)
-    labels = [arch_label(c) for c in cases(root)]
+    rows, curves = grid_data(ctx)
+    labels = [arch_label(c) for c in cases(ctx)]
     chosen = "datum.reg === reg && datum.case === arch"
     # bars: the share of each architecture's runs in each class, per regularizer
     bars = (alt.Chart() if narrow else alt.Chart(alt.NamedData("runs"))).transform_calculate(outcome=CLASSIFY).transform_calculate(
@@ -115,17 +111,14 @@ def chart(root: Path, narrow: bool = False):
     # the chosen architecture's runs: per strength a grid of embed x lr, one dot per seed
     x = alt.X("lr:O", title="learning rate", axis=alt.Axis(labelAngle=0, format="~e"), scale=alt.Scale(paddingInner=0.12))
     y = alt.Y("e:O", title="embedding width", sort="descending", scale=alt.Scale(paddingInner=0.12))
-    # one tile per cell behind its dots, the full band wide (as in section 3); the scale names
-    # are those Vega-Lite gives the grid's position in the layout below (row 2, column 1, top;
-    # narrow: row 2)
-    place = "concat_1" if narrow else "concat_1_concat_0_concat_0"
+    # one tile per cell behind its dots, the full band wide (as in section 3)
     tiles = alt.Chart().transform_aggregate(runs="count()", groupby=["wd", "e", "lr", "cell"]).mark_rect(
-        cornerRadius=3, strokeWidth=1.5, width=alt.expr(f"bandwidth('{place}_x')"),
-        height=alt.expr(f"bandwidth('{place}_y')")).encode(
+        cornerRadius=3, strokeWidth=1.5, width=alt.expr("bandwidth(@tiles.x)"),
+        height=alt.expr("bandwidth(@tiles.y)")).encode(
         x=x, y=y, fill=alt.value("#888"), fillOpacity=alt.value(0.1),
         stroke=alt.condition("datum.cell === demand", alt.value("#333"), alt.value("transparent")),
         tooltip=[alt.Tooltip("wd:Q", title="strength", format="~e"), alt.Tooltip("e:O", title="embedding"),
-                 alt.Tooltip("lr:O", title="learning rate"), alt.Tooltip("runs:Q", title="runs")])
+                 alt.Tooltip("lr:O", title="learning rate"), alt.Tooltip("runs:Q", title="runs")]).properties(name="tiles")
     dots = alt.Chart().transform_calculate(outcome=CLASSIFY).mark_circle(size=40, opacity=1).encode(
         x=x, xOffset=alt.XOffset("seed:O", scale=alt.Scale(paddingOuter=0.4)), y=y, color=outcome_colour(),
         tooltip=[alt.Tooltip("seed:O"), alt.Tooltip("outcome:N"),
@@ -143,7 +136,7 @@ def chart(root: Path, narrow: bool = False):
     if narrow:  # in two lines
         counts_title = "['This architecture at loss threshold ' + format(loss_thr, '.2~e') + ',', 'ratio ' + format(ratio_thr, '.2~e')]"
     legend = counts_legend("runs", counts_title, where=chosen, width=240 if narrow else 200, narrow=narrow)
-    steps = np.asarray(next(iter(sweeps(root).values())).arrays["curve_step"])
+    steps = np.asarray(next(iter(sweeps(ctx).values())).arrays["curve_step"])
     panel = curves_panel(steps, CURVE_DOMAIN, [1e-9, 1e-6, 1e-3, 1],
                          "demand ? ['The runs of the cell you pointed at', '(one line per seed)'] : 'Point at (or tap) a cell for its loss curves'"
                          if narrow else
@@ -163,13 +156,13 @@ def chart(root: Path, narrow: bool = False):
             options=[r for r, _ in SWEEPS], labels=[REG_NAMES[r] for r, _ in SWEEPS], name="Regularizer ")),
         alt.param(name="archs", value=labels), alt.param(name="arch_name", expr="archs[arch]"),
     ]
-    view.params = [p.param for p in params]  # (a facet inside a concat: set top-level params directly)
+    view = with_params(view, params)
     pick = {name: [{"events": "click", "update": f"datum && isValid(datum.{field}) ? datum.{field} : {name}"}]
             for name, field in (("arch", "case"), ("reg", "reg"))}
     return with_signal_handlers(with_demand(with_datasets(view, {"runs": rows}), curves), pick)
 
 
-def figures() -> list[Figure]:
+def figures(ctx: BuildContext) -> list[Figure]:
     return [
         Figure("sweep-mod-bars", SECTION,
                "One bar per architecture and regularizer, split by how its runs ended. Click or tap a bar (or use the lists) to see "
@@ -177,5 +170,5 @@ def figures() -> list[Figure]:
                "Two stacked bar charts, for L2 weight decay and for an L1 penalty, with one bar for each of nine architectures "
                "split into the four outcome classes; below, the chosen architecture's runs as dots on grids of embedding width "
                "by learning rate, one grid per regularization strength.",
-               chart, demand="cell", sources=tuple(name for _, name in SWEEPS), narrow=lambda root: chart(root, narrow=True)),
+               chart, demand="cell", sources=tuple(name for _, name in SWEEPS), narrow=lambda ctx: chart(ctx, narrow=True)),
     ]

@@ -7,16 +7,13 @@ builder.analysis.outcomes; a cell's nine loss curves load on demand (data/<chart
 """
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
-
 import altair as alt
 import numpy as np
 
-from builder import freeze
-from builder.figures import Figure, with_datasets, with_demand
+from builder.figures import Figure, with_datasets, with_demand, with_params
 from builder.figures._sweep import (CLASSIFY, axis_index, counts_legend, curves_panel, outcome_colour, run_curves,
                                     run_summary, threshold_params)
+from builder.figures.context import BuildContext
 
 EXPERIMENT = "sweep-sparse-parity"
 SECTION = "sweep-sparse-parity"
@@ -24,9 +21,9 @@ SECTION = "sweep-sparse-parity"
 CURVE_DOMAIN = (1e-15, 100)
 
 
-@lru_cache(maxsize=4)
-def sweep(root: Path):
-    return freeze.load_sweep(EXPERIMENT, root=root)
+def sweep(ctx: BuildContext):
+    """The frozen sweep's finished runs (builder.freeze.load_sweep)."""
+    return ctx.artifact(EXPERIMENT)
 
 
 def cell_key(i: int, j: int, k: int) -> str:
@@ -34,10 +31,10 @@ def cell_key(i: int, j: int, k: int) -> str:
     return f"c{i}-{j}-{k}"
 
 
-def grid_data(root: Path) -> tuple[list[dict], dict[str, list[dict]]]:
+def grid_data(ctx: BuildContext) -> tuple[list[dict], dict[str, list[dict]]]:
     """One row per finished run (grid values, the three summaries, its cell), and per cell the
     nine runs' loss curves (the on-demand payloads)."""
-    a = sweep(root).arrays
+    a = sweep(ctx).arrays
     wds, wi = axis_index(a["weight_decay"])
     hs, hi = axis_index(a["hidden"])
     ns, ni = axis_index(a["train_size"])
@@ -50,10 +47,10 @@ def grid_data(root: Path) -> tuple[list[dict], dict[str, list[dict]]]:
     return rows, curves
 
 
-def grid_chart(root: Path, narrow: bool = False):
+def grid_chart(ctx: BuildContext, narrow: bool = False):
     """narrow: the phone layout: the grids two a row, the legend above the curves."""
-    rows, curves = grid_data(root)
-    steps = np.asarray(sweep(root).arrays["curve_step"])
+    rows, curves = grid_data(ctx)
+    steps = np.asarray(sweep(ctx).arrays["curve_step"])
     demand = alt.param(name="demand", value="")
     classify, colour = CLASSIFY, outcome_colour()
     x = alt.X("h:O", title="hidden neurons", axis=alt.Axis(labelAngle=0), scale=alt.Scale(paddingInner=0.12))
@@ -62,14 +59,14 @@ def grid_chart(root: Path, narrow: bool = False):
     tiles = alt.Chart().transform_aggregate(
         runs="count()", groupby=["wd", "h", "n", "cell"]
     ).mark_rect(cornerRadius=3, strokeWidth=1.5,  # full band: Vega-Lite would size it by the
-                width=alt.expr("bandwidth('concat_0_x')"),  # dots' offset scale; the names are
-                height=alt.expr("bandwidth('concat_0_y')")).encode(  # those of the first concat child
+                width=alt.expr("bandwidth(@tiles.x)"),  # dots' offset scale
+                height=alt.expr("bandwidth(@tiles.y)")).encode(
         x=x, y=y,
         fill=alt.value("#888"), fillOpacity=alt.value(0.1),
         stroke=alt.condition("datum.cell === demand", alt.value("#333"), alt.value("transparent")),
         tooltip=[alt.Tooltip("wd:Q", title="weight decay"), alt.Tooltip("h:O", title="hidden"),
                  alt.Tooltip("n:O", title="training strings"), alt.Tooltip("runs:Q", title="runs")],
-    )
+    ).properties(name="tiles")
     dots = alt.Chart().transform_calculate(
         outcome=classify, col="datum.seed % 3", row="floor(datum.seed / 3)"
     ).mark_circle(size=22, opacity=1).encode(
@@ -94,9 +91,8 @@ def grid_chart(root: Path, narrow: bool = False):
                                **({"width": 240} if narrow else {}))
     below = alt.vconcat(legend, curves_view, spacing=20) if narrow else alt.hconcat(legend, curves_view, spacing=30)
     chart = alt.vconcat(grids, below.resolve_scale(color="independent")).resolve_scale(color="independent")
-    # (Altair's add_params trips over a facet inside a concat: set the top-level params directly)
-    chart.params = [p.param for p in (*threshold_params(), demand)]
-    total = len(sweep(root).arrays["done"])
+    chart = with_params(chart, (*threshold_params(), demand))
+    total = len(sweep(ctx).arrays["done"])
     if len(rows) < total:  # the sweep trains for hours in the background: say what is shown
         text = [f"{len(rows):,} of the {total:,} runs have finished training;", "the rest are not shown yet"]
         chart.title = alt.Title(text if narrow else " ".join(text),
@@ -104,12 +100,12 @@ def grid_chart(root: Path, narrow: bool = False):
     return with_demand(with_datasets(chart, {"runs": rows}), curves)
 
 
-def figures() -> list[Figure]:
+def figures(ctx: BuildContext) -> list[Figure]:
     return [
         Figure("sweep-sparse-parity-grid", SECTION,
                "Each dot is one of the sweep's runs, coloured by outcome; move the sliders to change the thresholds. "
                "Point at or tap a cell for its nine loss curves.",
                "Five small grids, one per weight decay, of hidden width by training set size; each cell holds nine dots, "
                "one per seed, coloured by whether the run failed to fit, memorized, generalized smoothly or grokked.",
-               grid_chart, demand="cell", sources=(EXPERIMENT,), narrow=lambda root: grid_chart(root, narrow=True)),
+               grid_chart, demand="cell", sources=(EXPERIMENT,), narrow=lambda ctx: grid_chart(ctx, narrow=True)),
     ]

@@ -1,8 +1,14 @@
 """Figure -> compiled Vega spec (+ static SVG), cached by the hash of its Vega-Lite spec.
 
-Vega-Lite is compiled once at build time, so the page only needs the Vega runtime. Scrubbable
-figures get a `step` signal driven by the pointer: x is inverted through the chart's x scale and
-snapped to the nearest step of the section with a threshold scale.
+Vega-Lite is compiled once at build time, so the page only needs the Vega runtime. What a
+reader's pointer does (scrub, hover, on-demand data, other runs...) is added to the compiled
+spec by the kinds of builder.render.interactions.
+
+Names: a figure names a mark, `alt.Chart(...).properties(name="tiles")`, and its expressions
+refer to that mark's scales as `@tiles.x` (e.g. `bandwidth(@tiles.y)`). The compiler finds the
+mark in the compiled Vega and writes the scale's real name, `'concat_0_x'`, in place of the
+reference, so no figure depends on the names Vega-Lite generates for a layout. The names do not
+reach the page: the chart is compiled without them (see compile_vega).
 """
 from __future__ import annotations
 
@@ -18,6 +24,8 @@ from pathlib import Path
 import vl_convert as vlc
 
 from builder.errors import BuildError
+from builder.render import interactions
+from builder.render.interactions import VARIANT
 
 VERSION = f"vlc-{vlc.get_vega_version()}-{vlc.get_vegalite_versions()[-1]}-4"
 
@@ -50,53 +58,6 @@ class CompiledChart:
     def payload_files(self) -> dict[str, str]:
         """key -> the text of data/<id>/<key>.js, serialized once (a rebuild rewrites them)."""
         return {key: payload_script(self.id, key, rows) for key, rows in self.payloads.items()}
-
-
-def _snap_scale(steps) -> dict:
-    steps = list(steps)
-    mids = [(a + b) / 2 for a, b in zip(steps, steps[1:])]
-    return {"name": "step_snap", "type": "threshold", "domain": mids, "range": steps}
-
-
-def move_vega_data(vega: dict) -> tuple[dict, dict]:
-    """Put tables carried in usermeta.vegaData (figures.with_vega_data) first in `data`, add the
-    signal handlers of usermeta.signalOn (figures.with_signal_handlers), and take out the
-    on-demand payloads (usermeta.demand, figures.with_demand): (vega, payloads)."""
-    meta = vega.get("usermeta") or {}
-    tables = meta.pop("vegaData", None)
-    payloads = meta.pop("demand", None) or {}
-    handlers = meta.pop("signalOn", None) or {}
-    variants = meta.pop("variants", None) or {}
-    if not meta:
-        vega.pop("usermeta", None)
-    if tables:
-        vega["data"] = [{"name": k, "values": v} for k, v in tables.items()] + vega.get("data", [])
-    for name, on in handlers.items():
-        signal = _named(vega.get("signals", []), name)
-        if signal is None:
-            raise ValueError(f'signal handlers for "{name}", which is not a param of the chart')
-        signal["on"] = signal.get("on", []) + on
-    if variants:
-        check_variants(vega, variants)
-        payloads.update({VARIANT + key: v for key, v in variants.items()})
-    return vega, payloads
-
-
-VARIANT = "run-"  # payload keys of with_variants; the page loads them when `run` changes
-
-
-def check_variants(vega: dict, variants: dict) -> None:
-    """Every variant swaps only tables and signals the compiled chart has, and the chart has
-    the `run` param that picks one."""
-    if _named(vega.get("signals", []), "run") is None:
-        raise ValueError("a chart with variants needs a `run` param")
-    for key, variant in variants.items():
-        if not SAFE_KEY.match(key):
-            raise ValueError(f'variant key "{key}" must use only letters, digits, - and _')
-        for kind, items in (("data", vega.get("data", [])), ("signals", vega.get("signals", []))):
-            missing = [name for name in variant.get(kind, {}) if _named(items, name) is None]
-            if missing:
-                raise ValueError(f'variant "{key}" swaps {kind} "{missing[0]}", which the compiled chart does not have')
 
 
 NARROW, NARROW_MARK = ".narrow", "(narrow)"  # file suffix of a phone layout; the `media` that marks one
@@ -134,55 +95,135 @@ def static_svg(vega: dict, width: int = STATIC_WIDTH) -> str:
             f'<image width="{w}" height="{h}" href="data:image/png;base64,{data}"/></svg>')
 
 
-SAFE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+NAME_REF = re.compile(r"(?<![\w.])@([A-Za-z_][A-Za-z0-9_]*)\.([a-z][A-Za-z0-9]*)")  # @mark.channel
+NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_VIEW_KEYS = ("mark", "layer", "concat", "hconcat", "vconcat", "facet", "spec", "repeat")
+_CHANNELS = {"x": ("x", "xc", "x2"), "y": ("y", "yc", "y2")}  # where a mark's position channel is encoded
 
 
-def _named(items, name: str) -> dict | None:
-    """The Vega signal (or dataset) called `name`, or None."""
-    return next((item for item in items if item.get("name") == name), None)
+def _views(spec, path=()):
+    """(path, view dict) of every view of a Vega-Lite spec, the spec itself first."""
+    if isinstance(spec, dict):
+        if any(k in spec for k in _VIEW_KEYS):
+            yield path, spec
+        for key, value in spec.items():
+            if key not in ("datasets", "data", "usermeta", "params", "encoding", "transform"):
+                yield from _views(value, (*path, key))
+    elif isinstance(spec, list):
+        for i, item in enumerate(spec):
+            yield from _views(item, (*path, i))
 
 
-def add_demand(vega: dict, field: str, chart_id: str, payloads: dict) -> dict:
-    """Pointing at (or tapping) a mark whose datum has `field` sets the `demand` signal to that
-    value; the page then loads data/<chart>/<value>.js into the `demand` dataset (glue.js)."""
-    signal = _named(vega.get("signals", []), "demand")
-    if signal is None or _named(vega.get("data", []), "demand") is None:
-        raise BuildError(None, None, f'on-demand chart "{chart_id}" needs a `demand` param and an alt.NamedData("demand") layer '
-                         '(hint: see with_demand in builder/figures)')
-    bad = [k for k in payloads if not SAFE_KEY.match(k)]
-    if bad:
-        raise BuildError(None, None, f'on-demand chart "{chart_id}": key "{bad[0]}" must use only letters, digits, - and _ '
-                         '(hint: it names a file, data/<chart>/<key>.js)')
-    keep = f"datum && isValid(datum[{json.dumps(field)}]) ? '' + datum[{json.dumps(field)}] : demand"
-    signal["on"] = [{"events": "pointermove, pointerdown, touchstart", "update": keep}]
-    return vega
+def _with_names(spec, keep: bool):
+    """The spec with its views' names (keep=False), or a light copy for finding them (keep=True):
+    the same views with their names but no tables (datasets empty, no usermeta)."""
+    if isinstance(spec, list):
+        return [_with_names(item, keep) for item in spec]
+    if not isinstance(spec, dict):
+        return spec
+    out = {}
+    for key, value in spec.items():
+        if key == "name" and not keep and any(k in spec for k in _VIEW_KEYS):
+            continue
+        if key in ("data", "params", "encoding", "transform"):
+            out[key] = value
+        elif key == "datasets":
+            out[key] = {name: [] for name in value} if keep else value
+        elif key == "usermeta":
+            if not keep:
+                out[key] = value
+        else:
+            out[key] = _with_names(value, keep)
+    return out
 
 
-def add_scrub(vega: dict, steps, chart_id: str) -> dict:
-    """Make pointer movement over the plot set the `step` signal to the nearest step."""
-    step = _named(vega.get("signals", []), "step")
-    if step is None:
-        raise BuildError(None, None, f'scrub chart "{chart_id}" has no `step` param (hint: alt.param(name="step", value=...))')
-    if _named(vega.get("scales", []), "x") is None:
-        raise BuildError(None, None, f'scrub chart "{chart_id}" needs a single x scale named "x" '
-                         "(hint: layers share it with alt.layer(...).resolve_scale(x='shared'))")
-    vega["scales"].append(_snap_scale(steps))
-    expr = "scale('step_snap', clamp(invert('x', x()), domain('x')[0], domain('x')[1]))"
-    step["on"] = [{"events": "pointermove, pointerdown", "update": expr}]
-    return vega
+def _marks(vega: dict, path=()):
+    """(path, mark) of every mark of a Vega spec, groups' marks included, in order."""
+    for i, mark in enumerate(vega.get("marks", [])):
+        yield (*path, i), mark
+        yield from _marks(mark, (*path, i))
 
 
-def add_hover(vega: dict, field: str, chart_id: str) -> dict:
-    """Make hovering a mark whose datum has `field` set the `neuron` signal (-1 when none).
+class Names:
+    """A chart's named marks (name -> the compiled Vega mark) and the scales they use."""
 
-    A tap picks too (touchstart); the mouse leaving the chart clears it, a finger lifting does not
-    (touch fires pointerout right after the tap)."""
-    signal = _named(vega.get("signals", []), "neuron")
-    if signal is None:
-        raise BuildError(None, None, f'hover chart "{chart_id}" has no `neuron` param (hint: alt.param(name="neuron", value=-1))')
-    pick = f"datum && isValid(datum[{json.dumps(field)}]) ? datum[{json.dumps(field)}] : -1"
-    signal["on"] = [{"events": "pointermove, touchstart", "update": pick}, {"events": "pointerout[event.pointerType !== 'touch']", "update": "-1"}]
-    return vega
+    def __init__(self, chart_id: str, marks: dict):
+        self.chart_id, self.marks = chart_id, marks
+
+    def _fail(self, what: str) -> BuildError:
+        named = ", ".join(sorted(self.marks)) or "none"
+        return BuildError(None, None, f'chart "{self.chart_id}": {what} (named marks: {named}; '
+                          'hint: name a mark with alt.Chart(...).properties(name="tiles") and write @tiles.x)')
+
+    def scale(self, name: str, channel: str) -> str:
+        """The real name of the scale the mark `name` uses for `channel` (x or y)."""
+        mark = self.marks.get(name)
+        if mark is None:  # Altair renames a named layer of a concat "<name>_<its place>"
+            alike = [m for n, m in self.marks.items() if re.fullmatch(re.escape(name) + r"_\d+", n)]
+            mark = alike[0] if len(alike) == 1 else None
+        if mark is None:
+            raise self._fail(f'"@{name}.{channel}" names no mark of the chart')
+        for encode in (mark.get("encode") or {}).values():
+            for key in _CHANNELS.get(channel, (channel,)):
+                for rule in encode.get(key, []) if isinstance(encode.get(key), list) else [encode.get(key)]:
+                    if isinstance(rule, dict) and isinstance(rule.get("scale"), str):
+                        return rule["scale"]
+        raise self._fail(f'"@{name}.{channel}": the mark "{name}" has no {channel} scale')
+
+    def resolve(self, node):
+        """`node` (a compiled Vega spec) with every @mark.channel in its expressions replaced by
+        the scale's name in quotes; tables' values are left as they are."""
+        if isinstance(node, str):
+            return NAME_REF.sub(lambda m: "'" + self.scale(m.group(1), m.group(2)) + "'", node) if "@" in node else node
+        if isinstance(node, list):
+            return [self.resolve(item) for item in node]
+        if isinstance(node, dict):
+            return {k: v if k == "values" else self.resolve(v) for k, v in node.items()}
+        return node
+
+
+def _get(spec, path):
+    """The part of a spec at `path` (keys and indices, as _views gives them)."""
+    for key in path:
+        spec = spec[key]
+    return spec
+
+
+def compile_vega(chart_id: str, vl_spec: dict) -> tuple[dict, Names]:
+    """The chart's Vega spec, compiled without its views' names (so it is the spec Vega-Lite
+    makes of the unnamed chart), and its named marks (Names.resolve then writes the scales'
+    names in). The marks are found in a second compile of the named chart without its tables,
+    whose marks stand where the real compile's do."""
+    named = [(path, view["name"]) for path, view in _views(vl_spec) if isinstance(view.get("name"), str)]
+    vega = vlc.vegalite_to_vega(_with_names(vl_spec, keep=False) if named else vl_spec)
+    marks = {}
+    if named:
+        bad = [name for _, name in named if not NAME.match(name)]
+        if bad:
+            raise BuildError(None, None, f'chart "{chart_id}": the mark name "{bad[0]}" must be letters, digits and _ '
+                             "(hint: it is written @name.x in expressions)")
+        composite = [name for path, name in named if path and "mark" not in _get(vl_spec, path)]
+        if composite or any(not path for path, _ in named):
+            raise BuildError(None, None, f'chart "{chart_id}": the view named "{(composite or [named[0][1]])[0]}" is not a mark '
+                             '(hint: name a single mark, alt.Chart(...).mark_*(...).properties(name=...))')
+        located = list(_marks(vlc.vegalite_to_vega(_with_names(vl_spec, keep=True))))
+        real = list(_marks(vega))
+        if [(p, m.get("type")) for p, m in located] != [(p, m.get("type")) for p, m in real]:
+            raise BuildError(None, None, f'chart "{chart_id}": its named marks could not be found in the compiled chart '
+                             "(hint: report this: Vega-Lite laid the named chart out differently)")
+        wanted = {f"{name}_marks": name for _, name in named}
+        for (_, found), (_, mark) in zip(located, real):
+            name = wanted.get(found.get("name"))
+            if name is None:
+                continue
+            if name in marks:
+                raise BuildError(None, None, f'chart "{chart_id}": two marks are named "{name}" (hint: names are unique in a chart)')
+            marks[name] = mark
+        lost = [name for _, name in named if name not in marks]
+        if lost:
+            raise BuildError(None, None, f'chart "{chart_id}": the mark named "{lost[0]}" could not be found in the compiled chart '
+                             "(hint: name a mark that draws something, not one Vega-Lite leaves out)")
+    return vega, Names(chart_id, marks)
 
 
 class ChartCache:
@@ -223,16 +264,15 @@ class ChartCache:
             return None
         return self._load(chart_id, key) if re.fullmatch(r"[0-9a-f]{24}", key) else None
 
-    def compile(self, chart_id: str, vl_spec: dict, steps=None, hover: str | None = None,
-                demand: str | None = None, svg: bool = True, inputs: str | None = None,
-                static_width: int = STATIC_WIDTH) -> CompiledChart:
-        """steps: make the chart a scrubber over these steps; hover: datum field for `neuron`;
-        demand: datum field naming the on-demand payload to load; inputs: remember the chart
+    def compile(self, chart_id: str, vl_spec: dict, figure: dict | None = None, svg: bool = True,
+                inputs: str | None = None, static_width: int = STATIC_WIDTH) -> CompiledChart:
+        """figure: what the figure declares of its interactions (interactions.figure_values:
+        the scrub's mark and steps, the hover and demand fields); inputs: remember the chart
         under this key of what it was made from too (see `cached`); static_width: the width a
         column-wide chart's static image is drawn at."""
+        figure = figure or {}
         blob = json.dumps(vl_spec, sort_keys=True, separators=(",", ":"))
-        patches = json.dumps([list(steps) if steps is not None else None, hover, demand]
-                             + ([static_width] if static_width != STATIC_WIDTH else []))
+        patches = json.dumps(sorted(figure.items()) + ([static_width] if static_width != STATIC_WIDTH else []))
         key = hashlib.sha256((VERSION + patches + blob).encode()).hexdigest()[:24]
         found = self._load(chart_id, key)
         if found:
@@ -240,19 +280,18 @@ class ChartCache:
             return found
         self.misses += 1
         try:
-            vega, payloads = move_vega_data(vlc.vegalite_to_vega(vl_spec))
+            vega, names = compile_vega(chart_id, vl_spec)
+            vega, payloads = interactions.apply_spec(vega, chart_id)
+            vega = names.resolve(vega)
             svg_text = static_svg(vega, static_width) if svg else ""  # the static image keeps white
             # On the page the chart sits on the article's own background (light or dark theme).
             vega.pop("background", None)
+        except BuildError:
+            raise
         except Exception as exc:
             raise BuildError(None, None, f'chart "{chart_id}" does not compile: {str(exc).splitlines()[0]} '
                              "(hint: check the Vega-Lite spec its figure returns)") from None
-        if steps is not None:
-            vega = add_scrub(vega, steps, chart_id)
-        if hover is not None:
-            vega = add_hover(vega, hover, chart_id)
-        if demand is not None:
-            vega = add_demand(vega, demand, chart_id, payloads)
+        vega = interactions.apply_figure(vega, figure, chart_id, names)
         self.memory[key] = (vega, svg_text, payloads)
         disk = self.directory / f"{key}.json" if self.directory else None
         if disk:

@@ -286,42 +286,59 @@
     entry.box.parentNode.replaceChild(placeholders[id], entry.box);
     forget(entry.name);
   }
-  function attach(entry) {
-    var id = entry.id, section = entry.section, view = entry.view, el = entry.el, info = page.charts[id];
-    if (entry.has.step) view.addSignalListener("step", function (_, value) { setStep(section, value, view); });
-    if (entry.has.neuron) view.addSignalListener("neuron", function (_, value) { setNeuron(section, value, view); });
-    info.shares.forEach(function (name) {
-      view.addSignalListener(name, function (_, value) { setShared(section, name, value, view); });
-    });
-    info.limits.forEach(function (lim) {  // [input name, min, max]: numbers or signals
-      var input = el.querySelector('input[name="' + lim[0] + '"]');
-      if (!input) return;
-      [[lim[1], "min"], [lim[2], "max"]].forEach(function (pair) {
-        if (pair[0] === null) return;
-        if (typeof pair[0] === "number") { input.setAttribute(pair[1], pair[0]); return; }
-        var apply = function () { input.setAttribute(pair[1], view.signal(pair[0])); };
-        apply();
-        view.addSignalListener(pair[0], apply);
+  /* ---- what each kind of interaction (builder/render/interactions.py) does once a chart is
+     live: one function per kind, given the chart and its entry in the page data ----------- */
+  var kinds = {
+    step: function (entry) {  // scrubbing: the chart's step is the section's
+      if (entry.has.step) entry.view.addSignalListener("step", function (_, value) { setStep(entry.section, value, entry.view); });
+    },
+    neuron: function (entry) {  // hover: the hovered neuron is the section's
+      if (entry.has.neuron) entry.view.addSignalListener("neuron", function (_, value) { setNeuron(entry.section, value, entry.view); });
+    },
+    shares: function (entry, info) {  // params kept equal across the section
+      info.shares.forEach(function (name) {
+        entry.view.addSignalListener(name, function (_, value) { setShared(entry.section, name, value, entry.view); });
       });
-    });
-    var mirroring = false;  // [source signal, target param] pairs
-    function mirror() {  // after the whole pulse: a listener can run before the other sources update
-      mirroring = false;
-      var changed = false;
-      info.mirrors.forEach(function (m) {
-        var value = view.signal(m[0]);
-        if (view.signal(m[1]) !== value) { view.signal(m[1], value); changed = true; }
+    },
+    limits: function (entry, info) {  // [input name, min, max]: numbers or signals
+      info.limits.forEach(function (lim) {
+        var input = entry.el.querySelector('input[name="' + lim[0] + '"]'), view = entry.view;
+        if (!input) return;
+        [[lim[1], "min"], [lim[2], "max"]].forEach(function (pair) {
+          if (pair[0] === null) return;
+          if (typeof pair[0] === "number") { input.setAttribute(pair[1], pair[0]); return; }
+          var apply = function () { input.setAttribute(pair[1], view.signal(pair[0])); };
+          apply();
+          view.addSignalListener(pair[0], apply);
+        });
       });
-      if (changed) view.runAsync();
+    },
+    mirrors: function (entry, info) {  // [source signal, target param] pairs
+      var view = entry.view, mirroring = false;
+      function mirror() {  // after the whole pulse: a listener can run before the other sources update
+        mirroring = false;
+        var changed = false;
+        info.mirrors.forEach(function (m) {
+          var value = view.signal(m[0]);
+          if (view.signal(m[1]) !== value) { view.signal(m[1], value); changed = true; }
+        });
+        if (changed) view.runAsync();
+      }
+      info.mirrors.forEach(function (pair) {
+        view.addSignalListener(pair[0], function () { if (!mirroring) { mirroring = true; view.runAfter(mirror); } });
+      });
+    },
+    demand: function (entry) {  // on-demand data: the pointed-at key's file into the `demand` table
+      var id = entry.id, view = entry.view;
+      if (entry.has.demand) view.addSignalListener("demand", function (_, key) {
+        if (key) load("data/" + id + "/" + key).then(function (rows) {
+          if (live[id] === entry && view.signal("demand") === key) view.data("demand", rows).run();
+        });
+      });
     }
-    info.mirrors.forEach(function (pair) {
-      view.addSignalListener(pair[0], function () { if (!mirroring) { mirroring = true; view.runAfter(mirror); } });
-    });
-    if (entry.has.demand) view.addSignalListener("demand", function (_, key) {
-      if (key) load("data/" + id + "/" + key).then(function (rows) {
-        if (live[id] === entry && view.signal("demand") === key) view.data("demand", rows).run();
-      });
-    });
+  };  // (other runs, `variants`, are swapped in when the chart is embedded: see embed and stale)
+  function attach(entry) {
+    Object.keys(kinds).forEach(function (kind) { kinds[kind](entry, page.charts[entry.id]); });
   }
 
   /* ---- tooltips: a value or a {field: value} object beside the pointer -------------------- */

@@ -1,0 +1,94 @@
+"""The per-build context a figure module loads its data through.
+
+A figure module is a data loader: its `figures`, `sections`, `animations` and each figure's
+`make` (and `narrow`) take one argument, a BuildContext. The context owns the loading: the
+experiment specs (experiments.toml parsed once per build), the frozen artifacts (read through
+builder.freeze, trained only where the build allows it) and whatever a module derives from them
+(functions marked @loader). Everything it holds lives as long as the build: the Builder makes a
+new context for every build, so a rebuild (`make serve`) sees the artifacts as they are now,
+and no module keeps state of its own.
+"""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from builder import paths
+from builder.errors import BuildError
+
+
+class BuildContext:
+    """What one build reads. `train`: whether reading a stale or missing single run may train it
+    (a sweep is never trained by a build); without it such a read stops the build in one line."""
+
+    def __init__(self, root: Path = paths.ROOT, *, train: bool = True):
+        self.root = Path(root)
+        self.train = train
+        self._experiments: dict | None = None
+        self._specs: dict[str, dict] = {}
+        self._artifacts: dict = {}
+        self._derived: dict = {}  # (function, args) -> (value, the experiments it read)
+        self.read: set[str] = set()  # experiments read since `reading` last emptied it
+
+    def spec(self, name: str) -> dict:
+        """The resolved ("full" profile) spec of experiment `name`; an unknown name is a
+        BuildError at experiments.toml (builder.training.config.get)."""
+        if name not in self._specs:
+            from builder.training import config
+            if self._experiments is None:
+                self._experiments = config.load(self.root)
+            if name not in self._experiments:
+                config.get(name, self.root)  # raises: the one-line error at the nearest table
+            self._specs[name] = self._experiments[name].resolve("full")
+        self.read.add(name)
+        return self._specs[name]
+
+    def artifact(self, name: str):
+        """The frozen artifact of experiment `name` (a builder.freeze.Frozen), loaded once per
+        build. A stale or missing single run is trained when this build may train, else it is a
+        BuildError; a sweep gives its finished runs (builder.freeze.load_sweep)."""
+        if name not in self._artifacts:
+            from builder import freeze
+            spec = self.spec(name)
+            if self.train or spec["kind"] == "sweep":
+                frozen = freeze.ensure(name, root=self.root)
+            else:
+                folder = freeze.artifact_dir(name, self.root)
+                frozen = freeze.read(name, folder, freeze.spec_key(spec))
+                if frozen is None:
+                    shown = folder.relative_to(self.root) if folder.is_relative_to(self.root) else folder
+                    raise BuildError(shown, None, f'experiment "{name}" has no artifact for its current spec, '
+                                                  f"and this build does not train (hint: make train NAME={name})")
+            self._artifacts[name] = frozen
+        self.read.add(name)
+        return self._artifacts[name]
+
+    def reading(self) -> set[str]:
+        """Start noting the experiments read (a figure's make about to run); the set it fills."""
+        self.read = set()
+        return self.read
+
+    def derived(self, fn, args: tuple, make):
+        """`make()` the first time `fn` is asked for with these arguments in this build; the same
+        value after (see `loader`). Either way the experiments it read count as read."""
+        key = (fn.__module__, fn.__qualname__, args)
+        if key not in self._derived:
+            outer, self.read = self.read, set()
+            try:
+                value = make()
+            finally:
+                inner, self.read = self.read, outer
+            self._derived[key] = (value, inner)
+        value, read = self._derived[key]
+        self.read |= read
+        return value
+
+
+def loader(fn):
+    """Mark `fn(ctx, *args)` as a loader: its value is computed once per build and context,
+    and kept by the context (not by the module), e.g. a run's arrays reduced to what a section
+    draws."""
+    @functools.wraps(fn)
+    def load(ctx: BuildContext, *args):
+        return ctx.derived(fn, args, lambda: fn(ctx, *args))
+    return load
