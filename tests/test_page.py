@@ -10,7 +10,7 @@ import re
 
 import jinja2
 
-from builder.render import page
+from builder.render import interactions, page
 from builder.render.charts import ChartCache, share_tables
 
 from conftest import DEMO_MD, FRONT
@@ -25,7 +25,7 @@ def _inputs(render, registry, refs):
     for c in doc.charts:
         fig = registry.figures[c]
         steps = registry.sections[fig.section].steps if fig.scrub else None
-        compiled.append(cache.compile(c, fig.make(None).to_dict(), steps, fig.hover, fig.demand, svg=False))
+        compiled.append(cache.compile(c, fig.make(None).to_dict(), interactions.figure_values(fig, steps), svg=False))
     texts, _ = share_tables(compiled, [])
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=jinja2.select_autoescape(["html", "j2"]))
     return env.get_template("article.html.j2"), doc, registry, compiled, texts, refs
