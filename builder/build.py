@@ -64,6 +64,7 @@ class Builder:
         self.cache_dir = Path(cache) if cache else paths.cache_dir(self.root)
         self.charts = ChartCache(self.cache_dir / "charts")
         self.compiled: dict[str, CompiledChart] = {}  # figure id -> chart, kept between builds
+        self.seconds: dict[str, float] = {}  # figure id -> time its last making took (make bench)
         self.compiled_keys: dict[str, tuple] = {}  # figure id -> the chart keys it was compiled under
         self.ctx: BuildContext | None = None  # the latest build's context
         self.artifacts: dict[str, str] = {}  # frozen file -> its verified sha256, per build
@@ -148,11 +149,13 @@ class Builder:
         keys = (self._chart_key(fig, steps), self._chart_key(fig, steps, narrow=True) if fig.narrow else None)
         if fig.id in self.compiled and keys[0] is not None and self.compiled_keys.get(fig.id) == keys:
             return self.compiled[fig.id]
+        t0 = time.perf_counter()
         chart = self._compile_layout(fig, fig.make, steps, keys[0])
         if fig.narrow is not None:
             narrow = self._compile_layout(fig, fig.narrow, steps, keys[1], static_width=PHONE_WIDTH)
             _check_same_params(fig, chart, narrow)
             chart = with_narrow(chart, narrow)
+        self.seconds[fig.id] = time.perf_counter() - t0
         self.compiled[fig.id] = chart
         self.compiled_keys[fig.id] = keys
         return chart

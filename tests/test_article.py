@@ -18,7 +18,8 @@ CHARTS = ("mod-bot-loss", "mod-bot-waves", "mod-bot-dft", "mod-bot-stars", "mod-
           "sparse-parity-weights", "sparse-parity-trajectories", "sparse-parity-l1-l2", "sweep-sparse-parity-grid",
           "embed-heatmap", "embed-circle", "five-neuron-embed", "five-neuron-accuracy", "five-neuron-weights", "five-neuron-plane",
           "five-neuron-joined", "sweep-mod-bars", "open-q-mem-tiny-accuracy", "open-q-mem-tiny-loss",
-          "open-q-mem-tiny-weights", "open-q-mem-again-accuracy", "open-q-mem-again-loss", "open-q-mem-again-weights")
+          "open-q-mem-tiny-weights", "open-q-mem-again-accuracy", "open-q-mem-again-loss", "open-q-mem-again-weights",
+          "progress-losses", "progress-size", "progress-gini", "progress-modes", "progress-toy")
 
 
 @pytest.fixture(scope="module")
@@ -730,3 +731,34 @@ def test_parity_trajectories_mark_the_step_set_elsewhere(page):
                            ".filter(v => v.id === 'sparse-parity-trajectories')[0].view.signal('step')")
     assert signal == 3000
     assert canvas_png(page, "sparse-parity-trajectories") != at_1000
+
+
+def test_the_progress_section_shows_any_run_and_its_phases(page):
+    """Picking a sister run in the progress section loads its measures into the four scrubbed
+    charts, and the prose's phase boundaries become that run's."""
+    from builder.figures import hidden_progress as hp
+
+    runs = hp.measures(CTX)
+    key = next(k for k, m in runs.items() if k != hp.FEATURED and m["run"]["reached"])
+    page.locator("#progress-losses").scroll_into_view_if_needed()
+    page.locator("#progress-losses select").select_option(key)
+    charts = ("progress-losses", "progress-size", "progress-gini", "progress-modes")
+    page.wait_for_function(f"""() => window.article.views()['progress'].filter(v => v.id !== 'progress-toy')
+        .every(v => v.view.signal('run') === '{key}' && !v.el.hasAttribute('aria-busy'))""", timeout=20000)
+    for chart in charts:
+        assert [u for u in page.requests if u.endswith(f"/data/{chart}/run-{key}.js")], chart
+    shown = hp.phase_signals(runs[key]["phases"])
+    for name in ("memorized", "formed", "done"):
+        assert page.locator(f"output.live[data-section='progress'][data-signal='{name}']").inner_text() == shown[name]
+    rows = page.evaluate("window.article.views()['progress'].find(v => v.id === 'progress-losses').view.data('losses').length")
+    assert rows == 4 * len(runs[key]["step"])
+    assert page.problems == []
+
+
+def test_the_toy_redraws_for_the_settings_picked(page):
+    toy = page.locator("#progress-toy")
+    toy.scroll_into_view_if_needed()
+    before = canvas_png(page, "progress-toy")
+    toy.locator("select").select_option("1")
+    page.wait_for_timeout(200)
+    assert canvas_png(page, "progress-toy") != before

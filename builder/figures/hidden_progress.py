@@ -103,7 +103,7 @@ def _phase_layers(ctx: BuildContext, legend: bool) -> list:
     bands = alt.Chart(alt.NamedData("phases")).mark_rect(opacity=0.35).encode(
         x=_x(ctx), x2="end:Q",
         fill=alt.Fill("phase:N", title=None, scale=alt.Scale(domain=names, range=list(PHASE_COLORS)),
-                      legend=alt.Legend(orient="bottom", symbolOpacity=0.6) if legend else None),
+                      legend=alt.Legend(orient="top", symbolOpacity=0.6, labelFontSize=10, symbolSize=80, columnPadding=6) if legend else None),
     ).transform_calculate(step="datum.start")
     return [bands]
 
