@@ -51,14 +51,16 @@ def key_share(w, keys):
 def test_fourier_energy_concentrates_in_the_key_frequencies(r, prose):
     keys = list(r["groups"])
     assert keys == [21, 24, 29] and [len(v) for v in r["groups"].values()] == [8, 9, 7]
-    assert "only the cosine and sine columns of three frequencies are left, 21, 24 and 29" in prose
-    assert "(8, 9 and 7 of them)" in prose
+    says(prose, f"only the cosine and sine columns of three frequencies are left, {keys[0]}, {keys[1]} and {keys[2]}")
+    sizes = [len(v) for v in r["groups"].values()]
+    says(prose, f"({sizes[0]}, {sizes[1]} and {sizes[2]} of them)")
     for side in mod_bot.SIDES:
         assert key_share(r[side][-1], keys).min() > 0.9  # every neuron, at the end
         assert key_share(r[side][0], keys).mean() < 0.3  # at init: spread over all 33
     at = int(np.searchsorted(r["step"], 10_000))
     assert round(fourier.energy_in_top(r["w_in"][at], 1).mean(), 2) in (0.32, 0.33, 0.34)
-    assert round(100 * fourier.energy_in_top(r["w_in"][-1], 1).mean()) == 97
+    says(prose, f"at step {r['step'][at]:,} a neuron's single strongest frequency carries a third of the energy")
+    says(prose, f"At the end a neuron's strongest frequency carries {fourier.energy_in_top(r['w_in'][-1], 1).mean():.0%} of the energy")
     assert fourier.energy_in_top(r["w_out"][-1], 1).mean() > 0.995
 
 
@@ -104,7 +106,9 @@ def test_each_group_draws_a_cosine_and_only_together_they_are_always_right(r, pr
         h = np.maximum(w_in[:, None, neurons] + w_in[None, :, neurons], 0)
         right = (h @ w_out[:, neurons].T).argmax(-1) == (c[:, None] + c[None, :]) % p
         alone.append(right.mean())
-    assert f"for only {round(100 * min(alone))}% to {round(100 * max(alone))}% of the pairs" in prose
+    says(prose, f"each group on its own picks the right answer for only {round(100 * min(alone))}% to {round(100 * max(alone))}% of the pairs")
+    k = list(r["groups"])[0]
+    says(prose, f"with $k = {k}$ those neighbours are other answers {k} apart")
     total = (np.maximum(w_in[:, None] + w_in[None, :], 0) @ w_out.T).argmax(-1)
     assert (total == (c[:, None] + c[None, :]) % p).all()
     # the page's quantized weights give the same answers
@@ -124,7 +128,8 @@ def page_logits(r, step_index, a, b):
 
 
 @pytest.mark.frozen("mod-top")
-def test_the_animation_spans_generalization(r):
+def test_the_animation_spans_generalization(r, prose):
+    says(prose, f"from step {mod_bot.GENERALIZE[0]:,} to step {mod_bot.GENERALIZE[1]:,}, and watch the waves take over")
     steps, test_loss = r["metric_step"], r["test_loss"]
     start, end = (np.searchsorted(steps, s) for s in mod_bot.GENERALIZE)
     assert test_loss[start] > 0.1 and test_loss[end] < 1e-5
@@ -309,15 +314,21 @@ def test_the_methods_note_against_the_reference(prose):
 
 
 @pytest.mark.frozen("mod-top", "seeds-mod-top")
-def test_every_number_of_the_sister_run_paragraphs_is_computed(seeds, prose):
-    """Issue 19: every number the sister-run paragraphs and their methods note quote sits in a
-    sentence a claim test built from the frozen runs (or the controlled runs), none typed alone."""
+def test_every_number_of_the_section_is_computed(seeds, prose):
+    """Issue 19: every number section 5 ("It's full of stars") and its methods note quote sits in
+    a sentence a claim test built from the frozen runs (or the controlled runs), none typed alone."""
     spec, _ = seeds
     VERIFIED.clear()
+    r = mod_bot.run(CTX)
+    test_fourier_energy_concentrates_in_the_key_frequencies(r, prose)
+    test_each_group_draws_a_cosine_and_only_together_they_are_always_right(r, prose)
+    test_the_animation_spans_generalization(r, prose)
     test_the_sister_runs_are_summarized_as_the_prose_says(seeds, prose)
     test_a_sister_run_improves_late_after_a_plateau_as_a_group_fills_up(prose)
     test_the_methods_note_against_the_reference(prose)
     p = spec["p"]
+    says(prose, f"Writing each neuron's {p} input weights as a sum of waves")
+    says(prose, f"for every frequency $k$ from 1 to {(p - 1) // 2}, a cosine")
     says(prose, f"the same {spec['steps']:,} steps")
     says(prose, f"Any of the {(p - 1) // 2} can carry the circle, because {p} is a prime")
     says(prose, f"Seed {mod_bot.runs(CTX)[mod_bot.LATE_RUN]['seed']} is one of them")
@@ -327,8 +338,8 @@ def test_every_number_of_the_sister_run_paragraphs_is_computed(seeds, prose):
     says(prose, "shrinking it to $10^{-12}$")
     assert investigate.VARIANTS["eps1e-12"]["eps"] == 1e-12
     raw = (ROOT / "content" / "index.md").read_text(encoding="utf-8")
-    start = raw.index("Is this how the model always solves the task")
-    end = raw.index("caught in the act.", start)
+    start = raw.index("## It's full of stars")
+    end = raw.index("\n## ", start + 3)
     note = raw[raw.index("[^reference]:"):]
     note = note[:note.index("\n\n") if "\n\n" in note else len(note)]
     text = " ".join((raw[start:end] + " " + note).split())
