@@ -223,13 +223,16 @@ def figures(ctx: BuildContext) -> list[Figure]:
     return [
         Figure("progress-losses", SECTION,
                "The test loss, the training loss, and the two progress measures: the restricted loss (only the key frequencies "
-               "kept) and the excluded loss (exactly those removed), with the three phases shaded. Move the pointer or use the "
-               "arrow keys to pick a step; pick another run in the list.",
+               "kept) and the excluded loss (exactly those removed), with the three phases shaded. Pick another run in the list; "
+               "scrub the charts below to move the step.",
                "Line chart of four losses over training on a log scale, with three shaded phases: the restricted loss falls "
                "steadily from the end of memorization, long before the test loss drops.",
-               losses_chart, scrub=STEP_RULE, shares=("run",), sources=src),
+               # not a scrub chart: a scrub chart's frame is a slider, and the run list inside it would be an input
+               # inside another (axe: nested-interactive); the charts below scrub
+               losses_chart, shares=("run",), sources=src),
         Figure("progress-size", SECTION,
-               "The sum of the squared entries of the two matrices the network uses, E·W_in and W_out·Eᵀ.",
+               "The sum of the squared entries of the two matrices the network uses, E·W_in and W_out·Eᵀ. Move the pointer "
+               "or use the arrow keys to pick a step for every chart of this section.",
                "Line chart: the sum of squared weights jumps while the model memorizes, then shrinks, fastest during cleanup.",
                size_chart, scrub=STEP_RULE, sources=src),
         Figure("progress-gini", SECTION,
