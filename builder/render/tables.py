@@ -24,7 +24,14 @@ UNITS = {
     "step": "training step (optimizer updates)",
     "v": "the plotted value: accuracy as a fraction 0-1, or loss in nats (cross-entropy), as the figure's axis says",
     "split": "which data: train or test",
-    "w": "weight norm or magnitude (dimensionless)",
+    "w": "a weight, or a weight norm, as the chart's axis says (dimensionless)",
+    "token": "input token 0-66",
+    "n1": "neuron number, counting from 1",
+    "group": "the line's group, as the legend names it",
+    "panel": "the small chart (facet) the row is drawn in",
+    "side": "which weights: input or output",
+    "x": "horizontal position in the chart's plane (dimensionless)",
+    "y": "vertical position in the chart's plane (dimensionless)",
     "seed": "random seed of the run",
     "key": "run key (as in data/<id>/run-<key>.csv)",
     "wd": "weight decay (L2 or L1 coefficient)",
@@ -37,7 +44,7 @@ UNITS = {
     "mtr": "train accuracy at the end of training, fraction 0-1",
     "mte": "test accuracy at the end of training, fraction 0-1",
     "h": "hidden width (neurons)",
-    "k": "the construction's parameter k",
+    "k": "a frequency k (of the Fourier basis over the tokens, or the appendix construction's)",
 }
 
 
