@@ -3,18 +3,14 @@ its citation, in headless Chromium on the built article (file:// and http)."""
 from __future__ import annotations
 
 import csv
-import functools
-import http.server
 import re
-import socket
-import threading
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
 
 from builder.render import tables
-from conftest import _QuietHandler
+from conftest import serving
 from test_article import article_site  # noqa: F401  (fixture)
 
 READY = "document.documentElement.dataset.chartsReady === 'true'"
@@ -82,6 +78,8 @@ def test_the_appendix_inputs_and_the_chosen_architecture_survive_a_reload(chromi
     try:
         page.locator("#appendix-circles").scroll_into_view_if_needed()
         page.wait_for_function("(window.article.views()['appendix'] || []).length > 0", timeout=30000)
+        page.wait_for_timeout(700)
+        assert page.evaluate("location.hash") == ""  # drawing a chart is not a reader's change
         page.locator("#appendix-circles input[name='a']").evaluate(
             "el => { el.value = 11; el.dispatchEvent(new Event('input', {bubbles: true})); "
             "el.dispatchEvent(new Event('change', {bubbles: true})); }")
@@ -140,18 +138,8 @@ def test_a_broken_fragment_leaves_the_page_working(chromium, article_site, fragm
 
 @pytest.fixture(scope="module")
 def article_http(article_site):  # noqa: F811
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), functools.partial(_QuietHandler, directory=str(article_site)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serving(article_site) as url:
+        yield url
 
 
 def test_a_link_restores_the_view_over_http(chromium, article_http):

@@ -274,9 +274,6 @@
         ["tabindex", "role", "aria-label", "aria-roledescription"].forEach(function (a) { box.removeAttribute(a); });
         live[id] = entry;
         attach(entry);
-        (spec.signals || []).forEach(function (s) {  // a reader's input goes into the address
-          if (s.bind) view.addSignalListener(s.name, function () { remember(section, view); });
-        });
         bindLive(entry);
         if (!stale(id)) entry.el.removeAttribute("aria-busy");
         if (!timing.firstChart) { timing.firstChart = performance.now(); if (performance.mark) performance.mark("first-chart-interactive"); }
@@ -439,7 +436,7 @@
     if (delta === undefined) return;
     ev.preventDefault();
     stopAnimation();
-    setStep(section, neighbour(section, delta), null);
+    setStep(section, neighbour(section, delta), el.parentNode.id);
   });
 
   /* ---- animate buttons: the charts near the viewport are embedded (with the run the
@@ -590,9 +587,9 @@
     return parts.join("&");
   }
   function address(id) { return location.href.split("#")[0] + "#" + fragment(id); }
-  function remember(section, from) {
+  function remember(section, from) {  // `from`: the view (or chart id) the reader worked, if known
     if (restoring) return;
-    var id = Object.keys(live).filter(function (k) { return live[k].view === from; })[0];
+    var id = typeof from === "string" ? from : Object.keys(live).filter(function (k) { return live[k].view === from; })[0];
     if (id) lastChart[section] = id;
     clearTimeout(addressTimer);
     addressTimer = setTimeout(function () {
@@ -660,6 +657,10 @@
                   function () { said.textContent = "Copy the link above."; });
     }
   }
+  document.addEventListener("input", function (ev) {  // a reader's input (not one the page sets) goes into the address
+    var fig = ev.target.closest && ev.target.closest(".vega-bindings") && ev.target.closest("figure.chart");
+    if (fig && live[fig.id]) remember(live[fig.id].section, fig.id);
+  });
   document.addEventListener("click", function (ev) {
     var link = ev.target.closest && ev.target.closest("a.chart-share, a.chart-cite");
     if (!link) return;
