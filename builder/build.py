@@ -32,6 +32,7 @@ from builder.render import interactions
 from builder.render.charts import VERSION as CHARTS_VERSION
 from builder.render.charts import (NARROW, PHONE_WIDTH, ChartCache, CompiledChart, register_script, script_json, share_tables,
                                    with_narrow)
+from builder.render import tables as csv_tables
 from builder.render.links import check_links
 
 TEMPLATES = Path(__file__).parent / "render" / "templates"
@@ -73,6 +74,7 @@ class Builder:
         self.source_states: dict[str, dict] = {}  # see _source_state, per build
         self.shared_memo: dict = {}  # see _shared
         self.checks_done: set = set()  # see _run_checks
+        self.csv_memo: dict = {}  # figure id -> (chart, commit, its CSV files), see _csvs
         self.md = make_parser()
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -202,6 +204,21 @@ class Builder:
             self.shared_memo[key] = (share_tables(compiled, narrow), compiled)  # keep the charts alive: ids stay unique
         return self.shared_memo[key][0]
 
+    def _csvs(self, fig, chart: CompiledChart, commit: str) -> dict[str, str]:
+        """The figure's data as CSV files (builder.render.tables), made again only when its
+        chart or the commit changed."""
+        memo = self.csv_memo.get(fig.id)
+        if memo is None or memo[0] is not chart or memo[1] != commit:
+            from builder.training.experiments import spec_key
+            keys = {}
+            for name in fig.sources:
+                try:
+                    keys[name] = spec_key(self.ctx.spec(name))
+                except (KeyError, TypeError):
+                    keys[name] = "unknown"
+            memo = self.csv_memo[fig.id] = (chart, commit, csv_tables.chart_csvs(chart, csv_tables.header(fig, keys, commit)))
+        return memo[2]
+
     def _run_checks(self, figures) -> None:
         """The placed figures' build-time checks (e.g. the appendix's exactness check), each once
         per Builder: a failure stops the build with the check's one-line message."""
@@ -265,6 +282,11 @@ class Builder:
                         datadir.mkdir(parents=True, exist_ok=True)
                         for key, text in c.payload_files.items():
                             (datadir / f"{key}.js").write_text(text, encoding="utf-8")
+                commit = csv_tables.git_commit(self.root)
+                for fig_id, c in zip(doc.charts, compiled):
+                    for rel, text in self._csvs(reg.figures[fig_id], c, commit).items():
+                        (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+                        (tmp / rel).write_text(text, encoding="utf-8")
                 report.pages.append(name)
                 report.charts += len(compiled)
             write_assets(tmp, self.cache_dir)

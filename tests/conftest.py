@@ -6,6 +6,7 @@ repository's own `.cache/` or `site/`.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import http.server
@@ -255,13 +256,13 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="session")
-def http_site(demo_site):
-    """The demo site served on 127.0.0.1 from a thread; yields its base URL."""
+@contextlib.contextmanager
+def serving(folder: Path):
+    """`folder` served on 127.0.0.1 from a thread; yields its base URL."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    handler = functools.partial(_QuietHandler, directory=str(demo_site))
+    handler = functools.partial(_QuietHandler, directory=str(folder))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -271,6 +272,13 @@ def http_site(demo_site):
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def http_site(demo_site):
+    """The demo site served on 127.0.0.1 from a thread; yields its base URL."""
+    with serving(demo_site) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -104,7 +104,8 @@ def test_pages_share_one_vega_runtime(make_project, build):
     for name in ("index.html", "second.html"):
         assert '<script src="assets/vega.js" defer></script>' in (site / name).read_text()
     assert "vega.js" not in (site / "plain.html").read_text()  # no charts, no runtime
-    assert sorted(p.name for p in (site / "figures").iterdir()) == ["demo-bars.svg", "demo-line.svg"]
+    assert sorted(p.name for p in (site / "figures").iterdir()) == [  # each figure's image and its data
+        "demo-bars.csv", "demo-bars.svg", "demo-line.csv", "demo-line.svg"]
 
 
 def test_failed_build_leaves_previous_site(make_project, build):

@@ -111,6 +111,18 @@ def caption_html(caption: str) -> str:
     return " ".join(out)
 
 
+def links_html(fig, extra: tuple = ()) -> str:
+    """The controls under a figure: its static image, its data (the main table, then each
+    `extra` table name: builder.render.tables), a link to the view the reader has set, and a
+    citation of the figure. Without JavaScript the last two lead to the figure and to the
+    article's BibTeX."""
+    cid = html.escape(fig.id)
+    data = f'<a class="chart-data" href="figures/{cid}.csv">Data (CSV)</a>'
+    data += "".join(f' <a class="chart-data" href="figures/{cid}.{html.escape(t)}.csv">{html.escape(t)}.csv</a>' for t in extra)
+    return (f'<span class="chart-links"><a class="chart-static" href="figures/{cid}.svg">Static image</a> {data}'
+            f' <a class="chart-share" href="#{cid}">Link to this view</a> <a class="chart-cite" href="#cite">Cite</a></span>')
+
+
 def figure_html(fig) -> str:
     cid = html.escape(fig.id)
     return (
@@ -119,8 +131,7 @@ def figure_html(fig) -> str:
         f"{frame_html(fig)}\n"
         # printed instead of the live chart (hidden on screen, so the lazy image is never fetched there)
         f'<img class="chart-print" src="figures/{cid}.svg" alt="" loading="lazy">\n'
-        f'<figcaption>{caption_html(fig.caption)}'
-        f' <a class="chart-static" href="figures/{cid}.svg">Static image</a></figcaption>\n'
+        f'<figcaption>{caption_html(fig.caption)} {links_html(fig)}</figcaption>\n'
         "</figure>\n"
     )
 

@@ -13,8 +13,8 @@ import re
 from markupsafe import Markup
 
 from builder.markdown import Document
-from builder.markdown.charts import frame_html
-from builder.render import interactions
+from builder.markdown.charts import frame_html, links_html
+from builder.render import interactions, tables as csv_tables
 from builder.render.charts import NARROW, bound_signals, placeholder_html, script_json
 
 
@@ -46,12 +46,18 @@ def page_data(doc: Document, reg, compiled: dict, tables: dict) -> dict:
     for c in doc.charts:  # the first chart of the section in page order that has the signal
         for sig in compiled[c].vega.get("signals", []):
             live.setdefault(f"{reg.figures[c].section}.{sig['name']}", c)
+    runs = {}  # section -> the other runs its charts can show (a link names one of them)
+    for c in doc.charts:
+        keys = [k[len(interactions.VARIANT):] for k in compiled[c].payloads if k.startswith(interactions.VARIANT)]
+        if keys:
+            runs[reg.figures[c].section] = sorted(set(runs.get(reg.figures[c].section, [])) | set(keys))
     wanted = set(re.findall(r'data-section="([^"]+)" data-signal="([^"]+)"', doc.html))
     return {
         "charts": {c: interactions.page_entry(reg.figures[c], compiled[c], tables) for c in doc.charts},
         "live": {f"{sec}.{sig}": live[f"{sec}.{sig}"] for sec, sig in sorted(wanted) if f"{sec}.{sig}" in live},
         "sections": {
-            k: {"steps": list(reg.sections[k].steps), "initial": reg.sections[k].initial}
+            k: {"steps": list(reg.sections[k].steps), "initial": reg.sections[k].initial,
+                **({"runs": runs[k]} if runs.get(k) else {})}
             for k in sorted(sections) if k in reg.sections
         },
         "animations": {
@@ -89,6 +95,10 @@ def with_placeholders(doc: Document, compiled: list, reg) -> str:
         new = frame_html(fig, placeholder_html(chart, fig.limits), steps, sec.initial if sec else None,
                          controls=bool(bound_signals(chart.vega)))
         body = body.replace(frame_html(fig), new, 1)
+        made = csv_tables.figure_tables(chart.vega)  # the data links name the files the build writes
+        links = links_html(fig, tuple(name for suffix, name, _ in made[1:])) if made else \
+            re.sub(r' <a class="chart-data"[^>]*>[^<]*</a>', "", links_html(fig))
+        body = body.replace(links_html(fig), links, 1)
     return body
 
 

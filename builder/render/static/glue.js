@@ -101,6 +101,7 @@
     if (current[section] === value) return;
     current[section] = sectionState(section).step = value;
     broadcast(section, "step", value, from);
+    remember(section, from);
     Array.prototype.forEach.call(document.querySelectorAll('.chart.scrub[data-section="' + section + '"] .chart-frame'), function (el) {
       el.setAttribute("aria-valuenow", value);
       el.setAttribute("aria-valuetext", "step " + value.toLocaleString("en"));
@@ -117,6 +118,7 @@
     if (st[name] === value) return;
     st[name] = value;
     broadcast(section, name, value, from);
+    remember(section, from);
     if (name === "run") chartsOf(section).forEach(function (id) {  // redraw with that run's data
       if (stale(id)) { live[id].el.setAttribute("aria-busy", "true"); request(id, true); }
     });
@@ -250,9 +252,14 @@
                   name: name, narrow: small };
         (spec.signals || []).forEach(function (s) { entry.has[s.name] = true; });
         var mine = saved[id] || {};  // its own inputs first, then the section's state
-        Object.keys(mine).forEach(function (name) { view.signal(name, mine[name]); });
+        Object.keys(mine).forEach(function (name) {
+          var v = allowed(spec, name, mine[name], info);
+          if (v === undefined) delete mine[name]; else view.signal(name, v);
+        });
         Object.keys(st).forEach(function (name) {
-          if (entry.has[name] && !(name === "step" && info.follow === false)) view.signal(name, st[name]);
+          if (!entry.has[name] || (name === "step" && info.follow === false)) return;
+          var v = allowed(spec, name, st[name], info);  // a value from a link may be out of range: dropped
+          if (v === undefined) delete st[name]; else view.signal(name, v);
         });
         return tick();
       }).then(function () { return view.runAsync(); })  // task 3: dataflow and first paint
@@ -429,7 +436,7 @@
     if (delta === undefined) return;
     ev.preventDefault();
     stopAnimation();
-    setStep(section, neighbour(section, delta), null);
+    setStep(section, neighbour(section, delta), el.parentNode.id);
   });
 
   /* ---- animate buttons: the charts near the viewport are embedded (with the run the
@@ -550,6 +557,123 @@
   window.addEventListener("resize", function () { clearTimeout(resizing); resizing = setTimeout(scrollable, 150); });
   if (document.fonts && document.fonts.ready) document.fonts.ready.then(scrollable); else scrollable();
 
+  /* ---- the view in the address: "#<chart>&step=27000&run=seed33&a=5" names a chart and
+     its section's state (step, run, shared params) and the chart's own inputs; changes are
+     written with replaceState (no history entries), at most every 400 ms; a link opened
+     restores what it can check (a step the section has, a run it has, a value its input
+     allows) and ignores the rest. A control under each figure copies (or shows) its link -- */
+  var lastChart = {}, addressTimer = 0, restoring = false;
+  function allowed(spec, name, value, info) {  // value as the chart's input for `name` accepts it, or undefined
+    var s = named(spec.signals, name), b = s && s.bind, lim = ((info && info.limits) || []).filter(function (l) { return l[0] === name; })[0];
+    if (!b) return value;
+    if (lim) b = Object.assign({}, b, typeof lim[1] === "number" ? { min: lim[1] } : {}, typeof lim[2] === "number" ? { max: lim[2] } : {});
+    if (b.options) return b.options.filter(function (o) { return String(o) === String(value); })[0];
+    if (b.input === "checkbox") return typeof value === "boolean" ? value : undefined;
+    if (b.input === "range" || b.input === "number") {
+      var x = Number(value);
+      return isFinite(x) && !(b.min !== undefined && x < b.min) && !(b.max !== undefined && x > b.max) ? x : undefined;
+    }
+    return value;
+  }
+  function fragment(id) {
+    var info = page.charts[id], st = sectionState(info.section), parts = [id], own = {};
+    if (live[id]) live[id].spec.signals.forEach(function (s) { if (s.bind) own[s.name] = live[id].view.signal(s.name); });
+    else Object.assign(own, saved[id] || {});
+    Object.keys(st).forEach(function (k) { if (k !== "neuron" && st[k] !== undefined && st[k] !== null) own[k] = st[k]; });
+    if (page.sections[info.section]) own.step = current[info.section];
+    Object.keys(own).forEach(function (k) {
+      if (own[k] !== undefined && own[k] !== null && typeof own[k] !== "object") parts.push(encodeURIComponent(k) + "=" + encodeURIComponent(own[k]));
+    });
+    return parts.join("&");
+  }
+  function address(id) { return location.href.split("#")[0] + "#" + fragment(id); }
+  function remember(section, from) {  // `from`: the view (or chart id) the reader worked, if known
+    if (restoring) return;
+    var id = typeof from === "string" ? from : Object.keys(live).filter(function (k) { return live[k].view === from; })[0];
+    if (id) lastChart[section] = id;
+    clearTimeout(addressTimer);
+    addressTimer = setTimeout(function () {
+      var chart = lastChart[section] || chartsOf(section).filter(function (k) { return document.getElementById(k); })[0];
+      if (chart) try { history.replaceState(history.state, "", "#" + fragment(chart)); } catch (e) { /* an address it refuses */ }
+    }, 400);
+  }
+  function parsed(text) {  // a fragment value: a number, true/false or text
+    return /^-?\d+(\.\d+)?(e-?\d+)?$/.test(text) ? Number(text) : text === "true" ? true : text === "false" ? false : text;
+  }
+  function restore() {  // the state a link names; returns the chart it names, or null
+    var parts = location.hash.replace(/^#/, "").split("&"), id, values = {};
+    try { id = decodeURIComponent(parts.shift()); } catch (e) { return null; }
+    var info = page.charts.hasOwnProperty(id) && page.charts[id], el = document.getElementById(id);
+    if (!info || !el || parts.length === 0) return null;
+    parts.forEach(function (p) {
+      var i = p.indexOf("=");
+      try { if (i > 0) values[decodeURIComponent(p.slice(0, i))] = parsed(decodeURIComponent(p.slice(i + 1))); } catch (e) { /* skipped */ }
+    });
+    var section = info.section, sec = page.sections[section], shared = {};
+    chartsOf(section).forEach(function (k) { (page.charts[k].shares || []).forEach(function (n) { shared[n] = true; }); });
+    restoring = true;
+    try {
+      Object.keys(values).forEach(function (name) {
+        var v = values[name];
+        if (name === "step") { if (sec && sec.steps.indexOf(v) >= 0) setStep(section, v, null); }
+        else if (name === "run") { if (sec && (sec.runs || []).indexOf(String(v)) >= 0) setShared(section, "run", String(v), null); }
+        else if (name === "neuron" || name === "demand") return;
+        else if (shared[name]) sectionState(section)[name] = v;  // checked against the input when drawn
+        else (saved[id] = saved[id] || {})[name] = v;
+      });
+    } finally { restoring = false; }
+    lastChart[section] = id;
+    return id;
+  }
+  function share(link, cite) {  // the link (or citation) of the figure a caption control belongs to
+    var fig = link.closest("figure.chart"), id = fig.id, url = address(id), box = fig.querySelector(".share-box");
+    if (!box) {
+      box = document.createElement("div");
+      box.className = "share-box";
+      fig.appendChild(box);
+    }
+    box.textContent = "";
+    if (cite) {
+      var code = document.querySelector("#cite code"), bib = code ? code.textContent : "";
+      var pre = document.createElement("pre"), anchor = url.split("&")[0];
+      pre.tabIndex = 0;
+      pre.setAttribute("aria-label", "BibTeX of this figure");
+      pre.textContent = bib.replace(/^(@\w+\{[^,]*),/, "$1-" + id + ",").replace(/\n\}\s*$/, ",\n  note = {Figure " + id + ", " + anchor + "}\n}");
+      box.appendChild(pre);
+    } else {
+      history.replaceState(history.state, "", "#" + fragment(id));
+      var input = document.createElement("input"), said = document.createElement("span");
+      input.type = "text";
+      input.readOnly = true;
+      input.value = url;
+      input.setAttribute("aria-label", "Link to this view");
+      said.setAttribute("role", "status");
+      box.appendChild(input);
+      box.appendChild(said);
+      input.focus();
+      input.select();
+      var copied = navigator.clipboard && navigator.clipboard.writeText ? navigator.clipboard.writeText(url) : Promise.reject();
+      copied.then(function () { said.textContent = "Link copied."; },
+                  function () { said.textContent = "Copy the link above."; });
+    }
+  }
+  document.addEventListener("input", function (ev) {  // a reader's input (not one the page sets) goes into the address
+    var fig = ev.target.closest && ev.target.closest(".vega-bindings") && ev.target.closest("figure.chart");
+    if (fig && live[fig.id]) remember(live[fig.id].section, fig.id);
+  });
+  document.addEventListener("click", function (ev) {
+    var link = ev.target.closest && ev.target.closest("a.chart-share, a.chart-cite");
+    if (!link) return;
+    ev.preventDefault();
+    share(link, link.classList.contains("chart-cite"));
+  });
+  var opened = restore();  // opened from a link: its figure in view before the nearest charts are asked for
+  if (opened) document.getElementById(opened).scrollIntoView();
+  window.addEventListener("hashchange", function () {
+    var id = restore();
+    if (id) document.getElementById(id).scrollIntoView();
+  });
+
   /* ---- start: charts within a screen of the viewport are embedded, charts beyond three
      screens are unloaded ------------------------------------------------------------- */
   var ids = Object.keys(page.charts).filter(function (id) { return document.getElementById(id); });
@@ -572,6 +696,7 @@
       approach.observe(el);
       leave.observe(el);
     });
+    if (opened) request(opened, true);
     if (dark.addEventListener) dark.addEventListener("change", function () {
       Object.keys(live).forEach(function (id) { request(id, false, true); });
     });
@@ -588,6 +713,6 @@
     return Promise.all(ids.map(function (id) { return request(id, true); }));
   }
   window.article = { setStep: setStep, setNeuron: setNeuron, setShared: setShared, hovered: hovered, current: current,
-                     state: state, views: views, embedAll: embedAll, timing: timing, live: function () { return Object.keys(live); },
+                     state: state, views: views, fragment: fragment, embedAll: embedAll, timing: timing, live: function () { return Object.keys(live); },
                      pending: function () { return queue.length + (busy ? 1 : 0); } };
 })();
