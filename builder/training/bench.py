@@ -56,16 +56,18 @@ def sweep_shard_rates(hidden: int, n_models: int, steps: int) -> tuple[float, fl
     """(batched, one at a time) model-steps/s for runs of the sparse-parity sweep at `hidden`."""
     plan = sweep.plan(config.get("sweep-sparse-parity", ROOT).resolve())
     runs = [r for r in plan.runs if r["hidden"] == hidden and r["train_size"] == 1250][:n_models]
-    runs = [{**r, "steps": steps, "metrics": 2} for r in runs]
+    return batched_and_looped(experiments.run_parity_batch,
+                              [{**r, "steps": steps, "metrics": 2} for r in runs])
 
+
+def batched_and_looped(run_batch, runs: list[dict]) -> tuple[float, float]:
+    """(model-steps/s of `runs` trained as one batch by `run_batch`, and one at a time)."""
     def rate(batch):
         start = time.perf_counter()
-        experiments.run_parity_batch(batch, progress=False)
-        return len(batch) * steps / (time.perf_counter() - start)
+        run_batch(batch, progress=False)
+        return len(batch) * batch[0]["steps"] / (time.perf_counter() - start)
 
-    batched = rate(runs)
-    looped = len(runs) / sum(1 / rate([r]) for r in runs)
-    return batched, looped
+    return rate(runs), len(runs) / sum(1 / rate([r]) for r in runs)
 
 
 GROK_SWEEPS = ("sweep-grok-phase", "sweep-grok-sgd")
@@ -76,14 +78,7 @@ def modular_shard_rates(name: str, steps: int) -> tuple[int, float, float, float
     first shard of the modular sweep `name`, its runs shortened to `steps`."""
     plan = sweep.plan(config.get(name, ROOT).resolve())
     runs = [{**plan.runs[i], "steps": steps, "metrics": 2} for i in plan.shards[0].runs]
-
-    def rate(batch):
-        start = time.perf_counter()
-        experiments.run_modular_batch(batch, progress=False)
-        return len(batch) * steps / (time.perf_counter() - start)
-
-    batched = rate(runs)
-    looped = len(runs) / sum(1 / rate([r]) for r in runs)
+    batched, looped = batched_and_looped(experiments.run_modular_batch, runs)
     first = runs[0]
     n_train = len(tasks.modular_addition(first["p"], first["train_fraction"],
                                          first["split_seed"]).train_x)
