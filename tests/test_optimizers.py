@@ -168,3 +168,19 @@ def test_a_sweep_over_optimizer_settings_trains_and_keeps_accuracy(tmp_path):
     assert a["first_test_acc_90"].dtype == np.int64 and (a["first_test_acc_90"] >= -1).all()
     assert a["init_scale"].tolist() == [r["init_scale"] for r in plan.runs]
     assert np.isfinite(a["train_acc_curve"]).all()
+
+
+def test_the_pca_run_is_the_opening_run_keeping_its_embedding():
+    """mod-top-embed: [mod-top]'s settings plus snapshot = ["embed"]; its frozen checkpoints
+    hold the 67 x 500 embedding at each of the 101 checkpoints, the last one the final weights."""
+    table = config.load(ROOT)
+    embed_spec, opening = table["mod-top-embed"].resolve(), table["mod-top"].resolve()
+    assert {k: v for k, v in embed_spec.items() if k != "snapshot"} == opening
+    assert embed_spec["snapshot"] == ["embed"]
+    frozen = freeze.read("mod-top-embed", freeze_dir(ROOT) / "mod-top-embed",
+                         freeze.spec_key(embed_spec))
+    assert frozen is not None, "content/_freeze/mod-top-embed is missing or stale"
+    a = frozen.arrays
+    assert a["embed"].shape == (101, 67, 500) and a["embed"].dtype == np.float16
+    assert a["checkpoint_step"][-1] == 50_000
+    np.testing.assert_array_equal(a["embed"][-1], a["final_embed"].astype(np.float16))
