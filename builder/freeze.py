@@ -297,7 +297,9 @@ def load_sweep(name: str, *, root: Path = ROOT, profile: str = "full") -> Frozen
     weight_decay); min_train_loss, min_test_loss, max_ratio, final_train_acc, final_test_acc (R,)
     float32; train_curve, test_curve (R, curve_points) float32; curve_step (curve_points,).
     Runs with checkpoints also give their weights (sweep.KEPT: e.g. w_in (R, checkpoints, ...)
-    float16) and checkpoint_step. Unfinished runs hold NaN. manifest["runs_done"] /
+    float16) and checkpoint_step. A sweep with `accuracy = true` also gives train_acc_curve,
+    test_acc_curve (R, curve_points) and first_{train,test}_acc_{90,99} (R,) int64: the first
+    logged step at that accuracy, -1 never, -2 not trained yet. Unfinished runs hold NaN. manifest["runs_done"] /
     ["runs_total"] count them.
     """
     spec = config.get(name, root).resolve(profile)
@@ -314,6 +316,12 @@ def load_sweep(name: str, *, root: Path = ROOT, profile: str = "full") -> Frozen
     arrays["train_curve"] = np.full((n, c), np.nan, dtype=np.float32)
     arrays["test_curve"] = np.full((n, c), np.nan, dtype=np.float32)
     arrays["curve_step"] = sweep.curve_step(spec)
+    if plan.accuracy:
+        arrays["train_acc_curve"] = np.full((n, c), np.nan, dtype=np.float32)
+        arrays["test_acc_curve"] = np.full((n, c), np.nan, dtype=np.float32)
+        for split in ("train", "test"):
+            for level in sweep.ACCURACY_LEVELS:
+                arrays[f"first_{split}_acc_{round(level * 100)}"] = np.full(n, -2, dtype=np.int64)
     for shard_id in done:
         with np.load(folder / "shards" / f"{shard_id}.npz", allow_pickle=False) as npz:
             rows = npz["run"]

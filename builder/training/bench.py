@@ -7,7 +7,9 @@ Measured in one process, one thread (as the freeze store trains):
   rate on a square matmul measured here too;
 - the sparse-parity sweep's throughput: one shard of its runs (same width and training size,
   different seeds and weight decays, each with its own strings) trained as one batch vs one run
-  at a time, in model-steps/s, and the GFLOP/s that is.
+  at a time, in model-steps/s, and the GFLOP/s that is;
+- the same for the first shard of each of the modular sweeps of "What makes a model grok?"
+  (the opening model, 15 runs with their own learning rate, decay or init scale; AdamW and SGD).
 """
 from __future__ import annotations
 
@@ -54,16 +56,34 @@ def sweep_shard_rates(hidden: int, n_models: int, steps: int) -> tuple[float, fl
     """(batched, one at a time) model-steps/s for runs of the sparse-parity sweep at `hidden`."""
     plan = sweep.plan(config.get("sweep-sparse-parity", ROOT).resolve())
     runs = [r for r in plan.runs if r["hidden"] == hidden and r["train_size"] == 1250][:n_models]
-    runs = [{**r, "steps": steps, "metrics": 2} for r in runs]
+    return batched_and_looped(experiments.run_parity_batch,
+                              [{**r, "steps": steps, "metrics": 2} for r in runs])
 
+
+def batched_and_looped(run_batch, runs: list[dict]) -> tuple[float, float]:
+    """(model-steps/s of `runs` trained as one batch by `run_batch`, and one at a time)."""
     def rate(batch):
         start = time.perf_counter()
-        experiments.run_parity_batch(batch, progress=False)
-        return len(batch) * steps / (time.perf_counter() - start)
+        run_batch(batch, progress=False)
+        return len(batch) * batch[0]["steps"] / (time.perf_counter() - start)
 
-    batched = rate(runs)
-    looped = len(runs) / sum(1 / rate([r]) for r in runs)
-    return batched, looped
+    return rate(runs), len(runs) / sum(1 / rate([r]) for r in runs)
+
+
+GROK_SWEEPS = ("sweep-grok-phase", "sweep-grok-sgd")
+
+
+def modular_shard_rates(name: str, steps: int) -> tuple[int, float, float, float]:
+    """(runs, batched model-steps/s, one at a time, matmul FLOPs of one model-step) for the
+    first shard of the modular sweep `name`, its runs shortened to `steps`."""
+    plan = sweep.plan(config.get(name, ROOT).resolve())
+    runs = [{**plan.runs[i], "steps": steps, "metrics": 2} for i in plan.shards[0].runs]
+    batched, looped = batched_and_looped(experiments.run_modular_batch, runs)
+    first = runs[0]
+    n_train = len(tasks.modular_addition(first["p"], first["train_fraction"],
+                                         first["split_seed"]).train_x)
+    flops = matmul_flops_per_step(experiments.model_config(first), n_train)
+    return len(runs), batched, looped, flops
 
 
 def matmul_gflops(n: int, repeats: int) -> float:
@@ -123,4 +143,12 @@ def measure(quick: bool) -> list[dict]:
             "GFLOP/s")
         row(f"sweep shard, hidden {hidden}: batched / square matmul",
             batched * flops / 1e9 / peak, "fraction")
+
+    # the modular sweeps of "What makes a model grok?": the opening model, a shard of 15
+    for name in GROK_SWEEPS:
+        n_models, batched, looped, flops = modular_shard_rates(name, 30 if quick else 300)
+        row(f"{name} shard: {n_models} runs batched", batched, "model-steps/s")
+        row(f"{name} shard: one run at a time", looped, "model-steps/s")
+        row(f"{name} shard: batched / one at a time", batched / looped, "x")
+        row(f"{name} shard: batched / square matmul", batched * flops / 1e9 / peak, "fraction")
     return rows

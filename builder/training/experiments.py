@@ -42,7 +42,9 @@ def beta(value):
     return None if 0 <= value < 1 else f"must be in [0, 1), not {value}"
 
 
-# Settings every kind trains with: the regularizer's strength and full-batch AdamW.
+# Settings every kind trains with: the regularizer's strength and full-batch AdamW (or SGD).
+# `optimizer`, `momentum` and `init_scale` are left out of the resolved spec unless written (as
+# `snapshot` is), so every experiment that does not write them keeps its key.
 OPTIMIZER = {
     "weight_decay": Setting("float", None, non_negative,
                             doc="l2: decoupled AdamW decay; l1: strength of the L1 penalty"),
@@ -52,7 +54,26 @@ OPTIMIZER = {
     "eps": Setting("float", 1e-8, positive),
     "steps": Setting("int", None, positive),
     "metrics": Setting("int", 500, lambda v: None if v >= 2 else "must be at least 2"),
+    "optimizer": Setting("str", OMITTED, choices=trainer.OPTIMIZERS,
+                         doc='"adamw" (unwritten: the default) or "sgd": SGD with momentum '
+                             "(`momentum` required), weight decay decoupled as in AdamW"),
+    "momentum": Setting("float", OMITTED, beta, doc='heavy-ball momentum of optimizer = "sgd"'),
+    "init_scale": Setting("float", OMITTED, positive,
+                          doc="multiplies every initial weight (unwritten: 1, the plain init)"),
 }
+
+
+def check_optimizer(spec: dict):
+    """(key, message) when the optimizer settings contradict each other, else None."""
+    sgd = spec.get("optimizer") == "sgd"
+    if sgd and "momentum" not in spec:
+        return "optimizer", 'optimizer = "sgd" needs a momentum = ... (0 for plain SGD)'
+    if not sgd and "momentum" in spec:
+        return "momentum", 'momentum is for optimizer = "sgd" (AdamW uses beta1)'
+    if spec["lr"] * spec["weight_decay"] >= 1 and spec.get("regularizer", "l2") == "l2":
+        return "weight_decay", (f"lr x weight_decay = {spec['lr'] * spec['weight_decay']:g} "
+                                "shrinks the weights by 1 or more each step (must be under 1)")
+    return None
 
 
 MODULAR = {
@@ -90,6 +111,9 @@ def check_modular(spec: dict):
         model_config(spec).check()
     except ValueError as e:
         return "embed", str(e)
+    problem = check_optimizer(spec)
+    if problem:
+        return problem
     for key in ("metrics", "checkpoints"):
         if spec[key] > spec["steps"] + 1:
             return key, f"{key} = {spec[key]} is more than steps + 1 = {spec['steps'] + 1}"
@@ -119,7 +143,9 @@ def train_config(specs: list[dict]) -> trainer.TrainConfig:
         weight_decay=tuple(0.0 if l1 else s["weight_decay"] for s in specs),
         l1=tuple(s["weight_decay"] if l1 else 0.0 for s in specs),
         betas=(first["beta1"], first["beta2"]), eps=first["eps"],
-        n_metrics=first["metrics"], n_checkpoints=first["checkpoints"])
+        n_metrics=first["metrics"], n_checkpoints=first["checkpoints"],
+        optimizer=first.get("optimizer", "adamw"), momentum=first.get("momentum", 0.0),
+        init_scale=tuple(s.get("init_scale", 1.0) for s in specs))
 
 
 def same_shapes(specs: list[dict], per_model: tuple[str, ...]) -> None:
@@ -157,8 +183,9 @@ def finish(out: dict[str, np.ndarray], single: bool) -> dict[str, np.ndarray]:
 
 
 # Settings that may differ between the models of one batch (the same tensor shapes): a sweep
-# trains runs together when everything else is the same.
-PER_MODEL = ("seed", "weight_decay", "lr")
+# trains runs together when everything else is the same (the optimizer and its momentum are
+# shared by a batch: runs of two optimizers train in separate shards).
+PER_MODEL = ("seed", "weight_decay", "lr", "init_scale")
 
 
 def run_modular_batch(specs: list[dict], **train_options) -> dict[str, np.ndarray] | None:
@@ -198,6 +225,9 @@ PARITY = {
 def check_parity(spec: dict):
     if spec["parity_bits"] > spec["n_bits"]:
         return "parity_bits", f"parity_bits = {spec['parity_bits']} is more than n_bits"
+    problem = check_optimizer(spec)
+    if problem:
+        return problem
     for key in ("metrics", "checkpoints"):
         if spec[key] > spec["steps"] + 1:
             return key, f"{key} = {spec[key]} is more than steps + 1 = {spec['steps'] + 1}"
@@ -237,7 +267,7 @@ def grid(setting: Setting) -> Setting:
 
 
 # Settings of the sweep itself; every other setting belongs to the runs.
-SWEEP_SETTINGS = ("of", "shard_size", "curve_points", "kind", "cases")
+SWEEP_SETTINGS = ("of", "shard_size", "curve_points", "kind", "cases", "accuracy")
 # Run settings a sweep does not take: its shards keep sweep.KEPT of each run's checkpoints.
 NOT_SWEPT = ("snapshot",)
 
@@ -250,6 +280,11 @@ SWEEP_OWN = {
                           doc="runs trained together; 0 picks a cache-sized batch per shape"),
     "curve_points": Setting("int", 101, lambda v: None if v >= 2 else "must be at least 2",
                             doc="logged steps kept of each run's loss curves"),
+    # Omitted unless written (as a run's `snapshot`): the sweeps frozen before it keep their keys.
+    "accuracy": Setting("bool", OMITTED,
+                        doc="true: each run also keeps its accuracy curves and the first logged "
+                            "steps its train and test accuracy reach 0.9 and 0.99 "
+                            "(builder.training.sweep.ACCURACY_LEVELS)"),
 }
 
 

@@ -47,6 +47,9 @@ RATIO_FLOOR = 1e-30
 SHARD_BYTES = 6 << 20
 ALONE_HIDDEN = 256
 SHARD_SIZES = (1, 3, 5, 9, 15)
+# With `accuracy = true`: the levels whose first crossing each run records, at the resolution
+# of the logged metrics (first_train_acc_90 ... first_test_acc_99; -1 when never reached).
+ACCURACY_LEVELS = (0.9, 0.99)
 # Checkpointed arrays a run keeps (when its spec asks for checkpoints): the weight matrices.
 KEPT = ("w_in", "w_out")
 
@@ -67,6 +70,7 @@ class Plan:
     shards: list  # cheapest first
     curve_points: int
     steps: int
+    accuracy: bool = False  # runs also keep accuracy curves and crossings (summarize)
 
 
 def batch_cost(run: dict) -> int:
@@ -110,11 +114,14 @@ def _plan(spec: dict) -> Plan:
         label = "-".join(f"{k}{points[members[0]][k]}" for k in axes if k not in kind.per_model) or "all"
         for j in range(0, len(members), size):
             chunk = tuple(members[j:j + size])
-            key = hashlib.sha256(json.dumps({
-                "runs": [spec_key(runs[i]) for i in chunk], "curve_points": spec["curve_points"],
-                "summary_version": SUMMARY_VERSION}).encode()).hexdigest()
+            payload = {"runs": [spec_key(runs[i]) for i in chunk],
+                       "curve_points": spec["curve_points"], "summary_version": SUMMARY_VERSION}
+            if spec.get("accuracy"):  # only when asked for: older shards keep their keys
+                payload["accuracy"] = True
+            key = hashlib.sha256(json.dumps(payload).encode()).hexdigest()
             shards.append(Shard(f"{label}-{j // size}", key, chunk))
-    return Plan(spec["of"], axes, runs, points, shards, spec["curve_points"], spec["steps"])
+    return Plan(spec["of"], axes, runs, points, shards, spec["curve_points"], spec["steps"],
+                bool(spec.get("accuracy")))
 
 
 def curve_picks(n_logged: int, curve_points: int) -> np.ndarray:
@@ -128,8 +135,25 @@ def curve_step(spec: dict) -> np.ndarray:
     return logged[curve_picks(len(logged), spec["curve_points"])]
 
 
-def summarize(out: dict[str, np.ndarray], curve_points: int) -> dict[str, np.ndarray]:
-    """Per-run summaries of a batch's metrics (models axis first)."""
+def accuracy_arrays(out: dict[str, np.ndarray], picks: np.ndarray) -> dict[str, np.ndarray]:
+    """Accuracy curves at the curve's steps and, per level of ACCURACY_LEVELS, the first logged
+    step each run's train / test accuracy reaches it (-1: never), e.g. first_test_acc_99."""
+    arrays = {}
+    for split in ("train", "test"):
+        acc = out[f"{split}_acc"]
+        arrays[f"{split}_acc_curve"] = acc[:, picks].astype(np.float32)
+        for level in ACCURACY_LEVELS:
+            reached = acc >= level
+            first = out["metric_step"][reached.argmax(axis=1)]
+            arrays[f"first_{split}_acc_{round(level * 100)}"] = np.where(
+                reached.any(axis=1), first, -1).astype(np.int64)
+    return arrays
+
+
+def summarize(out: dict[str, np.ndarray], curve_points: int,
+              accuracy: bool = False) -> dict[str, np.ndarray]:
+    """Per-run summaries of a batch's metrics (models axis first); `accuracy` adds
+    accuracy_arrays."""
     train = out["train_loss"].astype(np.float64)
     test = out["test_loss"].astype(np.float64)
     picks = curve_picks(train.shape[1], curve_points)
@@ -146,6 +170,7 @@ def summarize(out: dict[str, np.ndarray], curve_points: int) -> dict[str, np.nda
         "curve_step": out["metric_step"][picks],
         "train_curve": train[:, picks].astype(np.float32),
         "test_curve": test[:, picks].astype(np.float32),
+        **(accuracy_arrays(out, picks) if accuracy else {}),
     }
 
 
@@ -161,7 +186,7 @@ def run_shard(plan: Plan, shard: Shard, *, state_path: Path | None = None,
                                    timing=timing)
     if out is None:
         return None
-    return {"run": np.array(shard.runs, dtype=np.int64), **summarize(out, plan.curve_points)}
+    return {"run": np.array(shard.runs, dtype=np.int64), **summarize(out, plan.curve_points, plan.accuracy)}
 
 
 def _ray_shard(plan: Plan, shard: Shard, device: str):

@@ -1,4 +1,5 @@
-"""The one training loop: full-batch AdamW over a batch of M models, with metrics and checkpoints.
+"""The one training loop: full-batch AdamW (or SGD with momentum) over a batch of M models, with
+metrics and checkpoints.
 
 The model is any config with the methods init, encode, forward, loss, accuracy and snapshot
 (builder.training.models has the modular and the sparse-parity one).
@@ -49,12 +50,16 @@ class TrainConfig:
     eps: float = 1e-8
     n_metrics: int = 500
     n_checkpoints: int = 101
+    optimizer: str = "adamw"  # one of OPTIMIZERS, shared by the batch
+    momentum: float = 0.0  # "sgd" only
+    init_scale: tuple[float, ...] = ()  # per model: multiplies the initial weights; () is all 1
 
     def schedule(self, count: int) -> np.ndarray:
         """`count` logging steps of this run (see `schedule`)."""
         return schedule(self.steps, count)
 
 
+OPTIMIZERS = ("adamw", "sgd")
 METRICS = ("train_loss", "test_loss", "train_acc", "test_acc", "l1_norm", "l2_norm")
 
 
@@ -76,6 +81,31 @@ def adamw_(params, grads, moments, step: int, lr: torch.Tensor, weight_decay: to
         v.mul_(beta2).addcmul_(grads[name], grads[name], value=1 - beta2)
         denom = (v.sqrt() / math.sqrt(bias2)).add_(cfg.eps)
         p.sub_(step_size * m / denom)
+
+
+def sgd_(params, grads, moments, lr: torch.Tensor, weight_decay: torch.Tensor,
+         cfg: TrainConfig) -> None:
+    """One SGD step with heavy-ball momentum in place (torch.optim.SGD's formula: buf = momentum
+    buf + g, the first buf being g; p -= lr buf), with the weight decay decoupled as in `adamw_`:
+    p *= 1 - lr weight_decay before the step. lr and weight_decay are (M, 1, 1); the first of
+    each parameter's two moment buffers is the momentum buffer (the second stays unused)."""
+    shrink = 1 - lr * weight_decay
+    for name, p in params.items():
+        buf, _ = moments[name]
+        p.mul_(shrink)
+        buf.mul_(cfg.momentum).add_(grads[name])
+        p.sub_(lr * buf)
+
+
+def step_(params, grads, moments, step: int, lr: torch.Tensor, weight_decay: torch.Tensor,
+          cfg: TrainConfig) -> None:
+    """One update of cfg.optimizer (`step` counts from 1)."""
+    if cfg.optimizer == "sgd":
+        sgd_(params, grads, moments, lr, weight_decay, cfg)
+    elif cfg.optimizer == "adamw":
+        adamw_(params, grads, moments, step, lr, weight_decay, cfg)
+    else:
+        raise ValueError(f"unknown optimizer {cfg.optimizer!r} (one of {', '.join(OPTIMIZERS)})")
 
 
 def objective(params, model, cfg: TrainConfig, inputs, y) -> torch.Tensor:
@@ -101,6 +131,8 @@ def measure(params, model, train, test) -> dict[str, torch.Tensor]:
 
 def fresh_state(model, cfg: TrainConfig) -> dict:
     params = model.init(list(cfg.seeds))
+    if cfg.init_scale and any(scale != 1.0 for scale in cfg.init_scale):
+        params = {k: p * per_model(cfg.init_scale, p) for k, p in params.items()}
     return {
         "step": 0,
         "params": params,
@@ -254,7 +286,7 @@ def train(data: Dataset, model, cfg: TrainConfig, *,
             objective(params, model, cfg, *train_set).backward()
             with torch.no_grad():
                 grads = {k: p.grad for k, p in params.items()}
-                adamw_(params, grads, moments, step + 1, lr, weight_decay, cfg)
+                step_(params, grads, moments, step + 1, lr, weight_decay, cfg)
             for p in params.values():
                 p.grad = None
             step += 1
