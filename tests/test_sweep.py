@@ -14,6 +14,8 @@ from builder.errors import BuildError
 from builder.paths import ROOT
 from builder.training import config, sweep
 
+from conftest import TINY_SWEEP_TOML
+
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 NAME = "sweep-sparse-parity"
@@ -218,24 +220,9 @@ def test_a_sweep_of_modular_runs_keeps_each_runs_weights_and_matches_single_runs
         config.parse(worse)
 
 
-CASES = '''
-[cases-demo]
-kind = "sweep"
-of = "modular"
-cases = [{tied_embedding = true, collapsed_input = false}, {tied_embedding = false, collapsed_input = true}]
-seed = [1, 2]
-p = 11
-train_fraction = 0.5
-embed = 8
-hidden = 8
-regularizer = "l2"
-weight_decay = 0.1
-lr = 1e-2
-steps = 20
-metrics = 5
-checkpoints = 0
-curve_points = 3
-'''
+# the tiny sweep of conftest with an axis of cases instead of a shard size
+CASES = TINY_SWEEP_TOML.replace("[tiny-sweep]", "[cases-demo]").replace("shard_size = 1\n", (
+    "cases = [{tied_embedding = true, collapsed_input = false}, {tied_embedding = false, collapsed_input = true}]\n"))
 
 
 def test_cases_are_an_axis_of_tables_each_setting_several_run_settings(tmp_path):
