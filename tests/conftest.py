@@ -302,4 +302,16 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
 
-__all__ = ["DEMO_MD", "DEMO_BIB", "FRONT", "TINY_RUN_TOML", "TINY_SWEEP_TOML", "run_cli", "tree_hashes", "with_experiments", "write_project"]
+__all__ = ["DEMO_MD", "DEMO_BIB", "FRONT", "TINY_RUN_TOML", "TINY_SWEEP_TOML", "run_cli", "tree_hashes", "typed_numbers", "with_experiments",
+           "write_project"]
+
+
+def typed_numbers(prose: str, verified: list[str]) -> list[str]:
+    """The numbers of a stretch of prose that no sentence in `verified` (those a claim test built
+    from the data and found in the prose) contains: numbers typed, not checked. Citations, span
+    attributes and chart shortcodes are not prose."""
+    import re
+
+    text = re.sub(r"\[@[^\]]*\]|\{[a-z]+=\"[^\"]*\"\}|\{\{<[^>]*>\}\}", "", prose)
+    said = " ".join(verified)
+    return [n for n in re.findall(r"\d[\d,.]*\d%?|\d%?", text) if n not in said]

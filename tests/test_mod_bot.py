@@ -2,7 +2,6 @@
 per-group logits, against the claims of the prose."""
 from __future__ import annotations
 
-import re
 
 import numpy as np
 import pytest
@@ -13,6 +12,8 @@ from builder.figures._common import LEVELS, vmax_of
 from builder.paths import ROOT, frozen_root
 from builder.figures.context import BuildContext
 from builder.training import investigate
+
+from conftest import typed_numbers
 
 ARTIFACTS = frozen_root()  # whose content/_freeze/ is read, see builder.claims
 CTX = BuildContext(ARTIFACTS)  # the figure modules read it through a build context
@@ -342,8 +343,5 @@ def test_every_number_of_the_section_is_computed(seeds, prose):
     end = raw.index("\n## ", start + 3)
     note = raw[raw.index("[^reference]:"):]
     note = note[:note.index("\n\n") if "\n\n" in note else len(note)]
-    text = " ".join((raw[start:end] + " " + note).split())
-    text = re.sub(r"\[@[^\]]*\]|\{[a-z]+=\"[^\"]*\"\}|\{\{<[^>]*>\}\}", "", text)  # citations, attributes, charts
-    said = " ".join(VERIFIED)
-    for number in re.findall(r"\d[\d,.]*\d%?|\d%?", text):
-        assert number in said, f"the number {number} in section 5 is typed, not checked against the data"
+    typed = typed_numbers(" ".join((raw[start:end] + " " + note).split()), VERIFIED)
+    assert not typed, f"numbers in section 5 typed, not checked against the data: {typed}"

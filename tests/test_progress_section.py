@@ -3,7 +3,6 @@ from the frozen runs (progress measures) and from the toy's simulation."""
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
 import pytest
@@ -13,6 +12,8 @@ from builder.figures import hidden_progress as hp
 from builder.figures import mod_bot
 from builder.figures.context import BuildContext
 from builder.paths import ROOT, frozen_root
+
+from conftest import typed_numbers
 
 pytestmark = pytest.mark.frozen("mod-top", "seeds-mod-top")
 CTX = BuildContext(frozen_root())
@@ -152,7 +153,5 @@ def test_every_number_of_the_section_is_computed(runs):
     test_every_generalizing_run_shows_the_same_order(runs)
     test_the_loss_of_each_frequency(runs)
     test_the_toy_as_told()
-    text = re.sub(r"\[@[^\]]*\]|\{[a-z]+=\"[^\"]*\"\}|\{\{<[^>]*>\}\}", "", SECTION)  # citations, attributes, charts
-    said = " ".join(VERIFIED)
-    for number in re.findall(r"\d[\d,.]*\d%?|\d%?", text):
-        assert number in said, f"the number {number} in the section is typed, not checked against the data"
+    typed = typed_numbers(SECTION, VERIFIED)
+    assert not typed, f"numbers in the section typed, not checked against the data: {typed}"
