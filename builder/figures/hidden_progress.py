@@ -75,9 +75,15 @@ def phase_signals(phases: list) -> dict:
             "done": said("cleanup", "— (this run never gets there)")}
 
 
+@loader
+def all_run_tables(ctx: BuildContext) -> dict[str, dict]:
+    """run_tables of every run, made once per build for the section's four charts."""
+    return {key: run_tables(key, m) for key, m in measures(ctx).items()}
+
+
 def each_run(ctx: BuildContext, chart, tables: tuple) -> dict:
     """The chart drawing the featured run's `tables`, with a variant per run holding its own."""
-    runs = {key: run_tables(key, m) for key, m in measures(ctx).items()}
+    runs = all_run_tables(ctx)
     pick = lambda t: {"data": {n: t["data"][n] for n in tables}, "signals": t["signals"]}  # noqa: E731
     spec = with_datasets(chart, pick(runs[FEATURED])["data"])
     return spec, {key: pick(t) for key, t in runs.items()}
