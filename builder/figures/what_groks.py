@@ -226,11 +226,10 @@ def phase_chart(ctx: BuildContext, narrow: bool = False):
     panel = accuracy_panel(max(budget(ctx, n) for _, n in PHASE_SWEEPS), prompt, width=240 if narrow else 280)
     counts = phase_counts(100 if narrow else 130)
     if narrow:
-        view = alt.concat(*grids, counts, panel, columns=1, spacing=20).resolve_scale(xOffset="independent")
+        view = alt.concat(*grids, counts, panel, columns=1, spacing=20).resolve_scale(color="independent", xOffset="independent")
     else:  # each grid's dots spread within its own bands (xOffset)
         view = alt.vconcat(alt.hconcat(*grids, spacing=30).resolve_scale(xOffset="independent"),
-                           alt.hconcat(counts, panel, spacing=30), spacing=20)
-    view = view.resolve_scale(color="independent")
+                           alt.hconcat(counts, panel, spacing=30), spacing=20).resolve_scale(color="independent")
     gap = alt.param(name="gap_exp", value=GAP_DEFAULT, bind=alt.binding_range(
         min=2, max=4, step=0.1, name="steps between train and test reaching 90% that count as grokking (log₁₀)"))
     view = with_params(view, [gap, alt.param(name="gap", expr="round(pow(10, gap_exp))"), alt.param(name="demand", value="")])
@@ -238,7 +237,7 @@ def phase_chart(ctx: BuildContext, narrow: bool = False):
 
 
 # -- steps to generalize ----------------------------------------------------------------------
-def steps_layers(budget_steps: int, x: alt.X, *, color=None, detail: str | None = None):
+def steps_layers(budget_steps: int, x: alt.X, *, color=None, detail: str | None = None, narrow: bool = False):
     """Dots of runs at the step their test accuracy first reached 99% (log scale), those that
     never did in a band above the budget, and the median of each x over the runs that did."""
     never_at = budget_steps * 2
@@ -247,7 +246,7 @@ def steps_layers(budget_steps: int, x: alt.X, *, color=None, detail: str | None 
               axis=alt.Axis(values=[100, 1000, 10000, 100000], format="~s"))
     base = alt.Chart().transform_calculate(shown=f"datum.te99 < 0 ? {never_at} : datum.te99")
     dots = base.mark_point(filled=True, size=40, opacity=0.85).encode(
-        x=x, y=y, color=color if color is not None else phase_colour(alt.Legend(orient="bottom", title=None)),
+        x=x, y=y, color=color if color is not None else phase_colour(alt.Legend(orient="bottom", title=None, columns=2 if narrow else 4)),
         shape=alt.condition("datum.te99 < 0", alt.value("cross"), alt.value("circle")),
         tooltip=[alt.Tooltip("phase:N"), alt.Tooltip("seed:O"), alt.Tooltip("te99:Q", title="test acc. 99% at step (-1 never)"),
                  alt.Tooltip("fte:Q", title="final test acc.", format=".1%"), alt.Tooltip("ftr:Q", title="final train acc.", format=".1%")])
@@ -269,9 +268,10 @@ def fraction_chart(ctx: BuildContext, narrow: bool = False):
     rows = sweep_rows(ctx, FRACTION, ("train_fraction",))
     x = alt.X("train_fraction:Q", title="share of the 67² pairs used for training", scale=alt.Scale(domain=[0.15, 0.85]),
               axis=alt.Axis(format="%", values=[0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]))
-    chart = alt.layer(*steps_layers(budget(ctx, FRACTION), x), data=alt.NamedData("runs")).properties(
-        width=300 if narrow else 440, height=240,
-        title=alt.Title("Steps to generalize against the size of the training set (6 seeds each)", anchor="start", fontSize=12))
+    chart = alt.layer(*steps_layers(budget(ctx, FRACTION), x, narrow=narrow), data=alt.NamedData("runs")).properties(
+        width=215 if narrow else 440, height=240,
+        title=alt.Title(["Steps to generalize against the size", "of the training set (6 seeds each)"] if narrow else
+                        "Steps to generalize against the size of the training set (6 seeds each)", anchor="start", fontSize=12))
     return with_datasets(chart, {"runs": rows})
 
 
@@ -289,7 +289,7 @@ def init_chart(ctx: BuildContext, narrow: bool = False):
     scales = sorted({s for name in INIT for s in ctx.spec(name)["init_scale"]})
     x = alt.X("init_scale:Q", title="initial weights × (log)", scale=alt.Scale(type="log", domain=[scales[0] / 1.5, scales[-1] * 1.5]),
               axis=alt.Axis(values=scales, format="~g"))
-    panel = alt.layer(*steps_layers(budget(ctx, INIT[1]), x)).properties(width=230 if narrow else 190, height=220)
+    panel = alt.layer(*steps_layers(budget(ctx, INIT[1]), x, narrow=narrow)).properties(width=215 if narrow else 190, height=220)
     chart = panel.facet(facet=alt.Facet("wd:O", title=None, header=alt.Header(labelExpr="'weight decay ' + datum.value", labelFontSize=12)),
                         columns=1 if narrow else 3, data=alt.NamedData("runs"))
     return with_datasets(chart, {"runs": rows})
@@ -308,7 +308,7 @@ def lr_chart(ctx: BuildContext, narrow: bool = False):
                            legend=alt.Legend(orient="bottom", columns=3, format="~g"))
         layers = steps_layers(budget(ctx, name), x, color=colour, detail="wd:O")
         panels.append(alt.layer(*layers).transform_filter(f"datum.opt === '{opt}'").properties(
-            width=250 if narrow else 250, height=220, title=alt.Title(opt, anchor="start", fontSize=12)))
+            width=215 if narrow else 250, height=220, title=alt.Title(opt, anchor="start", fontSize=12)))
     view = alt.concat(*panels, columns=1 if narrow else 2, spacing=30, data=alt.NamedData("runs")).resolve_scale(color="independent")
     return with_datasets(view, {"runs": rows})
 
