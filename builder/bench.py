@@ -178,6 +178,53 @@ def load_rows(site: Path, throttle: float = 1.0, read: bool = True) -> list[dict
     return rows
 
 
+# Links a reader might send: a chart and its section's state (glue.js restores it from the fragment).
+DEEP_LINKS = ("mod-bot-stars&step=27000&run=seed33", "sweep-mod-bars&arch=3&reg=L1")
+
+DEEP_READY_JS = """([id, want]) => {
+  const info = JSON.parse(document.getElementById('article-data').textContent).charts[id];
+  const e = info && (window.article.views()[info.section] || []).find(x => x.id === id);
+  const at = window.article.timing.ready[id];
+  return !!e && at !== undefined && !e.el.hasAttribute('aria-busy')
+    && Object.entries(want).every(([k, v]) => e.view.signal(k) === v) ? at : false;
+}"""
+
+
+def deep_link_rows(site: Path, throttle: float = 1.0, links=DEEP_LINKS) -> list[dict]:
+    """Open the article over http at each link (a fresh context each, CPU slowed `throttle`
+    times): the time until the linked chart is interactive with the link's state applied, and
+    until the first chart was, in the same load."""
+    from playwright.sync_api import sync_playwright
+
+    base, server = _serve(site)
+    tag = f" (CPU /{throttle:g})" if throttle != 1 else ""
+    rows = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            for link in links:
+                chart, *pairs = link.split("&")
+                want = {k: (int(v) if v.lstrip("-").isdigit() else v) for k, v in (pair.split("=", 1) for pair in pairs)}
+                context = browser.new_context(viewport={"width": 1280, "height": 900})
+                page = context.new_page()
+                cdp = context.new_cdp_session(page)
+                cdp.send("Emulation.setCPUThrottlingRate", {"rate": throttle})
+                page.goto(base + "index.html#" + link)
+                ready = page.wait_for_function(DEEP_READY_JS, arg=[chart, want], timeout=120_000).json_value()
+                first = page.evaluate("window.article.timing.firstChart")
+                rows += [
+                    {"name": f"deep link{tag}: #{link}", "value": ready,
+                     "unit": "ms after navigation, until that chart is interactive with the link's state"},
+                    {"name": f"deep link{tag}: first chart interactive, same load", "value": first, "unit": "ms after navigation"},
+                ]
+                context.close()
+            browser.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    return rows
+
+
 def _read_rows(page, cdp, tag: str) -> list[dict]:
     """Scroll to the end at about 600 px a second (a fast reader), sampling the JS heap."""
     page.evaluate("window.__bench.tasks = []")
@@ -316,6 +363,8 @@ def main(root: Path = paths.ROOT, quick: bool = False, only: str | None = None) 
         for throttle in (1, 4):
             print()
             print_table(load_rows(site, throttle, read=not quick))
+            print()
+            print_table(deep_link_rows(site, throttle))
         for scrub_chart in scrub_charts(root):
             print()
             print_table(scrub_rows(site, scrub_chart, frames=60 if quick else 240))

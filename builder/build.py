@@ -216,7 +216,8 @@ class Builder:
                     keys[name] = spec_key(self.ctx.spec(name))
                 except (KeyError, TypeError):
                     keys[name] = "unknown"
-            memo = self.csv_memo[fig.id] = (chart, commit, csv_tables.chart_csvs(chart, csv_tables.header(fig, keys, commit)))
+            memo = self.csv_memo[fig.id] = (chart, commit, csv_tables.chart_csvs(chart, csv_tables.header(fig, keys, commit),
+                                                                                 dict(fig.columns)))
         return memo[2]
 
     def _run_checks(self, figures) -> None:

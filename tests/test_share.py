@@ -209,11 +209,20 @@ CHART_TABLES = """async () => {
     for (const d of spec.data || []) {
       if (!d.values) continue;
       const values = d.values.shared ? D['charts/shared/' + d.values.shared] : d.values;
-      out[id][d.name] = values.length;
+      out[id][d.name] = [values.length, (values[0] && values[0].packed) || null];
     }
   }
   return out;
 }"""
+
+
+def csv_rows(count: int, packed: list | None, wide: bool) -> int:
+    """The rows a CSV of a chart table of `count` rows has: a packed heatmap table (its first
+    row's `packed`: neurons, columns, ...) is one row per step, neuron and column (wide: per
+    step and neuron)."""
+    if not packed:
+        return count
+    return count * packed[0] * (1 if wide else packed[1])
 
 
 def test_every_figure_csv_parses_and_has_the_rows_of_the_chart_data(chromium, article_site):
@@ -225,7 +234,7 @@ def test_every_figure_csv_parses_and_has_the_rows_of_the_chart_data(chromium, ar
         for f in files:
             head, rows = read_csv(f)
             chart = f.name.split(".")[0]
-            assert len(rows) == head["rows"] == counts[chart][head["table"]], f.name
+            assert len(rows) == head["rows"] == csv_rows(*counts[chart][head["table"]], wide=False), f.name
             assert rows and all(None not in r for r in rows), f.name  # no row longer than the header
         # other runs, one file per run: the rows of the run the page loads
         runs = {}
@@ -240,10 +249,55 @@ def test_every_figure_csv_parses_and_has_the_rows_of_the_chart_data(chromium, ar
                         document.head.appendChild(s); }})""")
                 payload = runs[d.name][key]
                 values = payload["data"][head["table"]] if isinstance(payload, dict) else payload
-                assert len(rows) == head["rows"] == len(values), f
+                packed = values[0].get("packed") if values and isinstance(values[0], dict) else None
+                assert len(rows) == head["rows"] == csv_rows(len(values), packed, wide=True), f
+                assert all(None not in r for r in rows), f
         assert len(runs) >= 5
     finally:
         context.close()
+
+
+def header_lines(path: Path) -> tuple[list[str], list[str]]:
+    """(the # lines, the column names) of a CSV the build wrote, read up to its header row."""
+    comments = []
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if not line.startswith("#"):
+                return comments, next(csv.reader([line]))
+            comments.append(line.rstrip("\n"))
+    return comments, []
+
+
+def test_every_csv_column_says_what_it_holds_and_no_table_is_packed(article_site):
+    """Each column of every CSV the build writes has a line saying what it holds (none falls
+    back to the caption), and no cell is a packed heatmap string: every value is a number, a
+    boolean or a short label."""
+    files = sorted(article_site.rglob("*.csv"))
+    assert len(files) > 100
+    for f in files:
+        comments, cols = header_lines(f)
+        assert cols, f
+        said = {}
+        for line in comments:
+            m = re.match(r"^# column (.+?): (.+)$", line)
+            if m:
+                said[m.group(1)] = m.group(2)
+            m = re.match(r"^# columns (.+?) \.\.\. (.+?): (.+)$", line)
+            if m:  # a span of columns, one per heatmap column (a run's file): first ... last
+                first, last = cols.index(m.group(1)), cols.index(m.group(2))
+                said.update({c: m.group(3) for c in cols[first:last + 1]})
+        assert set(cols) <= set(said), (f, sorted(set(cols) - set(said)))
+        assert not any(tables.FALLBACK in text or "packed" in text for text in said.values()), f
+    # the values themselves: every figure's file, and in each data folder its first files and seed 33's
+    sample = sorted((article_site / "figures").glob("*.csv"))
+    for d in sorted((article_site / "data").iterdir()):
+        sample += sorted(d.glob("*.csv"))[:3] + sorted(d.glob("run-seed33*.csv"))
+    number = re.compile(r"^-?(\d+(\.\d*)?|\.\d+)(e[-+]?\d+)?$")
+    for f in sample:
+        _, rows = read_csv(f)
+        for row in rows[:20000]:
+            for c, v in row.items():
+                assert v == "" or number.match(v) or len(v) <= 60, (f, c, v[:80])  # packed rows: 128+ characters
 
 
 def test_the_image_data_and_link_controls_resolve_on_file(chromium, article_site):
@@ -279,10 +333,35 @@ def test_figure_tables_keep_the_data_and_leave_out_annotations():
                      {"name": "derived", "source": "accuracy"}]}
     found = tables.figure_tables(vega)
     assert [(s, n, len(r)) for s, n, r in found] == [("", "accuracy", 5), (".w_out", "w_out", 2)]
-    text = tables.csv_text(["figure: f (section s)", "commit: abc"], "w_out", found[1][2])
-    assert text.startswith("# figure: f (section s)\n# commit: abc\n# table: w_out (2 rows)\n# column step: training step")
-    assert "# column w: packed weights" in text
-    assert text.endswith("step,w\n1,!!!!!!!!\n2,NNNNNNNN\n")
+    text = tables.csv_text(["figure: f (section s)", "commit: abc"], "accuracy", found[0][2])
+    assert text.startswith("# figure: f (section s)\n# commit: abc\n# table: accuracy (5 rows)\n# column step: training step")
+    assert "# column v: accuracy, fraction 0-1\n" in text
+    # a column nobody describes says so (and the build's test above fails on it)
+    assert f"# column z: {tables.FALLBACK}" in tables.csv_text([], "t", [{"z": 1}])
+    assert "# column z: metres\n" in tables.csv_text([], "t", [{"z": 1}], units={"t.z": "metres"})
+
+
+def test_a_packed_heatmap_is_written_as_plain_columns():
+    import numpy as np
+
+    from builder.figures._common import packed
+
+    w = np.array([[[0.5, -1.0], [0.0, 0.3], [1.0, 0.1]],  # (checkpoints, columns, neurons): 2 bits and the bias, 2 neurons
+                  [[-0.5, 1.0], [0.0, -0.3], [0.0, 9.0]]])  # 9 is clipped to the range, 4.5
+    rows = packed(w, np.array([0, 100]), 4.5, "bit")  # levels of 0.1
+    assert rows[0]["packed"] == [2, 3, 0.1, "bit"] and "packed" not in rows[1]
+    text = tables.csv_text(["figure: f (section s)"], "w_in", rows)
+    head, body = text.split("step,neuron,bit,weight\n")
+    assert "# table: w_in (12 rows)\n# from the chart's table of 2 packed checkpoints x 2 neurons x 3 columns\n" in head
+    assert "# column bit: input bit 1-2, or bias (the constant input)\n" in head
+    assert "# column weight: the first-layer weight from that input bit to the neuron, dimensionless" in head
+    assert body.splitlines() == ["0,1,1,0.5", "0,1,2,0", "0,1,bias,1", "0,2,1,-1", "0,2,2,0.3", "0,2,bias,0.1",
+                                 "100,1,1,-0.5", "100,1,2,0", "100,1,bias,0", "100,2,1,1", "100,2,2,-0.3", "100,2,bias,4.5"]
+    # a run's file: one row per step and neuron, a column per heatmap column
+    wide = tables.csv_text([], "w_in", rows, wide=True)
+    assert "# table: w_in (4 rows)\n" in wide and "# columns bit 1 ... bias: the first-layer weight" in wide
+    assert wide.split("# columns")[1].splitlines()[1:] == ["step,neuron,bit 1,bit 2,bias", "0,1,0.5,0,1", "0,2,-1,0.3,0.1",
+                                                           "100,1,-0.5,0,0", "100,2,1,-0.3,4.5"]
 
 
 def test_images_are_left_out_of_a_csv():

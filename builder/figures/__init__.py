@@ -48,6 +48,10 @@ class Figure:
     # stacked, smaller cells, titles in lines), with the same params, signals and tables as
     # `make`'s; the page draws it where the wide chart would not fit (builder.render.charts)
     narrow: Callable[[BuildContext], object] | None = None
+    # what each column of the figure's CSV files holds, with its unit: (column, meaning) pairs;
+    # "table.column" names one table's column. Columns builder.render.tables.UNITS already
+    # describes (step, split, seed, ...) need none; the build writes these into each file's header
+    columns: tuple = ()
 
 
 @dataclass(frozen=True)

@@ -317,12 +317,95 @@ def vmax_of(w: np.ndarray) -> float:
     return float(max(np.percentile(a, 98), 0.2 * a.max()))
 
 
-def packed(w: np.ndarray, steps: np.ndarray, vmax: float) -> list[dict]:
+# What a packed heatmap's columns are (its x axis): the figure says so in the first packed row,
+# and its CSV (builder.render.tables) is written from that as plain columns. kind -> (the name
+# of the value, what it is, and what each column naming a heatmap column holds).
+AXES = {
+    "input": ("weight", "the weight from that input number to the neuron",
+              {"token": "input number (a or b), 0-{last}"}),
+    "answer": ("weight", "the neuron's output weight for that answer",
+               {"answer": "the answer c, 0-{last}, the weight votes for"}),
+    "bit": ("weight", "the first-layer weight from that input bit to the neuron",
+            {"bit": "input bit 1-{last}, or bias (the constant input)"}),
+    "output": ("weight", "the neuron's output weight", {}),
+    "fourier": ("coefficient", "the coefficient of the neuron's weights over the {n} input numbers on that "
+                               "function of the orthonormal Fourier basis",
+                {"k": "frequency k, 1-{kmax} (0 for the constant function)",
+                 "wave": "the basis function of frequency k: const, cos or sin"}),
+}
+
+MOD_AXES = {"w_in": "input", "w_out": "answer"}  # W_input and W_output of the modular-addition models
+
+
+def axis_values(kind: str, j: int, n: int) -> dict:
+    """What the heatmap column j of n is, as the CSV columns of AXES[kind] say."""
+    if kind in ("input", "answer"):
+        return {"token" if kind == "input" else "answer": j}
+    if kind == "bit":
+        return {"bit": "bias" if j == n - 1 else j + 1}
+    if kind == "fourier":
+        return {"k": (j + 1) // 2, "wave": "const" if j == 0 else ("cos", "sin")[(j - 1) % 2]}
+    return {}
+
+
+def axis_label(kind: str, j: int, n: int) -> str:
+    """Column j of n as one CSV column's name (a table with one column per heatmap column)."""
+    v = axis_values(kind, j, n)
+    if kind == "fourier":
+        return v["wave"] if j == 0 else f"{v['wave']} {v['k']}"
+    return " ".join(str(x) for x in v.values()) if kind != "bit" or v["bit"] == "bias" else f"bit {v['bit']}"
+
+
+def packed(w: np.ndarray, steps: np.ndarray, vmax: float, axis: str) -> list[dict]:
     """One row per checkpoint of w (checkpoints, columns, rows): row-major over (rows, columns),
-    one CODES character per weight (level + LEVELS); the page decodes with indexof(codes, c)."""
+    one CODES character per weight (level + LEVELS); the page decodes with indexof(codes, c).
+    The first row also says what the table is, for its CSV: `packed` = [rows (neurons), columns,
+    the value of one level, the columns' kind (AXES)]."""
+    if axis not in AXES:
+        raise ValueError(f"unknown heatmap axis {axis!r} (one of {', '.join(AXES)})")
     q = np.clip(np.round(w / vmax * LEVELS), -LEVELS, LEVELS).astype(int) + LEVELS
     table = np.array(list(CODES))
-    return [{"step": int(s), "w": "".join(table[q[i].T.reshape(-1)])} for i, s in enumerate(steps)]
+    rows = [{"step": int(s), "w": "".join(table[q[i].T.reshape(-1)])} for i, s in enumerate(steps)]
+    if rows:
+        rows[0]["packed"] = [int(w.shape[2]), int(w.shape[1]), float(f"{vmax / LEVELS:.6g}"), axis]
+    return rows
+
+
+def unpacked(rows: list[dict], wide: bool = False) -> tuple[list[dict], dict]:
+    """A packed table (packed) as plain rows, and what each column holds: one row per step,
+    neuron and heatmap column (step, neuron, the AXES columns, the value), or with `wide` one
+    row per step and neuron and a column per heatmap column. Values are decimals at the
+    precision of the 91 levels the heatmap shows."""
+    n_rows, n_cols, level, kind = rows[0]["packed"]
+    value, what, axes = AXES[kind]
+    names = {"last": n_cols - 1, "n": n_cols, "kmax": (n_cols - 1) // 2}
+    what, axes = what.format(**names), {k: v.format(**names) for k, v in axes.items()}
+    decimals = max(0, int(np.ceil(-np.log10(level)))) + 1 if level > 0 else 0
+    values = [f"{v:.{decimals}f}".rstrip("0").rstrip(".") if v and decimals else f"{v:.0f}"
+              for v in (round(lv * level, decimals) for lv in range(-LEVELS, LEVELS + 1))]
+    values = ["0" if v == "-0" else v for v in values]
+    decode = dict(zip(CODES, values))
+    where = [axis_values(kind, j, n_cols) for j in range(n_cols)]
+    unit = (f"{what}, dimensionless, at the precision the heatmap shows (91 colour levels: a multiple of "
+            f"{level:g}, clipped to +-{level * LEVELS:.4g})")
+    meaning = {"step": "training step (optimizer updates)", "neuron": "hidden neuron, numbered from 1 (the heatmap's row)"}
+    out = []
+    if wide:
+        labels = [axis_label(kind, j, n_cols) for j in range(n_cols)] if axes else [value]
+        for row in rows:
+            w = row["w"]
+            for n in range(n_rows):
+                cells = w[n * n_cols:(n + 1) * n_cols]
+                out.append({"step": row["step"], "neuron": n + 1, **{lab: decode[c] for lab, c in zip(labels, cells)}})
+        span = f"{labels[0]} ... {labels[-1]}" if len(labels) > 1 else labels[0]
+        meaning[span] = unit + (f"; one column per {' and '.join(axes)} ({'; '.join(axes.values())})" if axes else "")
+        return out, meaning
+    for row in rows:
+        w = row["w"]
+        for n in range(n_rows):
+            for j in range(n_cols):
+                out.append({"step": row["step"], "neuron": n + 1, **where[j], value: decode[w[n * n_cols + j]]})
+    return out, {**meaning, **axes, value: unit}
 
 
 def heatmap(key: str, w: np.ndarray, steps: np.ndarray, title: str, *, x_title: str, x_axis: alt.Axis,

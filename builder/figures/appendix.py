@@ -284,7 +284,9 @@ def verify_construction() -> None:
 
 
 def figures(ctx: BuildContext) -> list[Figure]:
-    common = dict(shares=SHARED)
+    # the charts compute everything they draw from the inputs, in the page: their only table is a helper line's ends
+    common = dict(shares=SHARED, columns=(("k", "which end of a helper line (a chord, or an axis's range): the chart computes "
+                                                "both ends, and every other mark, from the inputs a, b, N and M"),))
     return [
         Figure("appendix-circles", SECTION,
                "Move a and b (or their sum and difference), the number of neurons and the modulus; every chart of the appendix follows.",

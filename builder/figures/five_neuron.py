@@ -223,23 +223,43 @@ def plane_chart(ctx: BuildContext, joined: bool = False, narrow: bool = False):
     return with_datasets(chart, {"five": _rows(ctx)})
 
 
+EMBED_COLUMNS = (("i", "the number, 0-66 (a row of the fixed embedding)"),
+                 ("cos", "its first embedding coordinate, cos(2 pi i / 67), dimensionless"),
+                 ("sin", "its second embedding coordinate, sin(2 pi i / 67), dimensionless"))
+
+
+def five_columns(ctx: BuildContext) -> tuple:
+    """What the five-neuron charts' table holds (one row per checkpoint and neuron)."""
+    steps = checkpoint_steps(ctx.spec(EXPERIMENT))
+    return (("s", f"checkpoint index: the weights at step s x {int(steps[1] - steps[0]):,} (0 to {len(steps) - 1})"),
+            ("n", "neuron index, 0-4"),
+            ("k", "the neuron's place, 0-4, in the order of the in-projection angles at the end of training"),
+            ("a", "the neuron's in-projection weight from the embedding's cos coordinate, dimensionless"),
+            ("b", "the neuron's in-projection weight from the embedding's sin coordinate, dimensionless"),
+            ("c", "the neuron's out-projection weight to the unembedding's cos coordinate, dimensionless"),
+            ("d", "the neuron's out-projection weight to the unembedding's sin coordinate, dimensionless"),
+            ("ri", "mean length of the five in-projection columns (a, b) at that checkpoint"),
+            ("ro", "mean length of the five out-projection rows (c, d) at that checkpoint"))
+
+
 def figures(ctx: BuildContext) -> list[Figure]:
     src = (EXPERIMENT,)
+    five = five_columns(ctx)
     return [
         Figure("embed-heatmap", EMBED_SECTION,
                "The fixed embedding: number i becomes the pair (cos 2πi/67, sin 2πi/67).",
                "Heatmap with 67 columns and two rows, cos and sin of 2 pi i over 67, each row one slow wave.",
-               embed_heatmap_chart, sources=src),
+               embed_heatmap_chart, sources=src, columns=EMBED_COLUMNS),
         Figure("embed-circle", EMBED_SECTION,
                "The same 67 pairs drawn as points: the numbers sit evenly around a circle, 66 next to 0.",
                "67 points evenly spaced around the unit circle, labelled every fifth number.",
-               embed_circle_chart, sources=src),
+               embed_circle_chart, sources=src, columns=EMBED_COLUMNS),
         Figure("five-neuron-embed", SECTION,
                "The frozen embedding W_embed written as the matrix the equations use: row i is number i's point, "
                "(cos 2πi/67, sin 2πi/67); every eleventh row's values are written in it.",
                "A tall heatmap of 67 rows by two columns, cos and sin of 2 pi i over 67: each column one slow wave from "
                "orange through blue and back, with the values of rows 11, 22, 33, 44 and 55 written in it.",
-               embed_matrix_chart, sources=src),
+               embed_matrix_chart, sources=src, columns=EMBED_COLUMNS),
         Figure("five-neuron-accuracy", SECTION,
                "Accuracy of the five-neuron model on its 30% of pairs and on the rest. Move the pointer or use the arrow keys to pick a step.",
                "Line chart of train and test accuracy: both reach 100% within a few hundred steps.",
@@ -247,14 +267,14 @@ def figures(ctx: BuildContext) -> list[Figure]:
         Figure("five-neuron-weights", SECTION,
                "All 20 trained weights at the chosen step. Colours are relative to the step's largest weight: the weights keep growing.",
                "Two small heatmaps with their values: the 2 by 5 in-projection and the 5 by 2 out-projection.",
-               weights_chart, hover="n", sources=src, narrow=lambda ctx: weights_chart(ctx, narrow=True)),
+               weights_chart, hover="n", sources=src, narrow=lambda ctx: weights_chart(ctx, narrow=True), columns=five),
         Figure("five-neuron-plane", SECTION,
                "Each neuron's in-projection column and out-projection row as a point. The dashed circle has their mean length; the axes grow with the weights.",
                "Two scatter plots of five points each that spread out to equal distances from the centre and equal angles apart.",
-               plane_chart, hover="n", sources=src, narrow=lambda ctx: plane_chart(ctx, narrow=True)),
+               plane_chart, hover="n", sources=src, narrow=lambda ctx: plane_chart(ctx, narrow=True), columns=five),
         Figure("five-neuron-joined", SECTION,
                "The same points joined in the order of the in-projection's angles: a pentagon on the left, a five-pointed star on the right.",
                "The five in-projection points joined into a pentagon; the out-projection points joined in the same order trace a star, going around twice.",
                lambda ctx: plane_chart(ctx, joined=True), hover="n", sources=src,
-               narrow=lambda ctx: plane_chart(ctx, joined=True, narrow=True)),
+               narrow=lambda ctx: plane_chart(ctx, joined=True, narrow=True), columns=five),
     ]

@@ -7,6 +7,8 @@ the toy is simulated at build time (builder.analysis.toy). Nothing is trained he
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import altair as alt
 import numpy as np
 
@@ -224,7 +226,31 @@ def toy_chart(ctx: BuildContext, narrow: bool = False):
     return with_datasets(chart, {"toy": toy_rows(ctx)})
 
 
+PHASE_COLUMNS = (("phase", "the phase: memorization, circuit formation or cleanup"),
+                 ("start", "the phase's first step (training steps)"), ("end", "the phase's last step (training steps)"))
+COLUMNS = {
+    "progress-losses": (("v", "the loss, nats (cross-entropy, mean over the examples)"),
+                        ("measure", "which loss: test, train, restricted (only the key frequencies kept in the logits) "
+                                    "or excluded (exactly those removed), on the training pairs for the last two"),
+                        *PHASE_COLUMNS),
+    "progress-size": (("v", "the sum of the squared entries of E W_in and W_out E^T, dimensionless"), *PHASE_COLUMNS),
+    "progress-gini": (("v", "the Gini coefficient (0-1) of the 33 frequency norms of E W_in"), *PHASE_COLUMNS),
+    "progress-modes": (("k", "the one frequency k (1-33) the logits keep"),
+                       ("v", "the training loss with only that frequency kept in the logits, nats"),
+                       ("key", "true when k is one of the run's key frequencies")),
+    "progress-toy": (("opt", "the optimizer"), ("lr", "log10 of the learning rate"), ("wd", "weight decay"),
+                     ("toy.step", "optimizer step of the toy (step 0 is written as 1, for the log axis)"),
+                     ("g", "the generalizer weight (dimensionless; 1 alone fits every example)"),
+                     ("m1", "memorizer weight 1 (dimensionless)"), ("m2", "memorizer weight 2"), ("m3", "memorizer weight 3"),
+                     ("mean", "the mean of the 100 memorizer weights")),
+}
+
+
 def figures(ctx: BuildContext) -> list[Figure]:
+    return [replace(fig, columns=COLUMNS.get(fig.id, ())) for fig in _figures(ctx)]
+
+
+def _figures(ctx: BuildContext) -> list[Figure]:
     src = (mod_top.EXPERIMENT, mod_bot.SEEDS)
     return [
         Figure("progress-losses", SECTION,

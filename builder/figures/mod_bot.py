@@ -14,7 +14,7 @@ from builder.analysis import fourier
 from builder.figures import (Animation, Figure, Section, with_datasets, with_signal_handlers, with_variants,
                              with_params, with_vega_data)
 from builder.figures import mod_top
-from builder.figures._common import (CODES, STEP_RULE, LEVELS, TEST_COLOR, TRAIN_COLOR, heatmap, curve_rows, heatmap_params, raster,
+from builder.figures._common import (CODES, MOD_AXES, STEP_RULE, LEVELS, TEST_COLOR, TRAIN_COLOR, heatmap, curve_rows, heatmap_params, raster,
                                      loss_curves, packed, vmax_of)
 from builder.figures.context import BuildContext, loader
 
@@ -139,7 +139,7 @@ def _fourier_axis(p: int) -> alt.Axis:
 
 def dft_tables(r: dict) -> dict:
     coefficients = {side: fourier.project(r[side]) for side in SIDES}  # (checkpoints, p rows, neurons)
-    return {"data": {f"dft_{side}": packed(c, r["step"], vmax_of(c)) for side, c in coefficients.items()},
+    return {"data": {f"dft_{side}": packed(c, r["step"], vmax_of(c), "fourier") for side, c in coefficients.items()},
             "signals": checkpoint_signals(r)}
 
 
@@ -254,7 +254,7 @@ def wave_tables(r: dict) -> dict:
     for k, neurons in shown.items():
         for n in neurons:
             panels[n], freqs[n] = f"frequency {k}", k
-    return {"data": {"waves_w_in": packed(r["w_in"], r["step"], vmax_of(r["w_in"]))},
+    return {"data": {"waves_w_in": packed(r["w_in"], r["step"], vmax_of(r["w_in"]), "input")},
             "signals": {**checkpoint_signals(r), "wave_level": vmax_of(r["w_in"]) / LEVELS, "wave_panels": panels,
                         "wave_freqs": freqs, "waves_title": groups_note(r, "Waves")}}
 
@@ -308,7 +308,7 @@ def logit_tables(r: dict) -> dict:
     matrix's level size, and each neuron's group (label and frequency)."""
     scales = {side: vmax_of(r[side]) for side in SIDES}
     labels = [f"frequency {k}" if k > 0 else "no clear frequency" for k in r["group_of"]]
-    return {"data": {f"logit_{side}": packed(r[side], r["step"], scales[side]) for side in SIDES},
+    return {"data": {f"logit_{side}": packed(r[side], r["step"], scales[side], MOD_AXES[side]) for side in SIDES},
             "signals": {**checkpoint_signals(r), **{f"level_{side}": scales[side] / LEVELS for side in SIDES},
                         "groups": labels, "freqs": [int(k) for k in r["group_of"]]}}
 
@@ -486,6 +486,26 @@ def _seeds_title(ctx: BuildContext, narrow: bool) -> tuple:
     return {"text": textwrap.wrap(title, 45), "subtitle": textwrap.wrap(summary_line(ctx), 50)}
 
 
+STARS_COLUMNS = (
+    ("s", "checkpoint index into the run's checkpoints, evenly spaced from step 0 to its last step "
+          "(the opening run's 101: step s x 500; each sister run's 26: step s x 2,000)"),
+    ("side", "which weights: input weights (W_input) or output weights (W_output)"),
+    ("k", "the group's key frequency k"), ("panel", "the small chart the point is drawn in (frequency and side)"),
+    ("po", "the small chart's place in the layout, from 0"), ("n", "neuron index, from 0"),
+    ("x", "the neuron's cos k Fourier coefficient (orthonormal basis over the 67 inputs), dimensionless"),
+    ("y", "the neuron's sin k Fourier coefficient, dimensionless"),
+    ("o", "the point's place, from 0, in the order of angle the line joins them in"),
+    ("close", "1 on the repeated first point that closes the star (empty otherwise)"),
+)
+SEEDS_COLUMNS = (
+    ("ord", "the run's place in the list, from 0"), ("title", "the small chart's title: the seed and its key frequencies"),
+    ("reached", f"true when the run's test loss fell below {REACHED:g} (it generalized)"),
+    ("seeds.step", "the small chart's frame: its left edge, step 0 (each run's curves are drawn as an image; "
+                   "data/mod-bot-loss/run-<key>.csv has them)"),
+    ("v", "the small chart's frame: its bottom edge, log10 of the loss (-8, i.e. 1e-8 nats)"),
+)
+
+
 def figures(ctx: BuildContext) -> list[Figure]:
     src = (mod_top.EXPERIMENT, SEEDS)  # every chart can show each sister run (each_run)
     return [
@@ -507,7 +527,7 @@ def figures(ctx: BuildContext) -> list[Figure]:
         Figure("mod-bot-stars", SECTION,
                "For each key frequency, its neurons as points (their cos and sin coefficients), joined in order of angle.",
                "Small scatter plots, one per key frequency, for input and output weights: the points of each group spread into an evenly spaced ring.",
-               stars_chart, hover="n", sources=src, narrow=lambda ctx: stars_chart(ctx, narrow=True)),
+               stars_chart, hover="n", sources=src, narrow=lambda ctx: stars_chart(ctx, narrow=True), columns=STARS_COLUMNS),
         Figure("mod-bot-logits", SECTION,
                "Pick a and b: the logits that each frequency group produces on its own at the chosen step (its answers in the order "
                "k·(c − answer) mod 67, the right one in the middle; untick the box for 0, 1, 2, …), and all groups together; "
@@ -518,5 +538,6 @@ def figures(ctx: BuildContext) -> list[Figure]:
                "The same model trained from other random starting weights, each titled with its key frequencies. "
                "Click or tap one, or pick it in the list, and every chart of this section shows that run.",
                "Small line charts of train and test loss, one per run; most test losses fall late, some never do.",
-               seeds_chart, shares=("run",), sources=src, narrow=lambda ctx: seeds_chart(ctx, narrow=True)),
+               seeds_chart, shares=("run",), sources=src, narrow=lambda ctx: seeds_chart(ctx, narrow=True),
+               columns=SEEDS_COLUMNS),
     ]

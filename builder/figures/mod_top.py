@@ -10,7 +10,7 @@ import numpy as np
 
 from builder.analysis import fourier
 from builder.figures import Animation, Figure, Section, with_datasets, with_vega_data
-from builder.figures._common import (STEP_RULE, TRAIN_COLOR, accuracy_curves, checkpoint_steps, heatmap, heatmap_params,
+from builder.figures._common import (MOD_AXES, STEP_RULE, TRAIN_COLOR, accuracy_curves, checkpoint_steps, heatmap, heatmap_params,
                                      packed, vmax_of)
 from builder.figures.context import BuildContext, loader
 
@@ -73,7 +73,7 @@ def weights_chart(ctx: BuildContext, lookup: bool = True, narrow: bool = False):
     top = heatmap("w_in", r["w_in"], r["step"], titles[0], **axis)
     bottom = heatmap("w_out", r["w_out"], r["step"], titles[1], **axis)
     chart = alt.vconcat(top, bottom, spacing=14).add_params(step, neuron, *heatmap_params())
-    return with_vega_data(chart, {key: packed(r[key], r["step"], vmax_of(r[key])) for key in ("w_in", "w_out")})
+    return with_vega_data(chart, {key: packed(r[key], r["step"], vmax_of(r[key]), MOD_AXES[key]) for key in ("w_in", "w_out")})
 
 
 def waves_chart(ctx: BuildContext, narrow: bool = False):
@@ -117,6 +117,15 @@ def waves_chart(ctx: BuildContext, narrow: bool = False):
     return with_datasets(chart, {"waves": rows})
 
 
+WAVES_COLUMNS = (
+    ("n", "neuron index, from 0"), ("n1", "neuron number, from 1 (as the heatmaps number them)"),
+    ("token", "input number 0-66"),
+    ("turn", "the input's place in the order k x input mod 67 (k: the neuron's frequency), the chart's default x"),
+    ("w", "the neuron's input weight from that number at the end of training (W_input = E W_in), dimensionless"),
+    ("group", "the neuron's frequency group: frequency k, or no clear frequency"),
+)
+
+
 def figures(ctx: BuildContext) -> list[Figure]:
     return [
         Figure("mod-top-accuracy", SECTION,
@@ -131,5 +140,6 @@ def figures(ctx: BuildContext) -> list[Figure]:
                "Each neuron's 67 input weights at the end of training, grouped by frequency k, with the inputs in the order k × input mod 67, "
                "where each is one smooth wave. Hover a line to find that neuron in the heatmaps; untick the box to see the inputs in their own order.",
                "Small line charts, one per frequency, each showing the input weights of the neurons that use that frequency as smooth periodic waves.",
-               waves_chart, hover="n", sources=(EXPERIMENT,), narrow=lambda ctx: waves_chart(ctx, narrow=True)),
+               waves_chart, hover="n", sources=(EXPERIMENT,), narrow=lambda ctx: waves_chart(ctx, narrow=True),
+               columns=WAVES_COLUMNS),
     ]

@@ -15,7 +15,7 @@ import numpy as np
 
 from builder.analysis import fourier
 from builder.figures import Animation, Figure, Section, with_vega_data
-from builder.figures._common import STEP_RULE, accuracy_curves, checkpoint_steps, heatmap, heatmap_params, loss_curves, packed, vmax_of
+from builder.figures._common import MOD_AXES, STEP_RULE, accuracy_curves, checkpoint_steps, heatmap, heatmap_params, loss_curves, packed, vmax_of
 from builder.figures.context import BuildContext, loader
 
 
@@ -103,7 +103,7 @@ def weights_chart(ctx: BuildContext, r: Run, narrow: bool = False):
     bottom = heatmap("w_out", data["w_out"], data["step"], "W_output = (W_out Eᵀ)ᵀ", **axis)
     chart = alt.vconcat(top, bottom, spacing=12).add_params(
         alt.param(name="step", value=_initial(ctx, r)), alt.param(name="neuron", value=-1), *heatmap_params())
-    return with_vega_data(chart, {k: packed(data[k], data["step"], vmax_of(data[k])) for k in ("w_in", "w_out")})
+    return with_vega_data(chart, {k: packed(data[k], data["step"], vmax_of(data[k]), MOD_AXES[k]) for k in ("w_in", "w_out")})
 
 
 def figures(ctx: BuildContext) -> list[Figure]:

@@ -77,7 +77,7 @@ def weights_chart(ctx: BuildContext, narrow: bool = False):
                      tooltip_x="output")
     chart = alt.hconcat(inputs, output, spacing=8).add_params(
         alt.param(name="step", value=sections(ctx)[0].initial), alt.param(name="neuron", value=-1), *heatmap_params())
-    return with_vega_data(chart, {k: packed(r[k], r["step"], vmax_of(r[k])) for k in ("w_in", "w_out")})
+    return with_vega_data(chart, {k: packed(r[k], r["step"], vmax_of(r[k]), {"w_in": "bit", "w_out": "output"}[k]) for k in ("w_in", "w_out")})
 
 
 def trajectories_chart(ctx: BuildContext, narrow: bool = False):
@@ -135,7 +135,7 @@ def l1_l2_chart(ctx: BuildContext, narrow: bool = False):
         key, last = name.replace("-", "_"), r["w_in"][-1:]
         panels.append(heatmap(key, last, r["step"][-1:], title, x_title="input bit", x_axis=_input_axis(last.shape[1]),
                               cell=(7, 2 if narrow else 3), tooltip_x="input", vmax=vmax))
-        tables[key] = packed(last, r["step"][-1:], vmax)
+        tables[key] = packed(last, r["step"][-1:], vmax, "bit")
     chart = (alt.vconcat(*panels, spacing=12) if narrow else alt.hconcat(*panels, spacing=16)).add_params(
         alt.param(name="step", value=0), alt.param(name="neuron", value=-1), *heatmap_params())
     return with_vega_data(chart, tables)
@@ -159,7 +159,10 @@ def figures(ctx: BuildContext) -> list[Figure]:
         Figure("sparse-parity-trajectories", SECTION,
                "Each line is one first-layer weight over training. Move the pointer along it to scrub the charts above.",
                "Line chart of every first-layer weight over training; the weights on the three useful bits grow while the distractors shrink to zero.",
-               trajectories_chart, scrub=STEP_RULE, sources=src, narrow=lambda ctx: trajectories_chart(ctx, narrow=True)),
+               trajectories_chart, scrub=STEP_RULE, sources=src, narrow=lambda ctx: trajectories_chart(ctx, narrow=True),
+               columns=(("v", "the y axis's range: the largest first-layer weight magnitude, dimensionless (the lines "
+                              "themselves are drawn as an image: sparse-parity-weights.csv holds every first-layer weight "
+                              "at every checkpoint)"),)),
         Figure("sparse-parity-l1-l2", "sparse-parity-footnote",
                "Final first-layer weights with an L1 penalty (left) and with L2 weight decay (right).",
                "Two heatmaps of final first-layer weights: with L1 only a few neurons use the three useful bits; with L2 the weight is spread across many neurons.",

@@ -170,5 +170,8 @@ def figures(ctx: BuildContext) -> list[Figure]:
                "Two stacked bar charts, for L2 weight decay and for an L1 penalty, with one bar for each of nine architectures "
                "split into the four outcome classes; below, the chosen architecture's runs as dots on grids of embedding width "
                "by learning rate, one grid per regularization strength.",
-               chart, demand="cell", sources=tuple(name for _, name in SWEEPS), narrow=lambda ctx: chart(ctx, narrow=True)),
+               chart, demand="cell", sources=tuple(name for _, name in SWEEPS), narrow=lambda ctx: chart(ctx, narrow=True),
+               columns=(("reg", "the regularizer: L2 (weight decay) or L1 (a penalty on the weights' absolute values)"),
+                        ("case", "the architecture's index, 0-8 (the sweep's cases in experiments.toml)"),
+                        ("arch", "the architecture, as the chart names it"), ("e", "embedding width (dimensions)"))),
     ]

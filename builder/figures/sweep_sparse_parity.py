@@ -107,5 +107,6 @@ def figures(ctx: BuildContext) -> list[Figure]:
                "Point at or tap a cell for its nine loss curves.",
                "Five small grids, one per weight decay, of hidden width by training set size; each cell holds nine dots, "
                "one per seed, coloured by whether the run failed to fit, memorized, generalized smoothly or grokked.",
-               grid_chart, demand="cell", sources=(EXPERIMENT,), narrow=lambda ctx: grid_chart(ctx, narrow=True)),
+               grid_chart, demand="cell", sources=(EXPERIMENT,), narrow=lambda ctx: grid_chart(ctx, narrow=True),
+               columns=(("h", "hidden width (neurons)"), ("n", "training set size (strings)"))),
     ]

@@ -19,41 +19,32 @@ from pathlib import Path
 
 GENERATED = re.compile(r"^(source|data)_\d+$")  # names Vega-Lite gives unnamed tables
 
-# What a column means, by the name the figure modules give it (README: "Each figure's data").
+# What a column means where its name says it for every figure ("table.column" for one table
+# name); a figure says what its other columns hold in Figure.columns, which comes first. A
+# column nobody describes is written with FALLBACK, and the tests fail on it (README: "Each
+# figure's data").
 UNITS = {
     "step": "training step (optimizer updates)",
-    "v": "the plotted value: accuracy as a fraction 0-1, or loss in nats (cross-entropy), as the figure's axis says",
-    "split": "which data: train or test",
-    "w": "a weight, or a weight norm, as the chart's axis says (dimensionless)",
-    "token": "input token 0-66",
-    "n1": "neuron number, counting from 1",
-    "group": "the line's group, as the legend names it",
-    "panel": "the small chart (facet) the row is drawn in",
-    "side": "which weights: input or output",
-    "x": "horizontal position in the chart's plane (dimensionless)",
-    "y": "vertical position in the chart's plane (dimensionless)",
+    "accuracy.v": "accuracy, fraction 0-1",
+    "loss.v": "cross-entropy loss, nats (natural logarithm), mean over the examples",
+    "split": "which data: train (the training set) or test (held-out examples)",
     "seed": "random seed of the run",
     "key": "run key (as in data/<id>/run-<key>.csv)",
-    "wd": "weight decay (L2 or L1 coefficient)",
+    "wd": "weight decay (the L2 or L1 coefficient)",
     "lr": "learning rate",
-    "n": "index (neuron, frequency or input bit)",
-    "i": "token index 0-66",
-    "cos": "cosine coordinate (dimensionless)",
-    "sin": "sine coordinate (dimensionless)",
-    "reached": "step at which the run first reached its test-accuracy threshold (empty: never)",
-    "mtr": "train accuracy at the end of training, fraction 0-1",
-    "mte": "test accuracy at the end of training, fraction 0-1",
-    "h": "hidden width (neurons)",
-    "k": "a frequency k (of the Fourier basis over the tokens, or the appendix construction's)",
+    "mtr": "the lowest train loss the run reached, nats",
+    "mte": "the lowest test loss the run reached, nats",
+    "mr": "the largest ratio of test loss to train loss over the run",
+    "demand.train": "train loss, nats",
+    "demand.test": "test loss, nats",
+    "cell": "the grid cell (as in data/<id>/<cell>.csv, its runs' loss curves)",
 }
 
 
-def packed_column(rows: list, col: str) -> bool:
-    """Whether `col` holds packed heatmap rows (builder.figures._common.packed): every value a
-    string of at least 8 CODES characters, one per weight."""
-    from builder.figures._common import CODES
-    values = [r.get(col) for r in rows if isinstance(r, dict)]
-    return bool(values) and all(isinstance(v, str) and len(v) >= 8 and not set(v) - set(CODES) for v in values)
+def is_packed(rows: list) -> bool:
+    """Whether a table is a packed heatmap table (builder.figures._common.packed): its first row
+    says so (`packed`: rows, columns, level, the columns' kind)."""
+    return bool(rows) and isinstance(rows[0], dict) and isinstance(rows[0].get("packed"), list)
 
 
 def git_commit(root: Path) -> str:
@@ -108,21 +99,49 @@ def _cell(value) -> str:
     return str(value)
 
 
-def csv_text(header: list[str], table: str, rows: list) -> str:
-    """A table as CSV, after `header` comment lines and lines naming the table and its columns."""
+FALLBACK = "see the figure caption"  # what a column nobody described would say; the build refuses it
+
+
+def meaning(column: str, table: str, units: dict) -> str | None:
+    """What a column holds: the figure's own words (Figure.columns, "table.column" before
+    "column"), else UNITS ("table.column" before "column"); None when nobody says."""
+    for source in (units, UNITS):
+        for key in (f"{table}.{column}", column):
+            if key in source:
+                return source[key]
+    return None
+
+
+def csv_text(header: list[str], table: str, rows: list, units: dict | None = None, wide: bool = False) -> str:
+    """A table as CSV, after `header` comment lines and lines naming the table and its columns.
+    A packed heatmap table is written as plain columns (builder.figures._common.unpacked: one
+    row per step, neuron and heatmap column; `wide`: per step and neuron, a column per heatmap
+    column). units: the figure's column meanings (Figure.columns)."""
+    from builder.figures._common import unpacked
+
+    said = {}
+    origin = None
+    if is_packed(rows):
+        n_rows, n_cols = rows[0]["packed"][:2]
+        origin = (f"# from the chart's table of {len(rows)} packed checkpoints x {n_rows} neurons"
+                  + (f" x {n_cols} columns" if not wide and n_cols > 1 else "") + "\n")
+        rows, said = unpacked(rows, wide=wide)
     cols = columns(rows)
     out = io.StringIO()
     for line in header:
         out.write(f"# {line}\n")
     out.write(f"# table: {table} ({len(rows)} rows)\n")
+    if origin:
+        out.write(origin)
     for c in cols:
-        if packed_column(rows, c):
-            from builder.figures._common import CODES, LEVELS
-            out.write(f"# column {c}: packed weights, one character per weight in row-major order (neuron, then "
-                      f"column); level = (position of the character in {CODES}) - {LEVELS}; weight = level x the "
-                      f"figure's maximum magnitude / {LEVELS}\n")
-        else:
-            out.write(f"# column {c}: {UNITS.get(c, 'see the figure caption')}\n")
+        if c in said:
+            out.write(f"# column {c}: {said[c]}\n")
+            continue
+        span = next((k for k in said if " ... " in k and c == k.split(" ... ")[0]), None)
+        if span:
+            out.write(f"# columns {span}: {said[span]}\n")
+        elif not any(" ... " in k for k in said):
+            out.write(f"# column {c}: {meaning(c, table, units or {}) or FALLBACK}\n")
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(cols)
     for row in rows:
@@ -130,12 +149,15 @@ def csv_text(header: list[str], table: str, rows: list) -> str:
     return out.getvalue()
 
 
-def chart_csvs(chart, header: list[str]) -> dict[str, str]:
+def chart_csvs(chart, header: list[str], units: dict | None = None) -> dict[str, str]:
     """Site-relative path -> CSV text of every table of a compiled chart (builder.render.charts
-    CompiledChart): its own tables under figures/, each run's and on-demand key's under data/."""
+    CompiledChart): its own tables under figures/, each run's and on-demand key's under data/.
+    Packed heatmap tables are written one row per step, neuron and column under figures/, and
+    one row per step and neuron (a column per heatmap column) in a run's file: the 129 sister
+    runs' heatmaps in the long form would add about 440 MB (README: "Each figure's data")."""
     files = {}
     for suffix, name, rows in figure_tables(chart.vega):
-        files[f"figures/{chart.id}{suffix}.csv"] = csv_text(header, name, rows)
+        files[f"figures/{chart.id}{suffix}.csv"] = csv_text(header, name, rows, units)
     for key, payload in chart.payloads.items():
         if isinstance(payload, dict) and isinstance(payload.get("data"), dict):  # another run: its tables
             named = sorted(((n, r) for n, r in payload["data"].items() if isinstance(r, list) and columns(r)),
@@ -143,7 +165,8 @@ def chart_csvs(chart, header: list[str]) -> dict[str, str]:
         else:  # an on-demand key: one table of rows
             named = [("demand", payload)] if isinstance(payload, list) and columns(payload) else []
         for i, (n, rows) in enumerate(named):
-            files[f"data/{chart.id}/{key}{'' if i == 0 else '.' + n}.csv"] = csv_text(header + [f"run or key: {key}"], n, rows)
+            files[f"data/{chart.id}/{key}{'' if i == 0 else '.' + n}.csv"] = csv_text(
+                header + [f"run or key: {key}"], n, rows, units, wide=True)
     return files
 
 

@@ -14,7 +14,7 @@
   var saved = {};        // chart id -> its own inputs' values while it is not embedded
   var placeholders = {}; // chart id -> its static image and inputs, put back when it is unloaded
   var current = {}, hovered = {};  // section -> step, section -> neuron (read by tests and bench)
-  var near = {}, pinned = false, timing = {};
+  var near = {}, pinned = false, timing = { ready: {} };
   var dark = window.matchMedia ? window.matchMedia("(prefers-color-scheme: dark)") : { matches: false };
   Object.keys(page.sections).forEach(function (s) { current[s] = page.sections[s].initial; sectionState(s).step = current[s]; });
 
@@ -276,6 +276,7 @@
         attach(entry);
         bindLive(entry);
         if (!stale(id)) entry.el.removeAttribute("aria-busy");
+        if (!stale(id)) timing.ready[id] = performance.now();  // interactive, with the state it was asked for
         if (!timing.firstChart) { timing.firstChart = performance.now(); if (performance.mark) performance.mark("first-chart-interactive"); }
       }, function (err) {
         if (box && box.parentNode) box.parentNode.removeChild(box);
