@@ -400,7 +400,7 @@ def train_sweep(name: str, *, root: Path = ROOT, profile: str = "full", executor
         print(f"{name}: nothing left to claim; {len(others)} shard(s) still training in other "
               f"processes ({', '.join(sorted(others))})", file=sys.stderr)
     else:
-        shutil.rmtree(folder / ".partial", ignore_errors=True)
+        sweep.tidy_state(folder / ".partial", finished=set(finished_shards(plan, folder)))
     return load_sweep(name, root=root, profile=profile)
 
 

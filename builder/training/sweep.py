@@ -209,11 +209,13 @@ def _alive(pid: int) -> bool:
 def claim(state_dir: Path, shard: Shard) -> Path | None:
     """Claim `shard` for this process: state_dir/<id>.lock holds our pid. None when another live
     process holds it; a lock left by a dead process is taken over (its state file resumes)."""
-    state_dir.mkdir(parents=True, exist_ok=True)
     lock = state_dir / f"{shard.id}.lock"
-    for _ in range(2):
+    for _ in range(3):
+        state_dir.mkdir(parents=True, exist_ok=True)
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileNotFoundError:  # another process finished the sweep and removed the empty folder
+            continue
         except FileExistsError:
             try:
                 holder = int(lock.read_text() or 0)
@@ -227,6 +229,29 @@ def claim(state_dir: Path, shard: Shard) -> Path | None:
             f.write(str(os.getpid()))
         return lock
     return None
+
+
+def tidy_state(state_dir: Path, finished: set[str]) -> None:
+    """Remove what the sweep's state folder holds that nobody will read again (the state file of
+    a finished shard, the lock of a dead process), then the folder if that left it empty. Never
+    a whole-folder delete: a process that claims a shard meanwhile keeps its lock, and its
+    folder (`claim` makes the folder again if it went away before the lock was made)."""
+    if not state_dir.exists():
+        return
+    for path in state_dir.iterdir():
+        if path.suffix == ".pt" and path.stem in finished:
+            path.unlink(missing_ok=True)
+        elif path.suffix == ".lock":
+            try:
+                holder = int(path.read_text() or 0)
+            except (OSError, ValueError):
+                continue
+            if not _alive(holder):
+                path.unlink(missing_ok=True)
+    try:
+        state_dir.rmdir()
+    except OSError:  # not empty: a shard in flight elsewhere, or another process's state
+        pass
 
 
 def claimed_elsewhere(state_dir: Path) -> list[str]:
