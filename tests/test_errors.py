@@ -136,6 +136,8 @@ INPUT_CASES = {
         'content/index.md:4: the control character U+0085 at column 5 (hint: delete it; it is invisible in most editors)'),
     "utf-8-bom-then-a-mistake": ({"index.md": "\ufeff" + FRONT + "Intro.\n\nSee [@powr2022].\n"},
         'content/index.md:6: unknown citation key "powr2022" (did you mean "power2022"?)'),
+    "shortcode-in-html-block": ({"index.md": FRONT + "<div class=\"note\">\n{{< chart mod-top-accuracy >}}\n</div>\n"},
+        'content/index.md:5: a shortcode inside an HTML block is not read (hint: leave a blank line between the HTML and the shortcode)'),
     # unterminated constructs (accepted, or a message of several lines, before)
     "unclosed-citation": ({"index.md": FRONT + "Intro.\n\nAs shown [@power2022 by\nthe authors.\n"},
         'content/index.md:6: citation "[@power2022 by..." is never closed (hint: end it with "]", as in [@key] or [@a; @b])'),

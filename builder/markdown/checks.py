@@ -110,6 +110,12 @@ def _check_html_block(token, path, env: dict) -> None:
         if end not in content.lower():
             raise BuildError(path, line, f"{shown} is never closed (hint: end it with {closer}; "
                                          "until then it hides the rest of the file)")
+    for offset, text in enumerate(content.split("\n")):
+        # an HTML block runs to the next blank line and is copied as it is: a shortcode in it
+        # would reach the page as text instead of its chart
+        if text.lstrip().startswith("{{<"):
+            raise BuildError(path, line + offset, "a shortcode inside an HTML block is not read (hint: leave a blank line "
+                                                  "between the HTML and the shortcode)")
     for url in _html_urls(content, path, line):
         _check_url(url, "raw HTML", path, line, env)
 
