@@ -83,7 +83,7 @@ def test_sgd_matches_torch_optim_sgd_with_decoupled_decay(momentum):
 
 
 def test_the_adamw_update_rounds_as_its_plain_formula():
-    """adamw_'s two addcdiv passes give exactly the bits of the formula written out one
+    """adamw_'s addcdiv pass gives exactly the bits of the formula written out one
     operation at a time (as the frozen artifacts were trained), step after step, with per-model
     lr and decay, gradients spanning many magnitudes and some exactly zero."""
     torch.manual_seed(0)

@@ -15,17 +15,17 @@ Measured in one process, one thread (as the freeze store trains):
 Rates are wall-clock model-steps/s; each ratio is also given in this thread's CPU time, which
 other processes sharing the core do not inflate (on a quiet machine the two agree).
 
-Why batching gains little (profiles of sweep-grok-phase's shard, 15 opening models, p 67, embed
-500, hidden 24, 911 training pairs, in CPU time per model-step: batched / alone):
-- the matrix products, forward and backward, ~0.35 / 0.45 ms: the 15 models' products run at
-  50-90 GFLOP/s, near what one model's already reach (its matrices are not tiny);
-- the log-softmax over the 67 classes of every pair and its gradient, ~0.2 / 0.27 ms: 61,037
-  rows of 67 per model, elementwise work that costs the same per model however many train;
-- the AdamW update, ~0.34 / 0.36 ms: ten elementwise passes over 57,500 parameters per model
-  and their two moments, memory-bound, linear in the models;
-so only the per-operation overhead (~0.4 ms a step in Python and dispatch) is shared, and the
-batched step reaches ~1.2-1.5x the model-steps/s of one run at a time and 0.2-0.3 of the square
-matmul's rate. Everything beyond the products is elementwise and scales with the models.
+Why batching gains little (sweep-grok-phase's shard: 15 opening models, p 67, embed 500, hidden
+24, 911 training pairs; CPU ms per model-step, batched / alone, as `make bench` printed it here):
+- forward, 0.16 / 0.30, and backward, 0.31 / 0.45 (the products, the ReLU, the embedding's two
+  gradients summed): the 15 models' products run at 50-90 GFLOP/s, about what one model's
+  already reach (its matrices are not tiny), so they cost nearly 15x one model's;
+- the log-softmax over the 67 classes of every pair and its gradient, 0.18 / 0.24: 61,037
+  values per model, elementwise, the same per model however many train together;
+- the AdamW update, 0.27 / 0.33: memory-bound elementwise passes over 57,500 parameters per
+  model and their two moments, linear in the models;
+so only the per-operation overhead is shared: 0.91 against 1.32 ms, 1.45x, and 0.2-0.35 of the
+square matmul's rate (the rest is elementwise work that no batching removes).
 
 The sparse-parity sweep's hidden 64 (1,250 strings, 15 runs) shows the limit: half of its step is
 elementwise work on the (1,250 x 64) hidden layer of each model (the ReLU, its gradient, and
@@ -40,11 +40,16 @@ all overhead), which is why narrower layers gain more (hidden 16: ~3x).
 What was made faster without changing a bit of any result (every frozen artifact stays valid;
 see trainer.backward_ and trainer.adamw_): the loss's own graph (gather, mean, and the scatter
 into a zeroed (M, N, p) tensor every step) is replaced by its constant gradient fed to the
-log-softmax's backward, and the optimizers write their intermediates into reused buffers.
-Together ~7-10% more model-steps/s for the modular shards. What would go further -- a fused
-log-softmax or AdamW kernel, other product shapes, a gather instead of the one-hot product,
-regrouping the models -- changes how results round (or how a diverged run's inf and NaN
-propagate), so it needs a new algorithm version and every artifact retrained: left undone.
+log-softmax's backward, and AdamW's last two passes run as one addcdiv. Measured against the
+code before, interleaved in one process: +4-7% model-steps/s for the modular shards batched,
++4-10% for one run alone (a 50,000-step shard of sweep-grok-fraction came out bit for bit the
+same). Tried and dropped: reusing work buffers in the optimizer (no gain: the allocator hands
+back memory still in cache), cutting the update into cache-sized chunks (slower: more
+dispatch), folding more of AdamW into addcdiv (exact but not vectorized with two scalars).
+What would go further -- a fused log-softmax or AdamW kernel, other product shapes, a gather
+instead of the one-hot product, regrouping the models -- changes how results round (or how a
+diverged run's inf and NaN propagate), so it needs a new algorithm version and every artifact
+retrained: left undone.
 """
 from __future__ import annotations
 

@@ -74,23 +74,22 @@ def adamw_(params, grads, moments, step: int, lr: torch.Tensor, weight_decay: to
 
     p *= 1 - lr wd; m = lerp(m, g, 1 - beta1); v = beta2 v + (1 - beta2) g^2;
     p -= (lr / bias1) m / (sqrt(v) / sqrt(bias2) + eps), each product and quotient rounded in
-    that order. Two pairs of passes run as one `addcdiv` each -- eps + sqrt(v) / c, and
-    p + (-1 x u) / denom -- which rounds exactly as the two operations it replaces (a product by
-    1 or -1 is exact; nothing else is fused), so the same bits in 8 passes over the parameters
-    instead of 10 (the update is memory-bound: ~30% of a batched step of the opening model)."""
+    that order. The last two passes, u / denom and p - that, run as one `addcdiv_`
+    (p + (-1 x u) / denom), which rounds exactly as they do: the product by -1 is exact and
+    nothing is fused; so the same bits in one pass fewer over the parameters (the update is
+    memory-bound, ~30% of a batched step of the opening model). (Folding `/ sqrt(bias2)` and
+    `+ eps` into one addcdiv too is exact as well but slower: with two scalar operands the
+    kernel is not vectorized.)"""
     beta1, beta2 = cfg.betas
     bias1, bias2 = 1 - beta1 ** step, 1 - beta2 ** step
     shrink, step_size = 1 - lr * weight_decay, lr / bias1
-    eps = torch.tensor(cfg.eps, dtype=shrink.dtype, device=shrink.device)
-    root_bias2 = torch.tensor(math.sqrt(bias2), dtype=shrink.dtype, device=shrink.device)
     for name, p in params.items():
         m, v = moments[name]
         g = grads[name]
         p.mul_(shrink)
         m.lerp_(g, 1 - beta1)
         v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-        denom = v.sqrt()
-        torch.addcdiv(eps, denom, root_bias2, out=denom)  # sqrt(v) / sqrt(bias2) + eps
+        denom = (v.sqrt() / math.sqrt(bias2)).add_(cfg.eps)
         p.addcdiv_(step_size * m, denom, value=-1)  # p - (step_size m) / denom
 
 
