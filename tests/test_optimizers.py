@@ -3,6 +3,7 @@ each left out of the resolved spec (and so of every key) unless written."""
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -79,6 +80,38 @@ def test_sgd_matches_torch_optim_sgd_with_decoupled_decay(momentum):
         steps=steps, seeds=(3, 4), lr=lrs, weight_decay=decays, l1=(0.0, 0.0), n_metrics=2,
         n_checkpoints=0), progress=False)
     assert not np.allclose(adam["final_embed"], out["final_embed"])
+
+
+def test_the_adamw_update_rounds_as_its_plain_formula():
+    """adamw_'s addcdiv pass gives exactly the bits of the formula written out one
+    operation at a time (as the frozen artifacts were trained), step after step, with per-model
+    lr and decay, gradients spanning many magnitudes and some exactly zero."""
+    torch.manual_seed(0)
+    shapes = {"embed": (3, 7, 50), "w_in": (3, 50, 4), "w_out": (3, 4, 50)}
+    cfg = trainer.TrainConfig(steps=1, seeds=(0, 1, 2), lr=(1e-2, 3e-3, 0.3),
+                              weight_decay=(1.0, 0.0, 0.1), l1=(0.0,) * 3)
+    params = {k: torch.randn(s) for k, s in shapes.items()}
+    plain = {k: p.clone() for k, p in params.items()}
+    moments = {k: (torch.zeros(s), torch.zeros(s)) for k, s in shapes.items()}
+    plain_moments = {k: (torch.zeros(s), torch.zeros(s)) for k, s in shapes.items()}
+    lr = trainer.per_model(cfg.lr, params["embed"])
+    decay = trainer.per_model(cfg.weight_decay, params["embed"])
+    beta1, beta2 = cfg.betas
+    for step in range(1, 31):
+        grads = {k: torch.randn(s) * 10.0 ** torch.randint(-12, 0, s) for k, s in shapes.items()}
+        grads["w_in"][:, :3] = 0.0
+        trainer.adamw_(params, grads, moments, step, lr, decay, cfg)
+        bias1, bias2 = 1 - beta1 ** step, 1 - beta2 ** step
+        for k, p in plain.items():
+            m, v = plain_moments[k]
+            p.mul_(1 - lr * decay)
+            m.lerp_(grads[k], 1 - beta1)
+            v.mul_(beta2).addcmul_(grads[k], grads[k], value=1 - beta2)
+            denom = (v.sqrt() / math.sqrt(bias2)).add_(cfg.eps)
+            p.sub_(lr / bias1 * m / denom)
+        for k in shapes:
+            assert torch.equal(params[k], plain[k]), (step, k)
+            assert all(torch.equal(a, b) for a, b in zip(moments[k], plain_moments[k]))
 
 
 def test_sgd_resumes_bit_for_bit(tmp_path):

@@ -126,6 +126,34 @@ def test_every_architecture_of_the_sweeps_has_its_parameters_and_formula(name):
         assert_forward_is_the_formula(small)
 
 
+@pytest.mark.parametrize("switches", [
+    {}, {"tied_embedding": False, "tied_in_projection": False},
+    {"collapsed_input": True, "collapsed_output": True}, {"embed": 2, "circle_embedding": True},
+])
+def test_the_fast_backward_gives_the_objectives_gradients_bit_for_bit(switches):
+    """trainer.backward_ with the model's loss_grad (the loss's gradient made once, the
+    log-softmax's backward run on it) leaves in every parameter's .grad exactly what
+    objective(...).backward() does, at the start and after some training."""
+    model = models.ModelConfig(**{"n_in": 23, "n_out": 23, "embed": 16, "hidden": 8, **switches})
+    data = tasks.modular_addition(23, 0.5, 0)
+    n = 3
+    cfg = trainer.TrainConfig(steps=40, seeds=(5, 6, 7), lr=(1e-2, 3e-3, 3e-2),
+                              weight_decay=(1.0, 0.0, 0.1), l1=(0.0,) * n, n_metrics=2,
+                              n_checkpoints=0)
+    inputs, y = model.encode(data.train_x), data.train_y
+    trained = trainer.train(data, model, cfg, progress=False)
+    for start in (model.init(list(cfg.seeds)),
+                  {k[len("final_"):]: torch.from_numpy(v) for k, v in trained.items()
+                   if k.startswith("final_")}):
+        grads = []
+        for loss_grad in (None, model.loss_grad(y, n)):
+            params = {k: p.clone().requires_grad_(True) for k, p in start.items()}
+            trainer.backward_(params, model, cfg, inputs, y, loss_grad=loss_grad)
+            grads.append({k: p.grad for k, p in params.items()})
+        for k in start:
+            assert torch.equal(grads[0][k], grads[1][k]), (switches, k)
+
+
 def test_tied_embedding_with_one_collapsed_side_is_rejected():
     with pytest.raises(ValueError, match="embed == hidden"):
         models.ModelConfig(7, 7, embed=5, hidden=6, collapsed_output=True).shapes()

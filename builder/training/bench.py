@@ -9,10 +9,51 @@ Measured in one process, one thread (as the freeze store trains):
   different seeds and weight decays, each with its own strings) trained as one batch vs one run
   at a time, in model-steps/s, and the GFLOP/s that is;
 - the same for the first shard of each of the modular sweeps of "What makes a model grok?"
-  (the opening model, 15 runs with their own learning rate, decay or init scale; AdamW and SGD).
+  (the opening model, 15 runs with their own learning rate, decay or init scale; AdamW and SGD),
+  and where a step of sweep-grok-phase's shard spends its time, batched and alone.
+
+Rates are wall-clock model-steps/s; each ratio is also given in this thread's CPU time, which
+other processes sharing the core do not inflate (on a quiet machine the two agree).
+
+Why batching gains little (sweep-grok-phase's shard: 15 opening models, p 67, embed 500, hidden
+24, 911 training pairs; CPU ms per model-step, batched / alone, as `make bench` printed it here):
+- forward, 0.16 / 0.30, and backward, 0.31 / 0.45 (the products, the ReLU, the embedding's two
+  gradients summed): the 15 models' products run at 50-90 GFLOP/s, about what one model's
+  already reach (its matrices are not tiny), so they cost nearly 15x one model's;
+- the log-softmax over the 67 classes of every pair and its gradient, 0.18 / 0.24: 61,037
+  values per model, elementwise, the same per model however many train together;
+- the AdamW update, 0.27 / 0.33: memory-bound elementwise passes over 57,500 parameters per
+  model and their two moments, linear in the models;
+so only the per-operation overhead is shared: 0.91 against 1.32 ms, 1.45x, and 0.2-0.35 of the
+square matmul's rate (the rest is elementwise work that no batching removes).
+
+The sparse-parity sweep's hidden 64 (1,250 strings, 15 runs) shows the limit: half of its step is
+elementwise work on the (1,250 x 64) hidden layer of each model (the ReLU, its gradient, and
+the K = 1 product that spreads the logit's gradient over the hidden units), which batching cannot
+share; and the 15 models' activations (4.8 MB per tensor, several live) leave the 2 MB L2 cache
+that one model's 320 KB fit in, so each pass streams from L3 and memory -- shared with whatever
+the other core runs. Measured with a training job on the other core it came out at 1.0x (772
+model-steps/s batched against 997 alone); on a quieter machine 1.6-1.9x. The optimizer is the one
+part that batching shrinks there (0.17 -> 0.03 ms per model-step: 2,048 parameters per model are
+all overhead), which is why narrower layers gain more (hidden 16: ~3x).
+
+What was made faster without changing a bit of any result (every frozen artifact stays valid;
+see trainer.backward_ and trainer.adamw_): the loss's own graph (gather, mean, and the scatter
+into a zeroed (M, N, p) tensor every step) is replaced by its constant gradient fed to the
+log-softmax's backward, and AdamW's last two passes run as one addcdiv. Measured against the
+code before, interleaved in one process: +4-7% model-steps/s for the modular shards batched,
++4-10% for one run alone (a 50,000-step shard of sweep-grok-fraction came out bit for bit the
+same). Tried and dropped: reusing work buffers in the optimizer (no gain: the allocator hands
+back memory still in cache), cutting the update into cache-sized chunks (slower: more
+dispatch), folding more of AdamW into addcdiv (exact but not vectorized with two scalars).
+What would go further -- a fused log-softmax or AdamW kernel, other product shapes, a gather
+instead of the one-hot product, regrouping the models -- changes how results round (or how a
+diverged run's inf and NaN propagate), so it needs a new algorithm version and every artifact
+retrained: left undone.
 """
 from __future__ import annotations
 
+import statistics
 import time
 
 import torch
@@ -60,30 +101,83 @@ def sweep_shard_rates(hidden: int, n_models: int, steps: int) -> tuple[float, fl
                               [{**r, "steps": steps, "metrics": 2} for r in runs])
 
 
-def batched_and_looped(run_batch, runs: list[dict]) -> tuple[float, float]:
-    """(model-steps/s of `runs` trained as one batch by `run_batch`, and one at a time)."""
-    def rate(batch):
-        start = time.perf_counter()
-        run_batch(batch, progress=False)
-        return len(batch) * batch[0]["steps"] / (time.perf_counter() - start)
+def batched_and_looped(run_batch, runs: list[dict], cpu: bool = False) -> tuple[float, float]:
+    """(model-steps/s of `runs` trained as one batch by `run_batch`, and one at a time).
 
-    return rate(runs), len(runs) / sum(1 / rate([r]) for r in runs)
+    cpu: (wall-clock rates, the same in this thread's CPU time), each a (batched, alone) pair."""
+    def rate(batch):
+        start, start_cpu = time.perf_counter(), time.thread_time()
+        run_batch(batch, progress=False)
+        model_steps = len(batch) * batch[0]["steps"]
+        return (model_steps / (time.perf_counter() - start),
+                model_steps / (time.thread_time() - start_cpu))
+
+    batched = rate(runs)
+    alone = [rate([r]) for r in runs]
+    wall = batched[0], len(runs) / sum(1 / a[0] for a in alone)
+    if not cpu:
+        return wall
+    return wall, (batched[1], len(runs) / sum(1 / a[1] for a in alone))
 
 
 GROK_SWEEPS = ("sweep-grok-phase", "sweep-grok-sgd")
 
 
-def modular_shard_rates(name: str, steps: int) -> tuple[int, float, float, float]:
-    """(runs, batched model-steps/s, one at a time, matmul FLOPs of one model-step) for the
-    first shard of the modular sweep `name`, its runs shortened to `steps`."""
+def first_shard(name: str, steps: int) -> list[dict]:
+    """The runs of the first shard of the modular sweep `name`, shortened to `steps`."""
     plan = sweep.plan(config.get(name, ROOT).resolve())
-    runs = [{**plan.runs[i], "steps": steps, "metrics": 2} for i in plan.shards[0].runs]
-    batched, looped = batched_and_looped(experiments.run_modular_batch, runs)
+    return [{**plan.runs[i], "steps": steps, "metrics": 2} for i in plan.shards[0].runs]
+
+
+def modular_shard_rates(name: str, steps: int):
+    """(runs, (batched, one at a time) model-steps/s, the same in CPU time, matmul FLOPs of one
+    model-step) for the first shard of the modular sweep `name`, its runs shortened to `steps`."""
+    runs = first_shard(name, steps)
+    wall, cpu = batched_and_looped(experiments.run_modular_batch, runs, cpu=True)
     first = runs[0]
     n_train = len(tasks.modular_addition(first["p"], first["train_fraction"],
                                          first["split_seed"]).train_x)
     flops = matmul_flops_per_step(experiments.model_config(first), n_train)
-    return len(runs), batched, looped, flops
+    return len(runs), wall, cpu, flops
+
+
+STEP_PARTS = ("forward (products, ReLU)", "log-softmax and its gradient",
+              "backward (products, ReLU)", "optimizer update")
+
+
+@trainer.keeps_denormal_mode
+def step_parts(runs: list[dict], steps: int) -> dict[str, float]:
+    """CPU ms per model-step in each part of a training step of `runs` trained as one batch
+    (the trainer's own step, timed piece by piece; median over `steps` steps)."""
+    first = runs[0]
+    data = tasks.modular_addition(first["p"], first["train_fraction"], first["split_seed"])
+    model, cfg = experiments.model_config(first), experiments.train_config(runs)
+    state = trainer.fresh_state(model, cfg)
+    params = {k: p.requires_grad_(True) for k, p in state["params"].items()}
+    moments = state["moments"]
+    lr, decay = (trainer.per_model(v, params["embed"]) for v in (cfg.lr, cfg.weight_decay))
+    inputs, y = model.encode(data.train_x), data.train_y
+    loss_grad = model.loss_grad(y, len(runs))
+    times = {part: [] for part in STEP_PARTS}
+    torch.set_flush_denormal(True)  # as the trainer
+    for step in range(steps + 3):  # 3 to warm up
+        t0 = time.thread_time()
+        logits = model.forward(params, inputs)
+        t1 = time.thread_time()
+        grad = loss_grad(logits.detach())
+        t2 = time.thread_time()
+        logits.backward(grad)
+        t3 = time.thread_time()
+        with torch.no_grad():
+            grads = {k: p.grad for k, p in params.items()}
+            trainer.step_(params, grads, moments, step + 1, lr, decay, cfg)
+        for p in params.values():
+            p.grad = None
+        t4 = time.thread_time()
+        if step >= 3:
+            for part, seconds in zip(STEP_PARTS, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+                times[part].append(seconds)
+    return {part: 1000 * statistics.median(t) / len(runs) for part, t in times.items()}
 
 
 def matmul_gflops(n: int, repeats: int) -> float:
@@ -146,9 +240,22 @@ def measure(quick: bool) -> list[dict]:
 
     # the modular sweeps of "What makes a model grok?": the opening model, a shard of 15
     for name in GROK_SWEEPS:
-        n_models, batched, looped, flops = modular_shard_rates(name, 30 if quick else 300)
+        n_models, (batched, looped), (batched_cpu, looped_cpu), flops = modular_shard_rates(
+            name, 30 if quick else 300)
         row(f"{name} shard: {n_models} runs batched", batched, "model-steps/s")
         row(f"{name} shard: one run at a time", looped, "model-steps/s")
         row(f"{name} shard: batched / one at a time", batched / looped, "x")
+        row(f"{name} shard: batched / one at a time, in CPU time", batched_cpu / looped_cpu, "x")
         row(f"{name} shard: batched / square matmul", batched * flops / 1e9 / peak, "fraction")
+        row(f"{name} shard: batched / square matmul, in CPU time",
+            batched_cpu * flops / 1e9 / peak, "fraction")
+
+    # where a step of the first such shard spends its time, batched and with one run alone
+    runs = first_shard(GROK_SWEEPS[0], 0)
+    for label, batch in ((f"{len(runs)} batched", runs), ("one alone", runs[:1])):
+        parts = step_parts(batch, 20 if quick else 100)
+        for part, ms in parts.items():
+            row(f"{GROK_SWEEPS[0]} step, {label}: {part}", ms, "CPU ms/model-step")
+        row(f"{GROK_SWEEPS[0]} step, {label}: whole step", sum(parts.values()),
+            "CPU ms/model-step")
     return rows
