@@ -19,7 +19,8 @@ CHARTS = ("mod-bot-loss", "mod-bot-waves", "mod-bot-dft", "mod-bot-stars", "mod-
           "embed-heatmap", "embed-circle", "five-neuron-embed", "five-neuron-accuracy", "five-neuron-weights", "five-neuron-plane",
           "five-neuron-joined", "sweep-mod-bars", "open-q-mem-tiny-accuracy", "open-q-mem-tiny-loss",
           "open-q-mem-tiny-weights", "open-q-mem-again-accuracy", "open-q-mem-again-loss", "open-q-mem-again-weights",
-          "progress-losses", "progress-size", "progress-gini", "progress-modes", "progress-toy")
+          "progress-losses", "progress-size", "progress-gini", "progress-modes", "progress-toy",
+          "groks-accuracy", "groks-ring", "groks-phase", "groks-fraction", "groks-init", "groks-lr")
 
 
 @pytest.fixture(scope="module")
@@ -762,3 +763,47 @@ def test_the_toy_redraws_for_the_settings_picked(page):
     toy.locator("select").select_option("1")
     page.wait_for_timeout(200)
     assert canvas_png(page, "progress-toy") != before
+
+
+def groks_phase_state(page):
+    v = "window.article.views()['groks'][2].view"
+    texts = page.evaluate(f"""() => {{ const out = [];
+      const visit = n => {{ if (n.marktype === 'text') for (const it of n.items) out.push([it.datum && it.datum.opt, it.datum && it.datum.phase, it.text]);
+        for (const it of n.items || []) for (const c of it.items || []) visit(c); }};
+      visit({v}.scenegraph().root); return out; }}""")
+    return {"counts": {(o, p): int(t) for o, p, t in texts if o and p},
+            "tiles": centres(page, "groks", "rect", "cell", index=2),
+            **page.evaluate(f"({{demand: {v}.signal('demand'), rows: {v}.data('demand').length, gap: {v}.signal('gap'),"
+                            f" runs: {v}.data('runs').map(d => [d.opt, d.tr, d.te])}})")}
+
+
+def test_the_ring_scrubs_with_its_run_and_the_phase_diagram_reclassifies(page):
+    """What makes a model grok: scrubbing the embedding run's accuracy redraws the ring; the
+    phase counts are Python's rule (builder.analysis.grokking) at the slider's gap, before and
+    after moving it; pointing at a cell loads its seeds' accuracy curves."""
+    from builder.analysis import grokking
+    scrub_start_to_end(page, "groks", "groks-accuracy", "groks-ring", 50000)
+    page.locator("#groks-phase").scroll_into_view_if_needed()
+
+    def expected(state):
+        out = {}
+        for opt, tr, te in state["runs"]:
+            phase = grokking.PHASES[grokking.classify([tr], [te], state["gap"])[0]]
+            out[(opt, phase)] = out.get((opt, phase), 0) + 1
+        return out
+
+    state = groks_phase_state(page)
+    assert state["gap"] == grokking.GAP and state["counts"] == expected(state)
+    before = canvas_png(page, "groks-phase")
+    set_slider(page, "gap_exp", 2, chart="groks-phase")
+    state = groks_phase_state(page)
+    assert state["gap"] == 100 and state["counts"] == expected(state)
+    assert canvas_png(page, "groks-phase") != before
+    assert not [u for u in page.requests if "/data/groks-phase/" in u]
+    cell = sorted(state["tiles"])[0]
+    page.mouse.move(*state["tiles"][cell])
+    page.wait_for_function("window.article.views()['groks'][2].view.data('demand').length > 0", timeout=10000)
+    state = groks_phase_state(page)
+    seeds = sum(1 for row in page.evaluate("window.article.views()['groks'][2].view.data('runs')") if row["cell"] == cell)
+    assert state["demand"] == cell and state["rows"] == seeds * 101
+    assert page.problems == []

@@ -17,13 +17,14 @@ one); a figure draws the runs finished so far.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import altair as alt
 import numpy as np
 
 from builder.analysis import grokking
 from builder.figures import Animation, Figure, Section, with_datasets, with_demand, with_params
-from builder.figures._common import TEST_COLOR, TRAIN_COLOR, accuracy_curves, checkpoint_steps
+from builder.figures._common import STEP_RULE, TEST_COLOR, TRAIN_COLOR, accuracy_curves, checkpoint_steps
 from builder.figures._sweep import axis_index
 from builder.figures.context import BuildContext, loader
 
@@ -223,8 +224,8 @@ def phase_chart(ctx: BuildContext, narrow: bool = False):
     rows, curves = phase_data(ctx)
     grids = [phase_grid(opt, narrow) for opt, _ in PHASE_SWEEPS]
     prompt = ("demand ? 'The seeds of the cell you pointed at' : 'Point at (or tap) a cell for its accuracy curves'")
-    panel = accuracy_panel(max(budget(ctx, n) for _, n in PHASE_SWEEPS), prompt, width=240 if narrow else 280)
-    counts = phase_counts(100 if narrow else 130)
+    panel = accuracy_panel(max(budget(ctx, n) for _, n in PHASE_SWEEPS), prompt, width=215 if narrow else 280)
+    counts = phase_counts(85 if narrow else 130)
     if narrow:
         view = alt.concat(*grids, counts, panel, columns=1, spacing=20).resolve_scale(color="independent", xOffset="independent")
     else:  # each grid's dots spread within its own bands (xOffset)
@@ -252,15 +253,15 @@ def steps_layers(budget_steps: int, x: alt.X, *, color=None, detail: str | None 
                  alt.Tooltip("fte:Q", title="final test acc.", format=".1%"), alt.Tooltip("ftr:Q", title="final train acc.", format=".1%")])
     groupby = [x.shorthand.split(":")[0]] + ([detail.split(":")[0]] if detail else [])
     median = base.transform_filter("datum.te99 >= 0").transform_aggregate(
-        shown="median(te99)", groupby=groupby).mark_line(color="#555", strokeWidth=1.5, point=alt.OverlayMarkDef(
-            color="#555", size=16)).encode(x=x, y=y, detail=detail if detail else alt.Undefined)
-    never = base.transform_filter("datum.te99 < 0").transform_aggregate(
-        n="count()", shown="max(shown)", groupby=groupby).mark_text(dx=7, align="left", fontSize=10, color="#555").encode(
-        x=x, y=y, text="n:Q", detail=detail if detail else alt.Undefined)
+        shown="median(te99)", groupby=groupby).mark_line(color="#888", strokeWidth=1.5, point=alt.OverlayMarkDef(
+            color="#888", size=16)).encode(x=x, y=y, detail=detail if detail else alt.Undefined)
+    never = base.transform_filter("datum.te99 < 0").transform_aggregate(  # one count per x, whatever the colour
+        n="count()", shown="max(shown)", groupby=groupby[:1]).mark_text(dx=7, align="left", fontSize=10).encode(
+        x=x, y=y, text="n:Q")
     budget_rule = alt.Chart(alt.Data(values=[{"v": budget_steps}])).mark_rule(
         strokeDash=[4, 3], color="#888").encode(y=alt.Y("v:Q"))
     budget_text = alt.Chart(alt.Data(values=[{"v": budget_steps, "t": f"{budget_steps:,}-step budget"}])).mark_text(
-        align="left", baseline="bottom", dy=-2, fontSize=10, color="#555").encode(x=alt.value(2), y="v:Q", text="t:N")
+        align="left", baseline="bottom", dy=-2, fontSize=10).encode(x=alt.value(2), y="v:Q", text="t:N")
     return [median, dots, never, budget_rule, budget_text]
 
 
@@ -313,8 +314,36 @@ def lr_chart(ctx: BuildContext, narrow: bool = False):
     return with_datasets(view, {"runs": rows})
 
 
+RUN_COLUMNS = (("run", "the run's index in its sweep's grid (content/experiments.toml order)"),
+               ("tr", "the first logged step at which train accuracy reached 90% (-1: never)"),
+               ("te", "the first logged step at which test accuracy reached 90% (-1: never)"),
+               ("te99", "the first logged step at which test accuracy reached 99% (-1: never, within the budget)"),
+               ("ftr", "train accuracy at the end of the budget, fraction 0-1"),
+               ("fte", "test accuracy at the end of the budget, fraction 0-1"),
+               ("phase", "the run's phase at the default gap of 1,000 steps: comprehension, grokking, memorization or "
+                         "confusion (builder.analysis.grokking)"))
+COLUMNS = {
+    "groks-ring": (("a", "the number 0-66 the embedding row belongs to"),
+                   ("j", "the number's place 0-66 around the final ring (j-th number = j / k mod 67, k its frequency)"),
+                   ("x", "coordinate on the embedding's own first principal component, scaled so the step's largest |coordinate| is 1"),
+                   ("y", "coordinate on its own second principal component, same scaling"),
+                   ("u", "coordinate on the final embedding's first principal component, scaled as x"),
+                   ("v", "coordinate on the final embedding's second principal component, scaled as x"),
+                   ("own", "ring score (0-1) in the embedding's own plane at that step"),
+                   ("final", "ring score (0-1) in the final embedding's plane at that step")),
+    "groks-phase": (*RUN_COLUMNS, ("cell", "the grid cell (as in data/groks-phase/<cell>.csv, its seeds' accuracy curves)"), ("opt", "the optimizer: AdamW or SGD (momentum 0.9)"),
+                    ("demand.train", "train accuracy, fraction 0-1"), ("demand.test", "test accuracy, fraction 0-1")),
+    "groks-fraction": (*RUN_COLUMNS, ("train_fraction", "the share of the 67² pairs used for training, fraction 0-1")),
+    "groks-init": (*RUN_COLUMNS, ("init_scale", "the factor every initial weight was multiplied by")),
+    "groks-lr": (*RUN_COLUMNS, ("opt", "the optimizer: AdamW or SGD (momentum 0.9)")),
+}
+
+
 def figures(ctx: BuildContext) -> list[Figure]:
-    from builder.figures._common import STEP_RULE
+    return [replace(fig, columns=COLUMNS.get(fig.id, ())) for fig in _figures(ctx)]
+
+
+def _figures(ctx: BuildContext) -> list[Figure]:
     phase_sources = tuple(name for _, name in PHASE_SWEEPS)
     return [
         Figure("groks-accuracy", SECTION,
