@@ -807,3 +807,21 @@ def test_the_ring_scrubs_with_its_run_and_the_phase_diagram_reclassifies(page):
     seeds = sum(1 for row in page.evaluate("window.article.views()['groks'][2].view.data('runs')") if row["cell"] == cell)
     assert state["demand"] == cell and state["rows"] == seeds * 101
     assert page.problems == []
+
+
+@pytest.mark.parametrize("width", [1280, 1024])
+def test_no_chart_is_wider_than_its_frame_on_a_desktop(chromium, article_site, width):
+    """Beside the prose (::: sticky) a chart's column is about 520 px: a chart drawn wider would
+    cover the text next to it (a frame only scrolls sideways on a phone)."""
+    context = chromium.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.goto((article_site / "index.html").as_uri())
+    page.wait_for_function("document.documentElement.dataset.chartsReady === 'true'", timeout=30000)
+    page.evaluate("window.article.embedAll()")
+    page.wait_for_function("window.article.pending() === 0", timeout=60000)
+    sizes = page.evaluate("""() => [...document.querySelectorAll('.chart-frame')].map(f => {
+        const c = f.querySelector('canvas');
+        return [f.closest('[id]').id, f.clientWidth, c ? c.getBoundingClientRect().width : null]; })""")
+    assert len([s for s in sizes if s[2]]) >= len(CHARTS)
+    assert [s for s in sizes if s[2] and s[2] > s[1] + 1] == []
+    context.close()

@@ -76,7 +76,8 @@ def accuracy_chart(ctx: BuildContext):
                            fit_level=1.0, fit="memorizes", rule="generalizes", height=170)
 
 
-PLANE_TITLES = {"own": "its own first two components", "final": "the final first two components"}
+PLANE_TITLES = {"own": ["The embedding in its own", "first two components"],
+                "final": ["The embedding projected on the", "final first two components"]}  # two lines: a panel is 190 px
 PLANE_FIELDS = {"own": ("x", "y"), "final": ("u", "v")}
 
 
@@ -98,7 +99,7 @@ def ring_rows(ctx: BuildContext) -> tuple[list[dict], list[dict]]:
 def ring_chart(ctx: BuildContext, narrow: bool = False):
     r = ring(ctx)
     points, scores = ring_rows(ctx)
-    size = 200 if narrow else 230
+    size = 200 if narrow else 190  # two side by side fit the sticky column beside the prose (519 px)
     scale = alt.Scale(domain=[-1.08, 1.08], nice=False, zero=False)
     axis = alt.Axis(values=[-1, 0, 1], grid=False)
     at_step = "datum.step === step"
@@ -115,7 +116,7 @@ def ring_chart(ctx: BuildContext, narrow: bool = False):
             label=f"'ring score ' + format(datum.{side}, '.2f')").mark_text(
             align="left", baseline="top", fontSize=11, fontWeight="bold").encode(x=alt.value(4), y=alt.value(4), text="label:N")
         panels.append(alt.layer(alt.layer(line, dots, data=alt.NamedData("points")).transform_filter(at_step), text).properties(
-            width=size, height=size, title=alt.Title("The embedding in " + PLANE_TITLES[side], anchor="start", fontSize=12)))
+            width=size, height=size, title=alt.Title(PLANE_TITLES[side], anchor="start", fontSize=12)))
     view = alt.concat(*panels, columns=1 if narrow else 2, spacing=24).add_params(alt.param(name="step", value=int(r["step"][-1])))
     return with_datasets(view, {"points": points, "scores": scores})
 
@@ -351,11 +352,11 @@ def _figures(ctx: BuildContext) -> list[Figure]:
                "Line chart: train accuracy reaches 100% within a few thousand steps, test accuracy stays low and then climbs to 100% late in training.",
                accuracy_chart, scrub=STEP_RULE, sources=(EMBED_RUN,)),
         Figure("groks-ring", SECTION,
-               "The 67 rows of the embedding at the chosen step, in the plane of their own first two principal components (left) "
-               "and projected on the plane of the final embedding's (right), each scaled to fit. Colours follow each number's "
+               "The 67 rows of the embedding at the chosen step, in the plane of their own first two principal components (first panel) "
+               "and projected on the plane of the final embedding's (second panel), each scaled to fit. Colours follow each number's "
                "place on the final ring; the grey line joins neighbours on it.",
-               "Two scatter plots of 67 points: at the end both show the numbers on a circle in order; at the start the left one "
-               "is a cloud, while the right one already shows a rough ordered ring.",
+               "Two scatter plots of 67 points: at the end both show the numbers on a circle in order; at the start the first "
+               "is a cloud, while the second already shows a rough ordered ring.",
                ring_chart, sources=(EMBED_RUN,), narrow=lambda ctx: ring_chart(ctx, narrow=True)),
         Figure("groks-phase", SECTION,
                "Every run of the two phase sweeps, a dot per seed on a grid of learning rate by weight decay, coloured by its "
