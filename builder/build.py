@@ -216,8 +216,12 @@ class Builder:
                     keys[name] = spec_key(self.ctx.spec(name))
                 except (KeyError, TypeError):
                     keys[name] = "unknown"
-            memo = self.csv_memo[fig.id] = (chart, commit, csv_tables.chart_csvs(chart, csv_tables.header(fig, keys, commit),
-                                                                                 dict(fig.columns)))
+            header = csv_tables.header(fig, keys, commit)
+            files = csv_tables.chart_csvs(chart, header, dict(fig.columns))
+            if fig.data is not None:  # the page computes the marks: the figure's own tables instead
+                files = {path: text for path, text in files.items() if not path.startswith("figures/")}
+                files.update(csv_tables.figure_data_csvs(fig.id, fig.data(self.ctx), header, dict(fig.columns)))
+            memo = self.csv_memo[fig.id] = (chart, commit, files)
         return memo[2]
 
     def _run_checks(self, figures) -> None:

@@ -231,9 +231,14 @@ def test_every_figure_csv_parses_and_has_the_rows_of_the_chart_data(chromium, ar
         counts = page.evaluate(CHART_TABLES)  # what the page draws from, as it loads it
         files = sorted((article_site / "figures").glob("*.csv"))
         assert {f.name.split(".")[0] for f in files} == set(counts)  # every figure has its data
+        from builder.figures import appendix
+        computed = appendix.default_tables(None)  # the appendix's charts compute their marks in the page
         for f in files:
             head, rows = read_csv(f)
             chart = f.name.split(".")[0]
+            if chart in computed:  # their CSVs hold the same, computed in Python at the inputs' defaults
+                assert len(rows) == head["rows"] == len(computed[chart][head["table"]]) > 0, f.name
+                continue
             assert len(rows) == head["rows"] == csv_rows(*counts[chart][head["table"]], wide=False), f.name
             assert rows and all(None not in r for r in rows), f.name  # no row longer than the header
         # other runs, one file per run: the rows of the run the page loads
@@ -368,3 +373,21 @@ def test_images_are_left_out_of_a_csv():
     rows = [{"key": "seed1", "img": "data:image/png;base64,AAAA", "v": 1}]
     assert tables.columns(rows) == ["key", "v"]
     assert tables.csv_text([], "seeds", rows).splitlines()[-2:] == ["key,v", "seed1,1"]
+
+
+def test_the_appendix_csvs_hold_what_its_charts_draw_at_the_defaults(article_site):
+    """The appendix's charts compute every mark in the page; their downloads hold the same
+    numbers from builder.analysis.construction at the inputs' defaults (a 9, b 15, N 5, M 67,
+    ReLU): 67 scores peaking at the right answer, 5 neurons, 67 numbers with a, b and a + b."""
+    from builder.analysis import construction
+    from builder.figures import appendix
+    a, b, n, m = (appendix.DEFAULTS[k] for k in ("a", "b", "N", "M"))
+    _, scores = read_csv(article_site / "figures" / "appendix-outputs.csv")
+    logits = [float(r["logit"]) for r in scores]
+    expected = construction.logits_direct(n, m, "relu", a)[0, b]
+    assert len(logits) == m and max(abs(x - y) for x, y in zip(logits, expected)) < 1e-5
+    assert logits.index(max(logits)) == (a + b) % m
+    _, neurons = read_csv(article_site / "figures" / "appendix-neurons.csv")
+    assert len(neurons) == n
+    _, numbers = read_csv(article_site / "figures" / "appendix-circles.csv")
+    assert {r["role"] for r in numbers} == {"", "a", "b", "a + b"} and len(numbers) == m

@@ -52,6 +52,10 @@ class Figure:
     # "table.column" names one table's column. Columns builder.render.tables.UNITS already
     # describes (step, split, seed, ...) need none; the build writes these into each file's header
     columns: tuple = ()
+    # for a chart that computes its marks in the page from its inputs: the build's context -> the
+    # tables its CSV download holds instead of the chart's (name -> rows, the first one the main
+    # file), computed in Python at the inputs' default values
+    data: Callable[[BuildContext], dict] | None = None
 
 
 @dataclass(frozen=True)

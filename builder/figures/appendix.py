@@ -11,6 +11,7 @@ at build time; the tests compare the page's numbers with it.
 from __future__ import annotations
 
 import altair as alt
+import numpy as np
 
 from builder.analysis import construction
 from builder.figures import Figure, with_signal_handlers
@@ -283,22 +284,67 @@ def verify_construction() -> None:
     construction.verify_construction()
 
 
+def _r(v) -> float:
+    return round(float(v), 6)
+
+
+def default_tables(ctx: BuildContext) -> dict[str, dict[str, list[dict]]]:
+    """What the three charts draw at the inputs' defaults (a, b, N, M and the ReLU), computed
+    here with builder.analysis.construction, for their CSV downloads (Figure.data): the page
+    computes the same from whatever the reader sets."""
+    a, b, n, m = (DEFAULTS[k] for k in ("a", "b", "N", "M"))
+    e = construction.embed(m)
+    mid = (e[a] + e[b]) / 2
+    roles = {a: "a", b: "b", (a + b) % m: "a + b"}
+    numbers = [{"number": x, "x": _r(e[x, 0]), "y": _r(e[x, 1]), "role": roles.get(x, "")} for x in range(m)]
+    h = construction.preactivations(n, m, a)[0, b]  # (n,)
+    f = construction.ACTIVATIONS["relu"](h)
+    v = construction.out_proj(n)
+    z = f @ v
+    neurons = [{"neuron": i + 1, "direction": _r(360 * i / n), "h": _r(h[i]), "f": _r(f[i]),
+                "out_x": _r(f[i] * v[i, 0]), "out_y": _r(f[i] * v[i, 1])} for i in range(n)]
+    logits = construction.logits_direct(n, m, "relu", a)[0, b]
+    w, truth = 2 * np.pi / m, (a + b) % m
+    target = np.hypot(*z) * np.cos(w * (np.arange(m) - truth))
+    outputs = [{"c": c, "logit": _r(logits[c]), "target": _r(target[c]), "error": _r(logits[c] - target[c])} for c in range(m)]
+    return {"appendix-circles": {"numbers": numbers, "midpoint": [{"x": _r(mid[0]), "y": _r(mid[1])}]},
+            "appendix-neurons": {"neurons": neurons, "sum": [{"x": _r(z[0]), "y": _r(z[1])}]},
+            "appendix-outputs": {"scores": outputs}}
+
+
+DATA_COLUMNS = (
+    ("number", f"a number 0 to M - 1 (M = {DEFAULTS['M']}, the default)"),
+    ("role", "a, b or a + b (mod M) for the inputs' defaults, else empty"),
+    ("numbers.x", "the number's embedding e(x) = cos(2 pi x / M) (dimensionless)"),
+    ("numbers.y", "its second coordinate, sin(2 pi x / M)"),
+    ("midpoint.x", "first coordinate of the midpoint of e(a) and e(b)"), ("midpoint.y", "its second coordinate"),
+    ("neuron", "neuron number, counting from 1"), ("direction", "the direction the neuron reads, degrees"),
+    ("h", "the neuron's value before the activation, <e(a), u_n> + <e(b), u_n>"),
+    ("f", "the neuron's value after the activation (ReLU, the default)"),
+    ("out_x", "first coordinate of the neuron's output vector, f at twice its direction"), ("out_y", "its second coordinate"),
+    ("sum.x", "first coordinate of the sum of the output vectors (the readout)"), ("sum.y", "its second coordinate"),
+    ("c", "a candidate answer 0 to M - 1"), ("logit", "the network's score for c (dimensionless)"),
+    ("target", "a perfect cosine peaked at a + b, with the readout's length as amplitude"),
+    ("error", "logit minus target"),
+)
+
+
 def figures(ctx: BuildContext) -> list[Figure]:
     # the charts compute everything they draw from the inputs, in the page: their only table is a helper line's ends
-    common = dict(shares=SHARED, columns=(("k", "which end of a helper line (a chord, or an axis's range): the chart computes "
-                                                "both ends, and every other mark, from the inputs a, b, N and M"),))
+    common = dict(shares=SHARED, columns=DATA_COLUMNS)
+    tables = lambda figure_id: lambda ctx: default_tables(ctx)[figure_id]  # noqa: E731
     return [
         Figure("appendix-circles", SECTION,
                "Move a and b (or their sum and difference), the number of neurons and the modulus; every chart of the appendix follows.",
                "Two circles: the embedding with the points a and b, the chord between them and its midpoint; and the answers placed at half their angle, so every number appears twice, with a + b highlighted where the midpoint's direction points.",
-               circles_chart, limits=LIMITS, mirrors=MIRRORS, checks=(verify_construction,), **common,
+               circles_chart, limits=LIMITS, mirrors=MIRRORS, checks=(verify_construction,), data=tables("appendix-circles"), **common,
                narrow=lambda ctx: circles_chart(ctx, narrow=True)),
         Figure("appendix-neurons", SECTION,
                "The N neurons: the directions they read, what each one computes, and their outputs turned to twice their angle and added up.",
                "Three panels: N evenly spaced directions with the midpoint of a and b; a bar chart of each neuron's value before and after the activation; the neurons' output vectors at doubled angles and their sum, which points at a + b.",
-               neurons_chart, **common, narrow=lambda ctx: neurons_chart(ctx, narrow=True)),
+               neurons_chart, data=tables("appendix-neurons"), **common, narrow=lambda ctx: neurons_chart(ctx, narrow=True)),
         Figure("appendix-outputs", SECTION,
                "The network's score for every possible answer (bars) against a perfect cosine peaked at a + b (dashed), and the difference.",
                "Bar chart of the logits for every candidate answer with the correct one highlighted, a dashed cosine target, and a second bar chart of the small differences.",
-               outputs_chart, **common, narrow=lambda ctx: outputs_chart(ctx, narrow=True)),
+               outputs_chart, data=tables("appendix-outputs"), **common, narrow=lambda ctx: outputs_chart(ctx, narrow=True)),
     ]

@@ -170,6 +170,15 @@ def chart_csvs(chart, header: list[str], units: dict | None = None) -> dict[str,
     return files
 
 
+def figure_data_csvs(figure_id: str, tables: dict, header: list[str], units: dict | None = None) -> dict[str, str]:
+    """Site-relative path -> CSV text of tables a figure computes itself (Figure.data): the first
+    is figures/<id>.csv, each other figures/<id>.<name>.csv."""
+    files = {}
+    for i, (name, rows) in enumerate(tables.items()):
+        files[f"figures/{figure_id}{'' if i == 0 else '.' + name}.csv"] = csv_text(header, name, rows, units)
+    return files
+
+
 def header(fig, spec_keys: dict, commit: str) -> list[str]:
     """The comment lines that open each of a figure's CSV files."""
     lines = [f"figure: {fig.id} (section {fig.section})"]
