@@ -37,8 +37,7 @@ def test_phase_rule_cases():
 def test_phase_rule_in_vega_matches_python():
     """The page's expression, evaluated by a tiny interpreter of its ternaries, gives the Python
     class for a grid of crossings and gaps."""
-    expression = grokking.vega_expression("datum.tr", "datum.te", "gap")
-    python = expression.replace("datum.", "").replace("'", '"')
+    python = wg.LIVE_PHASE.replace("datum.", "").replace("'", '"')  # the expression the page evaluates
     rng = np.random.default_rng(0)
     for _ in range(300):
         tr, te = (int(v) for v in rng.choice([-1, 0, 100, 900, 1000, 1100, 5000, 30000], size=2))
@@ -352,5 +351,5 @@ def test_every_number_of_the_section_is_computed():
     them: pytest runs a module's tests in order)."""
     if len(VERIFIED) < 30:
         pytest.skip("the claim tests did not all run (a -k selection)")
-    notes = [n for n in typed_numbers(SECTION, VERIFIED)]
+    notes = typed_numbers(SECTION, VERIFIED)
     assert not notes, f"numbers in the section typed, not checked against the data: {notes}"

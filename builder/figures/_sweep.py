@@ -38,11 +38,13 @@ def run_summary(a, r: int) -> dict:
     return {"mtr": f32(a["min_train_loss"][r]), "mte": f32(a["min_test_loss"][r]), "mr": f32(a["max_ratio"][r])}
 
 
-def run_curves(a, r: int) -> list[dict]:
-    """Run r's train and test loss curves as rows of an on-demand payload (curves_panel)."""
+def run_curves(a, r: int, accuracy: bool = False) -> list[dict]:
+    """Run r's train and test loss curves (3 significant digits) as rows of an on-demand payload
+    (curves_panel); `accuracy`: its accuracy curves instead (4 decimals: fractions 0-1)."""
     seed = int(a["seed"][r])
-    return [{"seed": seed, "step": int(s), "train": float(f"{tr:.3g}"), "test": float(f"{te:.3g}")}
-            for s, tr, te in zip(np.asarray(a["curve_step"]), a["train_curve"][r], a["test_curve"][r])]
+    kind, shown = ("acc_curve", lambda v: round(float(v), 4)) if accuracy else ("curve", lambda v: float(f"{v:.3g}"))
+    return [{"seed": seed, "step": int(s), "train": shown(tr), "test": shown(te)}
+            for s, tr, te in zip(np.asarray(a["curve_step"]), a[f"train_{kind}"][r], a[f"test_{kind}"][r])]
 
 
 def threshold_params(loss: float = DEFAULT_LOSS, ratio: float = DEFAULT_RATIO) -> list:
@@ -62,24 +64,32 @@ def outcome_colour(legend: alt.Legend | None = None) -> alt.Color:
     return alt.Color("outcome:N", title=None, scale=alt.Scale(domain=list(CLASSES), range=list(CLASS_COLORS)), legend=legend)
 
 
+def demand_panel(last_step: int, y: alt.Y, level, title_expr: str, *, width: int, height: int, what: str = "loss"):
+    """The train and test curves (`what`: the fold's value field and the legend's word) of the
+    runs in the on-demand "demand" table, one line per seed, with a dashed rule at `level` (a
+    number, or a Vega expression as a string)."""
+    lines = alt.Chart(alt.NamedData("demand")).transform_fold(["train", "test"], as_=["split", what]).mark_line(
+        strokeWidth=1, opacity=0.8
+    ).encode(
+        x=alt.X("step:Q", title="Training step", scale=alt.Scale(domain=[0, int(last_step)]),
+                axis=alt.Axis(format="~s", tickCount=4)),
+        y=y,
+        color=alt.Color("split:N", title=None, scale=alt.Scale(domain=["train", "test"], range=[TRAIN_COLOR, TEST_COLOR]),
+                        legend=alt.Legend(orient="bottom-right", labelExpr=f"datum.label + ' {what}'")),
+        detail="seed:N",
+    )
+    rule = alt.Chart(alt.Data(values=[{}])).transform_calculate(t=str(level)).mark_rule(
+        strokeDash=[3, 3], color="#888").encode(y="t:Q")
+    return alt.layer(lines, rule).properties(
+        width=width, height=height, title=alt.Title(alt.expr(title_expr), anchor="start", fontSize=12))
+
+
 def curves_panel(steps: np.ndarray, domain: tuple, ticks: list, title_expr: str, width: int = 300, height: int = 160):
     """The train and test loss curves of the runs in the on-demand "demand" table (one line per
     seed), with the loss threshold as a dashed rule."""
-    lines = alt.Chart(alt.NamedData("demand")).transform_fold(["train", "test"], as_=["split", "loss"]).mark_line(
-        strokeWidth=1, opacity=0.8
-    ).encode(
-        x=alt.X("step:Q", title="Training step", scale=alt.Scale(domain=[0, int(steps[-1])]),
-                axis=alt.Axis(format="~s", tickCount=4)),
-        y=alt.Y("loss:Q", title="loss (log)", scale=alt.Scale(type="log", domain=list(domain), clamp=True),
-                axis=alt.Axis(format=".0e", values=ticks)),
-        color=alt.Color("split:N", title=None, scale=alt.Scale(domain=["train", "test"], range=[TRAIN_COLOR, TEST_COLOR]),
-                        legend=alt.Legend(orient="bottom-right", labelExpr="datum.label + ' loss'")),
-        detail="seed:N",
-    )
-    threshold = alt.Chart(alt.Data(values=[{}])).transform_calculate(t="loss_thr").mark_rule(
-        strokeDash=[3, 3], color="#888").encode(y="t:Q")
-    return alt.layer(lines, threshold).properties(
-        width=width, height=height, title=alt.Title(alt.expr(title_expr), anchor="start", fontSize=12))
+    y = alt.Y("loss:Q", title="loss (log)", scale=alt.Scale(type="log", domain=list(domain), clamp=True),
+              axis=alt.Axis(format=".0e", values=ticks))
+    return demand_panel(int(steps[-1]), y, "loss_thr", title_expr, width=width, height=height)
 
 
 def counts_legend(data: str, title_expr: str, *, where: str | None = None, width: int = 220, narrow: bool = False):

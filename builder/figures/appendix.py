@@ -16,7 +16,7 @@ import numpy as np
 from builder.analysis import construction
 from builder.figures import Figure, with_signal_handlers
 from builder.figures._common import TEST_COLOR, TRAIN_COLOR
-from builder.figures.context import BuildContext
+from builder.figures.context import BuildContext, loader
 
 SECTION = "appendix"
 N_MIN, N_MAX = 3, 10
@@ -288,10 +288,11 @@ def _r(v) -> float:
     return round(float(v), 6)
 
 
+@loader
 def default_tables(ctx: BuildContext) -> dict[str, dict[str, list[dict]]]:
     """What the three charts draw at the inputs' defaults (a, b, N, M and the ReLU), computed
-    here with builder.analysis.construction, for their CSV downloads (Figure.data): the page
-    computes the same from whatever the reader sets."""
+    here with builder.analysis.construction, for their CSV downloads (Figure.data), once per
+    build for the three: the page computes the same from whatever the reader sets."""
     a, b, n, m = (DEFAULTS[k] for k in ("a", "b", "N", "M"))
     e = construction.embed(m)
     mid = (e[a] + e[b]) / 2

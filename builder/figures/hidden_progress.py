@@ -7,8 +7,6 @@ the toy is simulated at build time (builder.analysis.toy). Nothing is trained he
 """
 from __future__ import annotations
 
-from dataclasses import replace
-
 import altair as alt
 import numpy as np
 
@@ -247,10 +245,6 @@ COLUMNS = {
 
 
 def figures(ctx: BuildContext) -> list[Figure]:
-    return [replace(fig, columns=COLUMNS.get(fig.id, ())) for fig in _figures(ctx)]
-
-
-def _figures(ctx: BuildContext) -> list[Figure]:
     src = (mod_top.EXPERIMENT, mod_bot.SEEDS)
     return [
         Figure("progress-losses", SECTION,
@@ -261,26 +255,26 @@ def _figures(ctx: BuildContext) -> list[Figure]:
                "steadily from the end of memorization, long before the test loss drops.",
                # not a scrub chart: a scrub chart's frame is a slider, and the run list inside it would be an input
                # inside another (axe: nested-interactive); the charts below scrub
-               losses_chart, shares=("run",), sources=src),
+               losses_chart, shares=("run",), sources=src, columns=COLUMNS["progress-losses"]),
         Figure("progress-size", SECTION,
                "The sum of the squared entries of the two matrices the network uses, E·W_in and W_out·Eᵀ. Move the pointer "
                "or use the arrow keys to pick a step for every chart of this section.",
                "Line chart: the sum of squared weights jumps while the model memorizes, then shrinks, fastest during cleanup.",
-               size_chart, scrub=STEP_RULE, sources=src),
+               size_chart, scrub=STEP_RULE, sources=src, columns=COLUMNS["progress-size"]),
         Figure("progress-gini", SECTION,
                "How concentrated E·W_in is in a few frequencies: the Gini coefficient of its 33 frequency norms.",
                "Line chart: the Fourier sparsity rises slowly during circuit formation and steeply in cleanup.",
-               gini_chart, scrub=STEP_RULE, sources=src),
+               gini_chart, scrub=STEP_RULE, sources=src, columns=COLUMNS["progress-gini"]),
         Figure("progress-modes", SECTION,
                "The training loss when the logits keep a single frequency (and their mean): the run's key frequencies in colour, "
                "the others in grey.",
                "Line chart of 33 losses over training; the key frequencies' fall below all the others well before the test loss drops.",
-               modes_chart, scrub=STEP_RULE, sources=src),
+               modes_chart, scrub=STEP_RULE, sources=src, columns=COLUMNS["progress-modes"]),
         Figure("progress-toy", SECTION,
                "The 101-weight toy: the generalizer, three of the 100 memorizers and the memorizers' mean over training, for the "
                "learning rate and weight decay you pick, under three optimizers. The dashed line is the generalizer of the "
                "smallest exact fit.",
                "Three line charts of weights over training on a log step axis: SGD puts nearly everything on the generalizer, "
                "full-batch AdamW splits it evenly and keeps it so, minibatch AdamW favours the generalizer but stops short.",
-               toy_chart, narrow=lambda ctx: toy_chart(ctx, narrow=True)),
+               toy_chart, narrow=lambda ctx: toy_chart(ctx, narrow=True), columns=COLUMNS["progress-toy"]),
     ]

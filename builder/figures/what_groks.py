@@ -17,15 +17,14 @@ one); a figure draws the runs finished so far.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 import altair as alt
 import numpy as np
 
 from builder.analysis import grokking
 from builder.figures import Animation, Figure, Section, with_datasets, with_demand, with_params
-from builder.figures._common import STEP_RULE, TEST_COLOR, TRAIN_COLOR, accuracy_curves, checkpoint_steps
-from builder.figures._sweep import axis_index
+from builder.figures._common import STEP_RULE, accuracy_curves, checkpoint_steps
+from builder.figures._sweep import axis_index, demand_panel, run_curves
 from builder.figures.context import BuildContext, loader
 
 SECTION = "groks"
@@ -34,7 +33,6 @@ PHASE_SWEEPS = (("AdamW", "sweep-grok-phase"), ("SGD", "sweep-grok-sgd"))
 FRACTION = "sweep-grok-fraction"
 INIT = ("sweep-grok-init-small", "sweep-grok-init")
 PHASE_COLORS = ("#4c78a8", "#f58518", "#e45756", "#bab0ac")  # as the outcome classes of section 3
-NEVER = "never"
 
 
 def phase_colour(legend: alt.Legend | None = None) -> alt.Color:
@@ -81,6 +79,7 @@ PLANE_TITLES = {"own": ["The embedding in its own", "first two components"],
 PLANE_FIELDS = {"own": ("x", "y"), "final": ("u", "v")}
 
 
+@loader
 def ring_rows(ctx: BuildContext) -> tuple[list[dict], list[dict]]:
     """One row per checkpoint and number a: (x, y) in the embedding's own plane, (u, v) in the
     final plane, each plane scaled so that the step's largest coordinate is 1, and j, the
@@ -141,19 +140,14 @@ def sweep_rows(ctx: BuildContext, name: str, fields: tuple, **extra) -> list[dic
     return rows
 
 
-def run_accuracy(a, r: int) -> list[dict]:
-    """Run r's accuracy curves as rows of an on-demand payload."""
-    seed = int(a["seed"][r])
-    return [{"seed": seed, "step": int(s), "train": round(float(tr), 4), "test": round(float(te), 4)}
-            for s, tr, te in zip(np.asarray(a["curve_step"]), a["train_acc_curve"][r], a["test_acc_curve"][r])]
-
-
 # -- the phase diagram -------------------------------------------------------------------------
 GAP_DEFAULT = math.log10(grokking.GAP)
 
 
+@loader
 def phase_data(ctx: BuildContext) -> tuple[list[dict], dict]:
-    """Rows of both phase sweeps (opt, lr, wd, cell) and per cell its seeds' accuracy curves."""
+    """Rows of both phase sweeps (opt, lr, wd, cell) and per cell its seeds' accuracy curves, made
+    once per build for the phase and learning-rate charts (both layouts); treat as read-only."""
     rows, curves = [], {}
     for opt, name in PHASE_SWEEPS:
         a = ctx.artifact(name).arrays
@@ -163,7 +157,7 @@ def phase_data(ctx: BuildContext) -> tuple[list[dict], dict]:
             row["cell"] = f"{opt.lower()}-{li[r]}-{wi[r]}"
             row["wd"] = row.pop("weight_decay")
             rows.append(row)
-            curves.setdefault(row["cell"], []).extend(run_accuracy(a, r))
+            curves.setdefault(row["cell"], []).extend(run_curves(a, r, accuracy=True))
     return rows, curves
 
 
@@ -173,16 +167,8 @@ LIVE_PHASE = grokking.vega_expression("datum.tr", "datum.te", "gap")
 def accuracy_panel(budget_steps: int, title_expr: str, width: int, height: int = 150):
     """The train and test accuracy of the runs in the "demand" table, one line per seed, with
     the 90% level dashed."""
-    lines = alt.Chart(alt.NamedData("demand")).transform_fold(["train", "test"], as_=["split", "acc"]).mark_line(
-        strokeWidth=1, opacity=0.8).encode(
-        x=alt.X("step:Q", title="Training step", scale=alt.Scale(domain=[0, budget_steps]), axis=alt.Axis(format="~s", tickCount=4)),
-        y=alt.Y("acc:Q", title="accuracy", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%", tickCount=5)),
-        color=alt.Color("split:N", title=None, scale=alt.Scale(domain=["train", "test"], range=[TRAIN_COLOR, TEST_COLOR]),
-                        legend=alt.Legend(orient="bottom-right", labelExpr="datum.label + ' accuracy'")),
-        detail="seed:N")
-    level = alt.Chart(alt.Data(values=[{"v": grokking.LEVEL}])).mark_rule(strokeDash=[3, 3], color="#888").encode(y="v:Q")
-    return alt.layer(lines, level).properties(width=width, height=height,
-                                              title=alt.Title(alt.expr(title_expr), anchor="start", fontSize=12))
+    y = alt.Y("accuracy:Q", title="accuracy", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%", tickCount=5))
+    return demand_panel(budget_steps, y, grokking.LEVEL, title_expr, width=width, height=height, what="accuracy")
 
 
 def phase_grid(opt: str, narrow: bool):
@@ -341,10 +327,6 @@ COLUMNS = {
 
 
 def figures(ctx: BuildContext) -> list[Figure]:
-    return [replace(fig, columns=COLUMNS.get(fig.id, ())) for fig in _figures(ctx)]
-
-
-def _figures(ctx: BuildContext) -> list[Figure]:
     phase_sources = tuple(name for _, name in PHASE_SWEEPS)
     return [
         Figure("groks-accuracy", SECTION,
@@ -357,29 +339,29 @@ def _figures(ctx: BuildContext) -> list[Figure]:
                "place on the final ring; the grey line joins neighbours on it.",
                "Two scatter plots of 67 points: at the end both show the numbers on a circle in order; at the start the first "
                "is a cloud, while the second already shows a rough ordered ring.",
-               ring_chart, sources=(EMBED_RUN,), narrow=lambda ctx: ring_chart(ctx, narrow=True)),
+               ring_chart, sources=(EMBED_RUN,), columns=COLUMNS["groks-ring"], narrow=lambda ctx: ring_chart(ctx, narrow=True)),
         Figure("groks-phase", SECTION,
                "Every run of the two phase sweeps, a dot per seed on a grid of learning rate by weight decay, coloured by its "
                "phase. The slider sets how many steps must separate train and test accuracy reaching 90% to call it grokking; "
                "point at a cell for its accuracy curves.",
                "Two grids of coloured dots, AdamW (6 learning rates by 6 weight decays) and SGD (5 by 3), with bar charts "
                "counting the runs of each phase.",
-               phase_chart, demand="cell", sources=phase_sources, narrow=lambda ctx: phase_chart(ctx, narrow=True)),
+               phase_chart, demand="cell", sources=phase_sources, columns=COLUMNS["groks-phase"], narrow=lambda ctx: phase_chart(ctx, narrow=True)),
         Figure("groks-fraction", SECTION,
                "The step at which each run first reached 99% test accuracy, against the share of pairs it trained on; crosses "
                "above the dashed budget never got there. The line joins the medians of the runs that did.",
                "Scatter plot on a log scale: the steps to generalize fall steeply as the training set grows; at the smallest "
                "shares the runs never generalize.",
-               fraction_chart, sources=(FRACTION,), narrow=lambda ctx: fraction_chart(ctx, narrow=True)),
+               fraction_chart, sources=(FRACTION,), columns=COLUMNS["groks-fraction"], narrow=lambda ctx: fraction_chart(ctx, narrow=True)),
         Figure("groks-init", SECTION,
                "The step at which each run first reached 99% test accuracy against the scale of its initial weights, one chart "
                "per weight decay; crosses above the dashed budget never got there.",
                "Three scatter plots: without weight decay, runs generalize only from small initial weights; with weight decay "
                "they generalize from every scale.",
-               init_chart, sources=INIT, narrow=lambda ctx: init_chart(ctx, narrow=True)),
+               init_chart, sources=INIT, columns=COLUMNS["groks-init"], narrow=lambda ctx: init_chart(ctx, narrow=True)),
         Figure("groks-lr", SECTION,
                "The step at which each run first reached 99% test accuracy against its learning rate, for AdamW and SGD, "
                "coloured by weight decay; crosses above the dashed budget never got there.",
                "Two scatter plots on log scales, AdamW and SGD, with a median line per weight decay.",
-               lr_chart, sources=phase_sources, narrow=lambda ctx: lr_chart(ctx, narrow=True)),
+               lr_chart, sources=phase_sources, columns=COLUMNS["groks-lr"], narrow=lambda ctx: lr_chart(ctx, narrow=True)),
     ]
