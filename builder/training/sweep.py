@@ -208,12 +208,18 @@ def _alive(pid: int) -> bool:
 
 def claim(state_dir: Path, shard: Shard) -> Path | None:
     """Claim `shard` for this process: state_dir/<id>.lock holds our pid. None when another live
-    process holds it; a lock left by a dead process is taken over (its state file resumes)."""
+    process holds it; a lock left by a dead process is taken over (its state file resumes).
+
+    The lock appears with the pid already in it (written to a file of our own, then linked to
+    the lock's name, which fails if the name exists): a lock another process has just made is
+    never seen empty, and so never mistaken for a dead one's."""
     lock = state_dir / f"{shard.id}.lock"
+    mine = state_dir / f"{shard.id}.{os.getpid()}.claim"
     for _ in range(3):
         state_dir.mkdir(parents=True, exist_ok=True)
         try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            mine.write_text(str(os.getpid()))
+            os.link(mine, lock)
         except FileNotFoundError:  # another process finished the sweep and removed the empty folder
             continue
         except FileExistsError:
@@ -225,8 +231,8 @@ def claim(state_dir: Path, shard: Shard) -> Path | None:
                 return None
             lock.unlink(missing_ok=True)
             continue
-        with os.fdopen(fd, "w") as f:
-            f.write(str(os.getpid()))
+        finally:
+            mine.unlink(missing_ok=True)
         return lock
     return None
 
