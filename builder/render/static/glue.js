@@ -275,8 +275,10 @@
         live[id] = entry;
         attach(entry);
         bindLive(entry);
-        if (!stale(id)) entry.el.removeAttribute("aria-busy");
-        if (!stale(id)) timing.ready[id] = performance.now();  // interactive, with the state it was asked for
+        if (!stale(id)) {
+          entry.el.removeAttribute("aria-busy");
+          timing.ready[id] = performance.now();  // interactive, with the state it was asked for
+        }
         if (!timing.firstChart) { timing.firstChart = performance.now(); if (performance.mark) performance.mark("first-chart-interactive"); }
       }, function (err) {
         if (box && box.parentNode) box.parentNode.removeChild(box);
