@@ -172,7 +172,8 @@ def fill(text: str, book: Book | None, where=(None, None)) -> str:
 # -- typed numbers ---------------------------------------------------------------------------
 # A number written in prose that is not a fact. What the scan skips: math, code, link targets,
 # attribute values, front matter, footnote labels, and the fact spans themselves.
-NUMBER = re.compile(r"(?<![\w.^@#-])\d[\d,]*(?:\.\d+)?(?:\s?×\s?10[⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+)?%?(?![\w])")
+NUMBER = re.compile(r"(?<![\w.^@#-])(?:10[⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+|\d(?:[\d,]*\d)?(?:\.\d+)?(?:\s?×\s?10[⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+)?)%?"
+                    r"(?![\w⁻⁰¹²³⁴⁵⁶⁷⁸⁹])")
 _SKIPPED = re.compile(
     r"\$\$.*?\$\$|\$[^$\n]+\$|`[^`\n]*`|\{\{<.*?>\}\}|\]\([^)]*\)|\{[^{}\n]*\}|\[\^[^\]]+\]|"
     r"\[[^\[\]]*\]\{fact=\"[^\"]+\"\}|<[^>\n]+>",
@@ -221,3 +222,27 @@ def drift(doc) -> list[str]:
 
     return [f"{doc.path}:{line}: written {written.strip()!s}, the data says {shown} (fact {name})"
             for name, line, written, shown in doc.facts if not same(written, shown)]
+
+
+def constants(settings) -> set[str]:
+    """Every number written in experiments.toml (a parsed dict), in the ways prose writes it
+    (50000 -> "50000", "50,000"; 0.4 -> "0.4", "40%"): the settings of a run are not results."""
+    out: set[str] = set()
+
+    def walk(v) -> None:
+        if isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            out.update({f"{v}", f"{v:g}", f"{v:,}"})
+            if float(v).is_integer():
+                out.add(f"{int(v):,}")
+            if isinstance(v, float) and 0 < v < 1:
+                out.add(f"{100 * v:g}%")
+            if isinstance(v, float) and v != 0 and not 1e-2 <= abs(v) < 1e5:
+                out.add(sci(0)(v).replace("1 × ", "") if f"{v:.0e}".startswith("1e") else sci(0)(v))
+    walk(settings)
+    return out
