@@ -110,6 +110,15 @@ def sci(digits: int = 1) -> Callable[[object], str]:
     return show
 
 
+def rate(value) -> str:
+    """(k, n) -> "64 of 128 (95% interval 41–59%)": a success count with its Wilson interval."""
+    from builder.analysis.outcomes import wilson
+
+    k, n = value
+    low, high = wilson(k, n)
+    return f"{k:,} of {n:,} (95% interval {100 * low:.0f}–{100 * high:.0f}%)"
+
+
 def rounded(to: int) -> Callable[[object], str]:
     """27,655 -> "28,000" (to=1000): a step written "around" in prose."""
     return lambda v: f"{int(round(float(v) / to) * to):,}"

@@ -73,3 +73,14 @@ def classify_sweep(arrays, loss_threshold: float = LOSS_THRESHOLD,
     """Class codes for the arrays of builder.freeze.load_sweep (-1 where a run is not done)."""
     return classify(arrays["min_train_loss"], arrays["min_test_loss"], arrays["max_ratio"],
                     loss_threshold, ratio_threshold)
+
+
+def wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """The Wilson score interval (95% by default) for k successes in n trials: (low, high).
+    Unlike k/n +- a normal error, it stays inside [0, 1] and is honest at k = 0 or k = n."""
+    if n <= 0:
+        raise ValueError("no trials")
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, float(centre - half)), min(1.0, float(centre + half))
