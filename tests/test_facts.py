@@ -183,3 +183,30 @@ def test_the_article_types_no_run_dependent_number():
              if line not in skipped and not is_year(token)]
     assert found == [], "typed numbers that depend on a run (write them as facts): " + \
         "; ".join(f"content/index.md:{line}: {token}" for line, token in found)
+
+
+def _allowed() -> set[str]:
+    import tomllib
+
+    from builder.facts import constants
+    from builder.paths import ROOT
+
+    return constants(tomllib.loads((ROOT / "content" / "experiments.toml").read_text(encoding="utf-8"))) | set(DERIVED)
+
+
+def test_figure_modules_type_no_result_in_their_titles_and_labels():
+    """Chart titles, notes and labels written in the figure modules: a number that depends on a
+    run is computed (a fact's function), never typed."""
+    import ast
+
+    from builder.paths import ROOT
+
+    allowed, found = _allowed(), []
+    for module in sorted((ROOT / "builder" / "figures").glob("*.py")):
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.keyword) and node.arg in ("title", "text", "fit", "rule", "caption", "description"):
+                for sub in ast.walk(node.value):
+                    if isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+                        found += [f"{module.name}:{node.lineno}: {token}" for _, token in typed_numbers(sub.value, allowed)
+                                  if not is_year(token)]
+    assert found == []
