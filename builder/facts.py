@@ -31,6 +31,7 @@ both say which experiments they read (`sources`): reading another stops the buil
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -131,9 +132,12 @@ class Book:
     def __init__(self, facts: dict, claims: dict, ctx: BuildContext):
         self.facts, self.claims, self.ctx = facts, claims, ctx
         self.measured: dict[str, str] = {}  # claim -> what it measured, this build
+        self.seconds = 0.0  # spent computing facts and checking claims (make bench)
+        self.evaluated = 0
 
     def _read(self, what: str, item, make, path=None, line=None):
         read = self.ctx.reading()
+        t0 = time.perf_counter()
         try:
             value = make()
         except BuildError:
@@ -141,6 +145,9 @@ class Book:
         except Exception as exc:  # a module bug: name the fact, keep it one line
             raise BuildError(path, line, f'{what} "{item.name}" failed: {type(exc).__name__}: {exc} '
                              "(hint: call its function alone in Python to see the traceback)") from exc
+        finally:
+            self.seconds += time.perf_counter() - t0
+            self.evaluated += 1
         undeclared = sorted(read - set(item.sources))
         if undeclared:
             raise BuildError(path, line, f'{what} "{item.name}" reads experiment "{undeclared[0]}", which its '
