@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+import builder  # noqa: F401  (first: it keeps numpy's BLAS on one thread, as in a build)
+
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 if str(FIXTURES) not in sys.path:

@@ -149,6 +149,9 @@ DERIVED = {
     "1,367": "the held-out pairs", "3,216": "2 x 67 x 24 collapsed weights",
     "66": "the largest input", "33": "Fourier frequencies of 67", "31": "parity inputs with the bias",
     "27": "distractor bits", "3,216,": "(same)",
+    "0.5": "an AUC at chance", "2,000": "the sister runs' checkpoint spacing (50,000 / 25), a forecast step",
+    "8,000": "a forecast step (a checkpoint)", "99%": "the test accuracy that counts as generalized",
+    "5%": "the test accuracy under which a run counts as never generalizing",
 }
 # Sections whose prose is still to be converted to facts (issue 26): the scan skips them. Each
 # conversion removes its headings here; the list ends empty.

@@ -83,4 +83,5 @@ def wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
     p = k / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, float(centre - half)), min(1.0, float(centre + half))
+    low, high = (0.0 if k == 0 else float(centre - half)), (1.0 if k == n else float(centre + half))
+    return max(0.0, low), min(1.0, high)

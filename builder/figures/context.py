@@ -11,6 +11,8 @@ and no module keeps state of its own.
 from __future__ import annotations
 
 import functools
+import inspect
+import os
 from pathlib import Path
 
 from builder import paths
@@ -84,11 +86,52 @@ class BuildContext:
         return value
 
 
-def loader(fn):
+    def persisted(self, fn, args: tuple, sources: tuple, make):
+        """`make()`, kept on disk (.cache/loaders/) under a key of the function's module and
+        the analysis code, its arguments, and the specs and frozen manifests of `sources`: a
+        later build (a new process) reads it back instead of computing it again."""
+        import hashlib
+        import pickle
+
+        from builder import freeze
+        from builder.training.experiments import spec_key
+
+        digest = hashlib.sha256(repr((fn.__module__, fn.__qualname__, args)).encode())
+        code = [Path(inspect.getsourcefile(fn))] + sorted((Path(__file__).parent.parent / "analysis").glob("*.py"))
+        for file in code:
+            digest.update(file.read_bytes())
+        for name in sources:
+            digest.update(spec_key(self.spec(name)).encode())
+            manifest = freeze.artifact_dir(name, self.root) / "manifest.json"
+            digest.update(manifest.read_bytes() if manifest.exists() else b"missing")
+        file = paths.cache_dir(self.root) / "loaders" / f"{fn.__module__}.{fn.__qualname__}-{digest.hexdigest()[:20]}.pkl"
+        try:
+            return pickle.loads(file.read_bytes())
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
+            pass
+        value = make()
+        try:
+            file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = file.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+            os.replace(tmp, file)
+        except OSError:
+            pass  # a read-only checkout still builds, computing it each time
+        return value
+
+
+def loader(fn=None, *, persist: tuple = ()):
     """Mark `fn(ctx, *args)` as a loader: its value is computed once per build and context,
     and kept by the context (not by the module), e.g. a run's arrays reduced to what a section
-    draws."""
+    draws. `persist=(experiment, ...)`: for an expensive loader, also kept on disk between
+    builds, keyed by those experiments (which must be all it reads) and the code
+    (BuildContext.persisted)."""
+    if fn is None:
+        return lambda f: loader(f, persist=persist)
+
     @functools.wraps(fn)
     def load(ctx: BuildContext, *args):
+        if persist:
+            return ctx.derived(fn, args, lambda: ctx.persisted(fn, args, tuple(persist), lambda: fn(ctx, *args)))
         return ctx.derived(fn, args, lambda: fn(ctx, *args))
     return load
