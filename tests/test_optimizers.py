@@ -1,5 +1,6 @@
-"""Issue 18's training settings: SGD with momentum, the init scale, a sweep's accuracy summary,
-each left out of the resolved spec (and so of every key) unless written."""
+"""Issue 18's training settings: SGD with momentum, the init scale, a sweep's accuracy summary
+(and issue 27's batch_size, tests/test_minibatch.py), each left out of the resolved spec (and so
+of every key) unless written."""
 from __future__ import annotations
 
 import json
@@ -18,7 +19,7 @@ from conftest import TINY_RUN_TOML, TINY_SWEEP_TOML
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
-NEW_RUN_SETTINGS = ("optimizer", "momentum", "init_scale")
+NEW_RUN_SETTINGS = ("optimizer", "momentum", "init_scale", "batch_size")
 
 
 def test_unwritten_new_settings_leave_every_committed_spec_and_key_alone():

@@ -43,8 +43,8 @@ def beta(value):
 
 
 # Settings every kind trains with: the regularizer's strength and full-batch AdamW (or SGD).
-# `optimizer`, `momentum`, `init_scale` and `perturb` are left out of the resolved spec unless written (as
-# `snapshot` is), so every experiment that does not write them keeps its key.
+# `optimizer`, `momentum`, `init_scale`, `batch_size` and `perturb` are left out of the resolved spec
+# unless written (as `snapshot` is), so every experiment that does not write them keeps its key.
 OPTIMIZER = {
     "weight_decay": Setting("float", None, non_negative,
                             doc="l2: decoupled AdamW decay; l1: strength of the L1 penalty"),
@@ -60,14 +60,21 @@ OPTIMIZER = {
     "momentum": Setting("float", OMITTED, beta, doc='heavy-ball momentum of optimizer = "sgd"'),
     "init_scale": Setting("float", OMITTED, positive,
                           doc="multiplies every initial weight (unwritten: 1, the plain init)"),
+    "batch_size": Setting("int", OMITTED, positive,
+                          doc="training examples per step, drawn afresh each step for each model "
+                              "(unwritten: every training example, full batch)"),
     "perturb": Setting("int", OMITTED, lambda v: None if v >= 1 else "must be at least 1 (leave it out for none)",
                        doc="nudges every initial weight by this many units in the last place (ulps): "
                            "a stand-in for another CPU's rounding, written by `verify --perturb`"),
 }
 
 
-def check_optimizer(spec: dict):
-    """(key, message) when the optimizer settings contradict each other, else None."""
+def check_optimizer(spec: dict, n_train: int, examples: str):
+    """(key, message) when the optimizer settings contradict each other, else None; `n_train`
+    is the run's number of training `examples` (a minibatch draws at most that many)."""
+    if spec.get("batch_size", 0) > n_train:
+        return "batch_size", (f"batch_size = {spec['batch_size']} is more than the {n_train:,} "
+                              f"training {examples}")
     sgd = spec.get("optimizer") == "sgd"
     if sgd and "momentum" not in spec:
         return "optimizer", 'optimizer = "sgd" needs a momentum = ... (0 for plain SGD)'
@@ -114,7 +121,9 @@ def check_modular(spec: dict):
         model_config(spec).check()
     except ValueError as e:
         return "embed", str(e)
-    problem = check_optimizer(spec)
+    n_train = tasks.modular_train_size(spec["p"], spec["train_fraction"])
+    problem = check_optimizer(spec, n_train, f"pairs (p = {spec['p']}, train_fraction = "
+                                             f"{spec['train_fraction']})")
     if problem:
         return problem
     for key in ("metrics", "checkpoints"):
@@ -148,7 +157,8 @@ def train_config(specs: list[dict]) -> trainer.TrainConfig:
         betas=(first["beta1"], first["beta2"]), eps=first["eps"],
         n_metrics=first["metrics"], n_checkpoints=first["checkpoints"],
         optimizer=first.get("optimizer", "adamw"), momentum=first.get("momentum", 0.0),
-        init_scale=tuple(s.get("init_scale", 1.0) for s in specs), perturb=first.get("perturb", 0))
+        init_scale=tuple(s.get("init_scale", 1.0) for s in specs),
+        batch_size=first.get("batch_size", 0), perturb=first.get("perturb", 0))
 
 
 def same_shapes(specs: list[dict], per_model: tuple[str, ...]) -> None:
@@ -228,7 +238,7 @@ PARITY = {
 def check_parity(spec: dict):
     if spec["parity_bits"] > spec["n_bits"]:
         return "parity_bits", f"parity_bits = {spec['parity_bits']} is more than n_bits"
-    problem = check_optimizer(spec)
+    problem = check_optimizer(spec, spec["train_size"], "strings (train_size)")
     if problem:
         return problem
     for key in ("metrics", "checkpoints"):

@@ -26,11 +26,16 @@ def modular_pairs(p: int) -> torch.Tensor:
     return torch.stack([a, b], dim=1)
 
 
+def modular_train_size(p: int, train_fraction: float) -> int:
+    """How many of the p (p + 1) / 2 unordered pairs `modular_addition` trains on."""
+    return round(train_fraction * (p * (p + 1) // 2))
+
+
 def modular_addition(p: int, train_fraction: float, split_seed: int) -> Dataset:
     """a + b mod p over the unordered pairs; a seeded permutation picks the training pairs."""
     pairs = modular_pairs(p)
     labels = (pairs[:, 0] + pairs[:, 1]) % p
-    n_train = round(train_fraction * len(pairs))
+    n_train = modular_train_size(p, train_fraction)
     order = torch.randperm(len(pairs), generator=torch.Generator().manual_seed(split_seed))
     train_index, _ = order[:n_train].sort()
     test_index, _ = order[n_train:].sort()

@@ -1,5 +1,5 @@
 """The one training loop: full-batch AdamW (or SGD with momentum) over a batch of M models, with
-metrics and checkpoints.
+metrics and checkpoints; with `batch_size`, each step's gradient is on a minibatch instead.
 
 The model is any config with the methods init, encode, forward, loss, accuracy and snapshot
 (builder.training.models has the modular and the sparse-parity one).
@@ -12,6 +12,12 @@ Resumable: every `save_every_s` seconds the whole state -- parameters, optimizer
 moments, RNG, the metrics and checkpoints logged so far, the step -- goes to `state_path`; the next
 call with the same `state_key` continues from it and ends with the same arrays, bit for bit, as an
 uninterrupted run. A kill loses at most the steps since the last save.
+
+Minibatches (`batch_size` > 0): every step, each model draws its own `batch_size` distinct
+training examples (the first rows of a fresh permutation) from a generator of its own, seeded
+from its seed (`batch_generators`), so the models of a batch see independent noise and a run
+trains the same whichever runs it is batched with. The logged metrics stay on the whole
+training set. With `batch_size` 0 (unwritten) nothing here is used: full batch, as before.
 """
 from __future__ import annotations
 
@@ -53,6 +59,7 @@ class TrainConfig:
     optimizer: str = "adamw"  # one of OPTIMIZERS, shared by the batch
     momentum: float = 0.0  # "sgd" only
     init_scale: tuple[float, ...] = ()  # per model: multiplies the initial weights; () is all 1
+    batch_size: int = 0  # training examples per step, drawn per model; 0: all of them
     perturb: int = 0  # every initial weight moved this many ulps up (`verify --perturb`); 0: none
 
     def schedule(self, count: int) -> np.ndarray:
@@ -154,13 +161,45 @@ def measure(params, model, train, test) -> dict[str, torch.Tensor]:
     return out
 
 
+# A model's minibatch stream is seeded with its seed plus this, apart from the streams seeded
+# with the seed itself (its initial weights; a sparse-parity seed's strings use 2 s and 2 s + 1).
+BATCH_STREAM = 1 << 32
+
+
+def batch_generators(seeds) -> list[torch.Generator]:
+    """One generator per model, drawing its minibatches (see `draw_batch`)."""
+    return [torch.Generator().manual_seed(BATCH_STREAM + seed) for seed in seeds]
+
+
+def draw_batch(generators: list[torch.Generator], n: int, size: int) -> torch.Tensor:
+    """(M, size) int64: for each model, `size` distinct rows of its n training examples, the
+    first of a fresh permutation from its own generator."""
+    return torch.stack([torch.randperm(n, generator=g)[:size] for g in generators])
+
+
+def rows(train_set, index: torch.Tensor):
+    """The training examples `index` (M, B) picks, as (inputs, y) with a models axis first.
+
+    Examples every model shares (y of shape (N,): modular addition) become (M, B, ...); examples
+    of each model's own (y (M, N): sparse parity) keep each model's rows."""
+    inputs, y = train_set
+    shared = y.dim() == 1
+    model_axis = torch.arange(index.shape[0], device=index.device).unsqueeze(1)
+
+    def pick(t):
+        return t[index] if shared else t[model_axis, index]
+
+    return (pick(inputs) if isinstance(inputs, torch.Tensor) else tuple(map(pick, inputs)),
+            pick(y))
+
+
 def fresh_state(model, cfg: TrainConfig) -> dict:
     params = model.init(list(cfg.seeds))
     if cfg.init_scale and any(scale != 1.0 for scale in cfg.init_scale):
         params = {k: p * per_model(cfg.init_scale, p) for k, p in params.items()}
     for _ in range(cfg.perturb):  # the size of rounding on another CPU: the trajectories part later
         params = {k: torch.nextafter(p, torch.full_like(p, float("inf"))) for k, p in params.items()}
-    return {
+    state = {
         "step": 0,
         "params": params,
         "moments": {k: (torch.zeros_like(p), torch.zeros_like(p)) for k, p in params.items()},
@@ -168,6 +207,9 @@ def fresh_state(model, cfg: TrainConfig) -> dict:
         "checkpoints": {},
         "rng": torch.get_rng_state(),
     }
+    if cfg.batch_size:
+        state["batch_rng"] = [g.get_state() for g in batch_generators(cfg.seeds)]
+    return state
 
 
 def save_state(state: dict, path: Path, key: str) -> None:
@@ -265,17 +307,28 @@ def train(data: Dataset, model, cfg: TrainConfig, *,
     test_set = (to_device(model.encode(data.test_x), device), data.test_y.to(device))
     any_param = next(iter(params.values()))
     lr, weight_decay = per_model(cfg.lr, any_param), per_model(cfg.weight_decay, any_param)
-    # the fast backward_ when the model offers it and no L1 term joins the loss
+    # the fast backward_ when the model offers it, no L1 term joins the loss and the labels are
+    # the same every step (full batch)
     loss_grad = (model.loss_grad(train_set[1], len(cfg.seeds))
-                 if hasattr(model, "loss_grad") and not any(cfg.l1) else None)
+                 if hasattr(model, "loss_grad") and not any(cfg.l1) and not cfg.batch_size
+                 else None)
+    generators = []
+    if cfg.batch_size:
+        generators = batch_generators(cfg.seeds)
+        for g, saved in zip(generators, state["batch_rng"]):
+            g.set_state(saved)
+    n_train = len(data.train_y) if data.train_y.dim() == 1 else data.train_y.shape[1]
     metric_steps = set(cfg.schedule(cfg.n_metrics).tolist())
     checkpoint_steps = set(cfg.schedule(cfg.n_checkpoints).tolist())
 
     def current() -> dict:
-        return {**state, "params": {k: p.detach().cpu() for k, p in params.items()},
-                "moments": {k: (m.cpu(), v.cpu()) for k, (m, v) in moments.items()},
-                "rng": torch.get_rng_state(), "segments": segment,
-                "elapsed_s": prior_s + time.perf_counter() - started}
+        now = {**state, "params": {k: p.detach().cpu() for k, p in params.items()},
+               "moments": {k: (m.cpu(), v.cpu()) for k, (m, v) in moments.items()},
+               "rng": torch.get_rng_state(), "segments": segment,
+               "elapsed_s": prior_s + time.perf_counter() - started}
+        if generators:
+            now["batch_rng"] = [g.get_state() for g in generators]
+        return now
 
     # counts model-steps (steps x models), so the rate shown is model-steps/s; ETA as usual
     n_models = len(cfg.seeds)
@@ -313,7 +366,11 @@ def train(data: Dataset, model, cfg: TrainConfig, *,
                     state["checkpoints"].setdefault(k, []).append(value.cpu().clone())
             if step == cfg.steps:
                 break
-            backward_(params, model, cfg, *train_set, loss_grad=loss_grad)
+            if generators:
+                index = draw_batch(generators, n_train, cfg.batch_size).to(device)
+                backward_(params, model, cfg, *rows(train_set, index))
+            else:
+                backward_(params, model, cfg, *train_set, loss_grad=loss_grad)
             with torch.no_grad():
                 grads = {k: p.grad for k, p in params.items()}
                 step_(params, grads, moments, step + 1, lr, weight_decay, cfg)
