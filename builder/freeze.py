@@ -459,7 +459,8 @@ def train_command(names: list[str], root: Path = ROOT, *, executor: str = "local
     """
     experiments = config.load(root)
     for name in names:
-        config.get(name, root)  # an unknown name stops here, before any training
+        # an unknown name stops here, before any training, reported where it was written
+        config.get(name, root, at=("command line", None))
     for name in names or list(experiments):
         if experiments[name].kind == "sweep":
             frozen = train_sweep(name, root=root, executor=executor, device=device)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import altair as alt
 import numpy as np
@@ -128,5 +129,8 @@ def test_a_spec_is_parsed_once_per_context(tmp_path):
     toml.write_text(TINY_RUN_TOML.replace("lr = 1e-2", "lr = 2e-2"))
     assert ctx.spec("tiny") is spec and spec["lr"] == 1e-2  # one build reads one experiments table
     assert BuildContext(root).spec("tiny")["lr"] == 2e-2  # the next build reads it again
-    with pytest.raises(BuildError, match='unknown experiment "tinyy"'):
+    with pytest.raises(BuildError, match='unknown experiment "tinyy"') as info:
         ctx.spec("tinyy")
+    # at the line that wrote the name (before: at the [tiny] table of experiments.toml it suggests)
+    line = Path(__file__).read_text().splitlines().index('        ctx.spec("tinyy")') + 1
+    assert (info.value.path, info.value.line) == ("tests/test_context.py", line)

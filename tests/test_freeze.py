@@ -128,7 +128,8 @@ def test_train_command_forces_retraining(root, capsys):
     assert again.manifest["date"] >= first.manifest["date"]
     assert again.manifest["arrays_sha256"] == first.manifest["arrays_sha256"]
     assert "tiny" in capsys.readouterr().out
-    with pytest.raises(BuildError, match='unknown experiment "tinny" \\(did you mean "tiny"\\?\\)'):
+    # reported where the name was written (before: at the line of the [tiny] table it suggests)
+    with pytest.raises(BuildError, match='^command line: unknown experiment "tinny" \\(did you mean "tiny"\\?\\)'):
         freeze.train_command(["tinny"], root=root)
 
 
