@@ -89,8 +89,6 @@ def test_a_rebuild_sees_a_retrained_artifact_without_reloading_modules(project, 
     the charts that declare it are made again; no module is reloaded."""
     import importlib
 
-    from builder.serve import _rebuild
-
     root, reg, cache = project
     monkeypatch.setattr(importlib, "reload", lambda module: pytest.fail(f"reloaded {module.__name__}"))
     builder = Builder(root, registry=reg, cache=cache)
@@ -99,7 +97,7 @@ def test_a_rebuild_sees_a_retrained_artifact_without_reloading_modules(project, 
     assert _keys_in_site(root) == {old}
     toml = root / "content" / "experiments.toml"
     toml.write_text(TINY_RUN_TOML.replace("lr = 1e-2", "lr = 2e-2"))
-    _rebuild(builder, {(2, str(toml))}, root)
+    builder.build()  # what serve's build process does on a change
     new = json.loads((root / "content" / "_freeze" / "tiny" / "manifest.json").read_text())["key"]
     assert new != old and _keys_in_site(root) == {new}
     assert len(DERIVED) == 2  # derived again from the new run, once for both figures
