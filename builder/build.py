@@ -271,8 +271,7 @@ class Builder:
                 docs.append(render_markdown(read_source(src, rel), rel, refs, reg.figures, reg.animations, self.md))
             template = self.env.get_template("article.html.j2")
             for doc in docs:
-                self.phase(f"{doc.path}: {len(doc.charts)} chart(s), compiled unless cached (a stale "
-                           "experiment they read is trained first)")
+                self.phase(f"{doc.path}: {len(doc.charts)} chart(s), compiled unless cached")
                 self._run_checks([reg.figures[c] for c in doc.charts])
                 compiled = [self._compile(reg.figures[c]) for c in doc.charts]
                 self._check_signals(doc)
