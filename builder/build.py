@@ -55,11 +55,13 @@ class Builder:
     templates, compiled charts."""
 
     def __init__(self, root: Path = paths.ROOT, registry: Registry | None = None, cache: Path | None = None,
-                 train: bool = True):
+                 train: bool = True, phase=None):
         """`registry`: the figures (default: builder/figures, registered anew with each build's
         context); `cache`: where compiled charts and the Vega bundle are kept (default
-        ROOT/.cache); `train`: whether a figure reading a stale single run may train it."""
+        ROOT/.cache); `train`: whether a figure reading a stale single run may train it;
+        `phase(message)`: told what the build is doing as it goes (`make serve` prints it)."""
         self.root = Path(root)
+        self.phase = phase or (lambda message: None)
         self.given = registry
         self.registry = registry  # the registry of the latest build
         self.train = train
@@ -84,8 +86,8 @@ class Builder:
 
     # -- the chart cache key --------------------------------------------------------------
     def _file_digest(self, file: Path) -> str:
-        """sha256 of a source file as this Builder first read it. Code is not reloaded while
-        a process runs (`make serve` says to restart), so the key follows the code that runs."""
+        """sha256 of a source file as this Builder first read it. Code is not reloaded while a
+        process runs (`make serve` restarts its build process), so the key follows the code that runs."""
         name = str(file)
         if name not in self.code:
             self.code[name] = hashlib.sha256(file.read_bytes() if file.is_file() else b"(none)").hexdigest()
@@ -168,6 +170,7 @@ class Builder:
         hit = self.charts.cached(fig.id, key) if key else None
         if hit:
             return hit
+        self.phase(f"compiling {fig.id}" + (" (phone layout)" if make is fig.narrow else ""))
         read = self.ctx.reading()
         try:
             made = make(self.ctx)
@@ -244,6 +247,7 @@ class Builder:
     def build(self, out: Path | None = None, live_reload: str | None = None) -> BuildReport:
         """Build into a temp dir, check links, then replace `out` (default site/)."""
         t0 = time.perf_counter()
+        self.phase("reading the content and checking the frozen artifacts")
         self.ctx = BuildContext(self.root, train=self.train)  # a new build sees the artifacts as they are now
         self.code_key, self.source_states = None, {}
         self._verify_artifacts()
@@ -272,6 +276,7 @@ class Builder:
                 report.drift += facts.drift(docs[-1])
             template = self.env.get_template("article.html.j2")
             for doc in docs:
+                self.phase(f"{doc.path}: {len(doc.charts)} chart(s), compiled unless cached")
                 self._run_checks([reg.figures[c] for c in doc.charts])
                 compiled = [self._compile(reg.figures[c]) for c in doc.charts]
                 self._check_signals(doc)
@@ -299,6 +304,7 @@ class Builder:
                         (tmp / rel).write_text(text, encoding="utf-8")
                 report.pages.append(name)
                 report.charts += len(compiled)
+            self.phase("writing the assets, checking the links")
             write_assets(tmp, self.cache_dir)
             problems = check_links(tmp)
             if problems:

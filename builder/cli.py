@@ -1,4 +1,4 @@
-"""Command line: python -m builder build|check|serve|train|verify|bench."""
+"""Command line: python -m builder build|check|serve|train|verify|bench|list."""
 from __future__ import annotations
 
 import argparse
@@ -70,29 +70,56 @@ def _bench(args) -> int:
     return bench_main(Path(args.root), quick=args.quick, only=args.only)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _list(args) -> int:
+    from builder.listing import list_command
+
+    return list_command(Path(args.root))
+
+
+NAMES_HELP = ("experiment names: the [tables] of content/experiments.toml "
+              "(python -m builder list shows them)")
+
+
+def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m builder", description=__doc__)
-    parser.add_argument("--root", default=str(paths.ROOT), help="project root (default: this checkout)")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("build", help="train what is stale, then build site/")
-    p.add_argument("--out", help="output directory (default: site/)")
+    parser.add_argument("--root", default=str(paths.ROOT),
+                        help="the project folder, holding content/ (default: this checkout)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, summary: str, description: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=summary, description=f"{summary[0].upper()}{summary[1:]}. {description}")
+
+    p = command("build", "train what is stale, then build site/",
+                "Trains the single runs whose frozen artifact is missing or out of date (never a sweep), "
+                "compiles the charts that changed, and replaces site/ only when everything succeeded.")
+    p.add_argument("--out", help="write the site into this folder instead of site/")
     p.set_defaults(func=_build)
-    p = sub.add_parser("check", help="validate content without touching site/, and list written facts "
-                       "whose fallback differs from the data")
+    p = command("check", "validate the content without touching site/",
+                "A full build into a temporary folder: every error an author can make is reported as "
+                "path:line, and site/ stays as it is. Also lists each written fact whose fallback differs "
+                "from the data (path:line: written X, the data says Y).")
     p.add_argument("--strict", action="store_true", help="exit 1 when a written fallback differs from the data")
     p.set_defaults(func=_check)
-    p = sub.add_parser("serve", help="preview on 127.0.0.1, rebuilding on change")
-    p.add_argument("--port", type=int, default=8000)
+    p = command("serve", "preview on http://127.0.0.1, rebuilding on every change",
+                "Prints the address at once (a 'building' page until the first build is done), rebuilds on "
+                "every change under content/ and builder/, reloads the browser, and shows a build error "
+                "in the page until it is fixed. An edit to the Python code restarts the build process.")
+    p.add_argument("--port", type=int, default=8000,
+                   help="the port on 127.0.0.1 to serve on (default 8000; 0 picks a free one)")
     p.set_defaults(func=_serve)
-    p = sub.add_parser("train", help="force retraining of experiments (all when none named)")
-    p.add_argument("names", nargs="*")
+    p = command("train", "retrain experiments, even when their frozen artifact is current",
+                "Without names, every experiment. A sweep trains only its shards not yet frozen, "
+                "resuming a killed run.")
+    p.add_argument("names", nargs="*", metavar="NAME", help=NAMES_HELP + "; none: all of them")
     p.add_argument("--executor", choices=("local", "ray"), default="local",
                    help="where a sweep's shards run (ray: the optional extra, a Ray cluster)")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     p.set_defaults(func=_train)
-    p = sub.add_parser("verify", help="retrain experiments into a scratch folder and check the "
-                       "article's claims on them (default: those that train in a few minutes)")
-    p.add_argument("names", nargs="*")
+    p = command("verify", "retrain experiments into a scratch folder and check the article's claims on them",
+                "Prints per array the largest difference from the committed artifact, then runs the claim "
+                "tests on the fresh artifacts; never writes into content/_freeze/.")
+    p.add_argument("names", nargs="*", metavar="NAME",
+                   help=NAMES_HELP + "; none: those whose training took under 3 minutes")
     p.add_argument("--scratch", help="where the fresh artifacts go (default: .cache/verify)")
     p.add_argument("--tests", action="append", default=[],
                    help="claim test files to run (default: this checkout's tests with a "
@@ -101,10 +128,20 @@ def main(argv: list[str] | None = None) -> int:
                    help="start from initial weights nudged by ULPS units in the last place (a stand-in for "
                         "another CPU's rounding; make verify PERTURB=1)")
     p.set_defaults(func=_verify)
-    p = sub.add_parser("bench", help="build and training benchmarks")
+    p = command("bench", "build and training benchmarks",
+                "Build timings, site size, training throughput, and page measures in headless Chromium.")
     p.add_argument("--quick", action="store_true", help="smaller measurements (for tests)")
     p.add_argument("--only", choices=["page"], help="only the page measures (load, read, scrub) on the built site/")
     p.set_defaults(func=_bench)
+    command("list", "list the experiments, figure ids and sections",
+            "Experiments with their kind and whether their frozen artifact is current (and why not), "
+            "figure ids grouped by section module (marked when no page places them), and the ## "
+            "sections of each page with their lines. Trains and writes nothing.").set_defaults(func=_list)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = make_parser()
     args = parser.parse_args(argv)
     try:
         return args.func(args)

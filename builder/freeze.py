@@ -164,9 +164,53 @@ def ensure(name: str, *, root: Path = ROOT, force: bool = False, profile: str = 
         frozen = read(name, folder, key)
         if frozen is not None:
             return frozen
+        print(f"training {name}: {why_stale(folder, spec, root)}", file=sys.stderr, flush=True)
     frozen = train(name, spec, key, folder, progress=progress, device=device)
     assert frozen is not None, f"{folder}: artifact unreadable right after writing it"
+    _say_commit(folder, root, profile)
     return frozen
+
+
+def why_stale(folder: Path, spec: dict, root: Path = ROOT) -> str:
+    """Why the artifact in `folder` is not the one `spec` asks for: none there, which settings
+    changed since it was trained (the stored spec against this one), a new algorithm version,
+    or damaged files."""
+    shown = _shown(folder, root)
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return f"no artifact yet in {shown}/"
+    except (OSError, ValueError):
+        return f"{shown}/manifest.json cannot be read"
+    old = manifest.get("spec") if isinstance(manifest.get("spec"), dict) else {}
+    if manifest.get("key") == spec_key(spec):
+        return f"{shown}/arrays.npz is missing or does not match its manifest"
+    changed = [f"{k} {_value(old.get(k, _UNSET))} -> {_value(spec.get(k, _UNSET))}"
+               for k in sorted(set(old) | set(spec)) if old.get(k, _UNSET) != spec.get(k, _UNSET)]
+    if changed:
+        more = f" and {len(changed) - 4} more" if len(changed) > 4 else ""
+        return f"content/experiments.toml changed since it was trained: {', '.join(changed[:4])}{more}"
+    version = KINDS[spec["kind"]].version
+    if manifest.get("algorithm_version") != version:
+        return (f"the {spec['kind']} training code changed (algorithm version "
+                f"{manifest.get('algorithm_version')} -> {version})")
+    return "its spec key changed (the key's recipe in builder/training/experiments.py)"
+
+
+_UNSET = object()
+
+
+def _value(value) -> str:
+    """A setting's value as experiments.toml writes it ("(unset)" for none)."""
+    return "(unset)" if value is _UNSET else value if isinstance(value, str) else json.dumps(value, default=str)
+
+
+def _say_commit(folder: Path, root: Path, profile: str) -> None:
+    """After training into the freeze store of a git checkout: the new files are part of the
+    article's sources, and another checkout without them would train again."""
+    if profile == "full" and (root / ".git").exists() and folder.is_relative_to(root):
+        print(f"{_shown(folder, root)}/ was written: commit it (git add {_shown(folder, root)}) "
+              "so that other checkouts and CI use it instead of training again", file=sys.stderr, flush=True)
 
 
 def stale(root: Path = ROOT) -> list[str]:
@@ -401,6 +445,8 @@ def train_sweep(name: str, *, root: Path = ROOT, profile: str = "full", executor
               f"processes ({', '.join(sorted(others))})", file=sys.stderr)
     else:
         sweep.tidy_state(folder / ".partial", finished=set(finished_shards(plan, folder)))
+    if pending:
+        _say_commit(folder, root, profile)
     return load_sweep(name, root=root, profile=profile)
 
 
@@ -413,7 +459,8 @@ def train_command(names: list[str], root: Path = ROOT, *, executor: str = "local
     """
     experiments = config.load(root)
     for name in names:
-        config.get(name, root)  # an unknown name stops here, before any training
+        # an unknown name stops here, before any training, reported where it was written
+        config.get(name, root, at=("command line", None))
     for name in names or list(experiments):
         if experiments[name].kind == "sweep":
             frozen = train_sweep(name, root=root, executor=executor, device=device)

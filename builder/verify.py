@@ -231,7 +231,8 @@ def verify_command(names: list[str], root: Path = ROOT, *, scratch: Path | None 
     root = Path(root)
     experiments = config.load(root)
     for name in names:
-        config.get(name, root)  # an unknown name stops here, before any training
+        # an unknown name stops here, before any training, reported where it was written
+        config.get(name, root, at=("command line", None))
     if not names:
         names, left = default_names(root, max_s)
         for line in left:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import altair as alt
 import numpy as np
@@ -88,8 +89,6 @@ def test_a_rebuild_sees_a_retrained_artifact_without_reloading_modules(project, 
     the charts that declare it are made again; no module is reloaded."""
     import importlib
 
-    from builder.serve import _rebuild
-
     root, reg, cache = project
     monkeypatch.setattr(importlib, "reload", lambda module: pytest.fail(f"reloaded {module.__name__}"))
     builder = Builder(root, registry=reg, cache=cache)
@@ -98,7 +97,7 @@ def test_a_rebuild_sees_a_retrained_artifact_without_reloading_modules(project, 
     assert _keys_in_site(root) == {old}
     toml = root / "content" / "experiments.toml"
     toml.write_text(TINY_RUN_TOML.replace("lr = 1e-2", "lr = 2e-2"))
-    _rebuild(builder, {(2, str(toml))}, root)
+    builder.build()  # what serve's build process does on a change
     new = json.loads((root / "content" / "_freeze" / "tiny" / "manifest.json").read_text())["key"]
     assert new != old and _keys_in_site(root) == {new}
     assert len(DERIVED) == 2  # derived again from the new run, once for both figures
@@ -128,5 +127,8 @@ def test_a_spec_is_parsed_once_per_context(tmp_path):
     toml.write_text(TINY_RUN_TOML.replace("lr = 1e-2", "lr = 2e-2"))
     assert ctx.spec("tiny") is spec and spec["lr"] == 1e-2  # one build reads one experiments table
     assert BuildContext(root).spec("tiny")["lr"] == 2e-2  # the next build reads it again
-    with pytest.raises(BuildError, match='unknown experiment "tinyy"'):
+    with pytest.raises(BuildError, match='unknown experiment "tinyy"') as info:
         ctx.spec("tinyy")
+    # at the line that wrote the name (before: at the [tiny] table of experiments.toml it suggests)
+    line = Path(__file__).read_text().splitlines().index('        ctx.spec("tinyy")') + 1
+    assert (info.value.path, info.value.line) == ("tests/test_context.py", line)

@@ -93,6 +93,7 @@ CASES = {
 # none, or a build that succeeded (exit 0) and wrote the mistake into the page.
 BIB_URL = "https://transformer-circuits.pub/2022/mech-interp-essay/index.html"
 TOML_TEXT = (REPO / "content" / "experiments.toml").read_text(encoding="utf-8")
+FIVE_NEURON_LINE = (REPO / "builder" / "figures" / "five_neuron.py").read_text().splitlines().index('EXPERIMENT = "five-neuron"') + 1
 OLAH = FRONT + "See [@olah2022].\n"
 POWER = FRONT + "See [@power2022].\n"
 LIVE = FRONT + "Intro.\n\n{{< chart demo-line >}}\n\n"
@@ -160,8 +161,9 @@ INPUT_CASES = {
     "shortcode-in-paragraph": ({"index.md": FRONT + "See {{< chart demo-line >}} here.\n"},
         'content/index.md:4: shortcode "{{< chart demo-line >}} here." inside a paragraph (hint: put {{< chart ID >}} on a line of its own)'),
     # missing experiment table (no line before)
+    # (reported where the figure code names it, not at the table it suggests: before, at [five-neuronx])
     "missing-experiment-table": ({"experiments.toml": TOML_TEXT.replace("[five-neuron]", "[five-neuronx]").replace("[five-neuron.quick]", "[five-neuronx.quick]")},
-        f'content/experiments.toml:{TOML_TEXT.splitlines().index("[five-neuron]") + 1}: ' + 'unknown experiment "five-neuron" (did you mean "five-neuronx"?) (hint: experiments are the [tables] of this file; add a [five-neuron] table for a new one)'),
+        f'builder/figures/five_neuron.py:{FIVE_NEURON_LINE}: unknown experiment "five-neuron" (did you mean "five-neuronx"?) (hint: experiments are the [tables] of content/experiments.toml, listed by python -m builder list; add a [five-neuron] table for a new one)'),
     "toml-error-at-end-of-file": ({"experiments.toml": TOML_TEXT + "[unfinished]\nkind"},
         f'content/experiments.toml:{TOML_TEXT.count(chr(10)) + 2}: ' + 'invalid TOML: Expected \'=\' after a key in a key/value pair (hint: each line is key = value, text in "quotes", each experiment a [name] table)'),
     # front matter keys given twice (accepted before)

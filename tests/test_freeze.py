@@ -128,7 +128,8 @@ def test_train_command_forces_retraining(root, capsys):
     assert again.manifest["date"] >= first.manifest["date"]
     assert again.manifest["arrays_sha256"] == first.manifest["arrays_sha256"]
     assert "tiny" in capsys.readouterr().out
-    with pytest.raises(BuildError, match='unknown experiment "tinny" \\(did you mean "tiny"\\?\\)'):
+    # reported where the name was written (before: at the line of the [tiny] table it suggests)
+    with pytest.raises(BuildError, match='^command line: unknown experiment "tinny" \\(did you mean "tiny"\\?\\)'):
         freeze.train_command(["tinny"], root=root)
 
 
@@ -319,3 +320,29 @@ def test_a_resumed_sweep_shard_records_the_time_of_every_segment(root, monkeypat
     assert (resumed["segments"], fresh["segments"]) == (2, 1)
     assert resumed["wall_time_s"] >= 0.6 > fresh["wall_time_s"]  # 10 slow steps before the stop
     assert resumed["model_steps_per_s"] == pytest.approx(20 / resumed["wall_time_s"], rel=0.01)
+
+
+def test_training_in_a_build_says_what_and_why_and_logs_plain_lines(root, capsys, monkeypatch):
+    """A build that trains names the experiment and the reason (no artifact, or which settings
+    changed since the stored spec), says the new artifact is to be committed, and, with stderr
+    not a terminal (here pytest's capture; a log file), writes progress as plain lines."""
+    import subprocess
+
+    from builder.training import trainer
+
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    monkeypatch.setattr(trainer, "LOG_EVERY", 0.0, raising=False)  # a line per redraw: the tiny run takes a second
+    freeze.ensure("tiny", root=root)
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    lines = err.splitlines()
+    assert lines[0] == "training tiny: no artifact yet in content/_freeze/tiny/"
+    assert lines[-1].startswith("content/_freeze/tiny/ was written: commit it (git add content/_freeze/tiny)")
+    progress = [line for line in lines if line.startswith("tiny: ")]
+    assert len(progress) >= 2 and progress[-1].startswith("tiny: 100% 30/30 steps")
+    edit(root, "lr = 1e-2", "lr = 2e-2")
+    edit(root, "steps = 30", "steps = 20")
+    freeze.ensure("tiny", root=root)
+    first = capsys.readouterr().err.splitlines()[0]
+    assert first == "training tiny: content/experiments.toml changed since it was trained: lr 0.01 -> 0.02, steps 30 -> 20"
+    assert freeze.ensure("tiny", root=root) and capsys.readouterr().err == ""  # current: silent

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
+import subprocess
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -392,3 +393,23 @@ def test_the_appendix_csvs_hold_what_its_charts_draw_at_the_defaults(article_sit
     assert len(neurons) == n
     _, numbers = read_csv(article_site / "figures" / "appendix-circles.csv")
     assert {r["role"] for r in numbers} == {"", "a", "b", "a + b"} and len(numbers) == m
+
+
+def test_the_commit_is_marked_dirty_when_the_checkout_has_changes(tmp_path):
+    """The CSV headers' commit: the sha alone only when the build's checkout is that commit."""
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path,
+                       check=True, capture_output=True)
+
+    assert tables.git_commit(tmp_path) == "unknown"  # not a checkout
+    git("init", "-q")
+    (tmp_path / "a.md").write_text("one\n")
+    git("add", "a.md")
+    git("commit", "-q", "-m", "first")
+    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
+    assert tables.git_commit(tmp_path) == sha
+    (tmp_path / "a.md").write_text("two\n")  # a tracked file edited
+    assert tables.git_commit(tmp_path) == f"{sha}+dirty"
+    git("checkout", "--", "a.md")
+    (tmp_path / "new.npz").write_bytes(b"x")  # a file not yet committed (a new artifact)
+    assert tables.git_commit(tmp_path) == f"{sha}+dirty"

@@ -10,9 +10,13 @@ and no module keeps state of its own.
 """
 from __future__ import annotations
 
+import ast
 import functools
 import inspect
+import linecache
 import os
+import sys
+import tokenize
 from pathlib import Path
 
 from builder import paths
@@ -34,13 +38,13 @@ class BuildContext:
 
     def spec(self, name: str) -> dict:
         """The resolved ("full" profile) spec of experiment `name`; an unknown name is a
-        BuildError at experiments.toml (builder.training.config.get)."""
+        BuildError where the figure code wrote it (see written_at)."""
         if name not in self._specs:
             from builder.training import config
             if self._experiments is None:
                 self._experiments = config.load(self.root)
             if name not in self._experiments:
-                config.get(name, self.root)  # raises: the one-line error at the nearest table
+                config.get(name, self.root, at=written_at(name))  # raises: the one-line error
             self._specs[name] = self._experiments[name].resolve("full")
         self.read.add(name)
         return self._specs[name]
@@ -85,7 +89,6 @@ class BuildContext:
         self.read |= read
         return value
 
-
     def persisted(self, fn, args: tuple, sources: tuple, make):
         """`make()`, kept on disk (.cache/loaders/) under a key of the function's module and
         the analysis code, its arguments, and the specs and frozen manifests of `sources`: a
@@ -118,6 +121,43 @@ class BuildContext:
         except OSError:
             pass  # a read-only checkout still builds, computing it each time
         return value
+
+
+def written_at(name: str) -> tuple[str, int] | None:
+    """(file, line) where the code asking for experiment `name` wrote it, as a string literal: a
+    calling line (innermost first), else the first in a calling file (`EXPERIMENT = "..."`),
+    else in a figure module (the Builder reads a Figure's sources, not its module), else None."""
+    frames, frame = [], sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_filename != __file__:
+            frames.append((frame.f_code.co_filename, frame.f_lineno))
+        frame = frame.f_back
+    for file, number in frames:
+        if number in _literal_lines(file, name):
+            return _shown(file), number
+    for file in dict.fromkeys([f for f, _ in frames] + sorted(str(f) for f in Path(__file__).parent.glob("*.py"))):
+        lines = _literal_lines(file, name)
+        if lines:
+            return _shown(file), lines[0]
+    return None
+
+
+def _literal_lines(file: str, text: str) -> list[int]:
+    """The lines of a Python file where a string literal whose value is `text` starts."""
+    found = []
+    try:
+        for tok in tokenize.generate_tokens(iter(linecache.getlines(file)).__next__):
+            if tok.type == tokenize.STRING and tok.string.strip("\"'") == text \
+                    and ast.literal_eval(tok.string) == text:
+                found.append(tok.start[0])
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        pass
+    return found
+
+
+def _shown(file: str) -> str:
+    path = Path(file)
+    return str(path.relative_to(paths.ROOT) if path.is_relative_to(paths.ROOT) else path)
 
 
 def loader(fn=None, *, persist: tuple = ()):

@@ -6,7 +6,8 @@ main table (the largest) becomes `figures/<id>.csv`; each other table the figure
 `figures/<id>.<table>.csv`. Other runs (with_variants) and on-demand sets (with_demand) are
 one file per run or key: `data/<id>/<key>.csv` (`data/<id>/<key>.<table>.csv` for a run's
 further tables). Every file opens with `#` comment lines: the figure, the experiments it reads
-with their spec keys, the git commit, the table and its columns with their units.
+with their spec keys, the git commit (`<sha>+dirty` when the checkout has changes), the table
+and its columns with their units.
 """
 from __future__ import annotations
 
@@ -48,12 +49,21 @@ def is_packed(rows: list) -> bool:
 
 
 def git_commit(root: Path) -> str:
-    """The commit the build's sources are at ("unknown" outside a git checkout)."""
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
+    """The commit the build's sources are at, `<sha>+dirty` when the checkout differs from it
+    (a tracked file changed, or a file git does not ignore added, as a new content/_freeze/
+    artifact is before it is committed); "unknown" outside a git checkout."""
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return out.stdout if out.returncode == 0 else None
+
+    sha = (git("rev-parse", "HEAD") or "").strip()
+    if not sha:
         return "unknown"
-    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
+    changes = git("status", "--porcelain")
+    return sha if changes == "" else f"{sha}+dirty"  # None: git could not tell, so do not claim clean
 
 
 def _image_url(value) -> bool:

@@ -11,7 +11,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from builder.errors import BuildError, closest, did_you_mean, read_source
+from builder.errors import BuildError, did_you_mean, read_source
 from builder.paths import ROOT, content_dir
 from builder.training.experiments import KINDS
 from builder.training.settings import OMITTED, Setting, check_value
@@ -165,17 +165,16 @@ def load(root: Path = ROOT) -> dict[str, Experiment]:
     return dict(_PARSED[key])
 
 
-def get(name: str, root: Path = ROOT) -> Experiment:
-    """One experiment by name. An unknown name is a BuildError at the table of the nearest
-    name (a misspelt or renamed table), else at the end of the file (where a table is added)."""
+def get(name: str, root: Path = ROOT, at: tuple | None = None) -> Experiment:
+    """One experiment by name. An unknown name is a BuildError where it was written: `at`, the
+    (path, line) the caller knows (a figure module, ("command line", None)), else this file."""
     experiments = load(root)
     if name not in experiments:
         path = _shown(root)
-        text = read_source(content_dir(root) / "experiments.toml", path)
-        near = closest(name, experiments)
-        line = locate(text, near[0]) if near else max(1, len(text.splitlines()))
-        raise BuildError(path, line, f'unknown experiment "{name}"' + did_you_mean(name, experiments)
-                         + f" (hint: experiments are the [tables] of this file; add a [{name}] table for a new one)")
+        where, line = at or (path, None)
+        raise BuildError(where, line, f'unknown experiment "{name}"' + did_you_mean(name, experiments)
+                         + f" (hint: experiments are the [tables] of {path}, listed by python -m builder list; "
+                           f"add a [{name}] table for a new one)")
     return experiments[name]
 
 

@@ -29,10 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from builder.training.experiments import KINDS, expand, spec_key
-from builder.training.trainer import one_thread, schedule
+from builder.training.trainer import one_thread, progress_bar, schedule
 
 # Bump when the summary arrays change: every shard is then retrained.
 SUMMARY_VERSION = 1
@@ -288,7 +287,7 @@ def execute(plan: Plan, shards: list[Shard], on_done, *, executor: str = "local"
     left to claim (others may still be training).
     """
     total = len(plan.runs)
-    bar = tqdm(total=total * plan.steps, initial=runs_done * plan.steps, unit="model-step",
+    bar = progress_bar(total=total * plan.steps, initial=runs_done * plan.steps, unit="model-step",
                unit_scale=True, disable=not progress, dynamic_ncols=True, mininterval=1.0,
                desc=f"{desc}: runs {runs_done}/{total}")
     done = runs_done

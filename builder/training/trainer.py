@@ -25,6 +25,8 @@ import contextlib
 import functools
 import math
 import os
+import re
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +37,36 @@ from tqdm import tqdm
 
 from builder.training import models
 from builder.training.tasks import Dataset
+
+
+LOG_EVERY = 10.0  # seconds between progress lines when stderr is not a terminal (a log file, a pipe)
+LOG_FORMAT = "{desc}: {percentage:3.0f}% {n_fmt}/{total_fmt} {unit}s [{elapsed} elapsed, {remaining} left, {rate_fmt}{postfix}]"
+
+
+class _Lines:
+    """A file for tqdm that turns its redraws (a carriage return, then the bar) into plain
+    lines: what a log file should hold instead of one long line of carriage returns."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text: str) -> None:
+        for line in re.split(r"[\r\n]", text):
+            if line.strip():
+                self.stream.write(line.rstrip() + "\n")
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+def progress_bar(**options) -> tqdm:
+    """A tqdm bar on stderr: redrawn in place in a terminal; elsewhere one plain line every
+    LOG_EVERY seconds (and one at the end)."""
+    stream = sys.stderr
+    if not options.get("disable") and not (hasattr(stream, "isatty") and stream.isatty()):
+        options.update(file=_Lines(stream), mininterval=LOG_EVERY, maxinterval=LOG_EVERY,
+                       dynamic_ncols=False, bar_format=LOG_FORMAT)
+    return tqdm(**options)
 
 
 def schedule(steps: int, count: int) -> np.ndarray:
@@ -334,7 +366,7 @@ def train(data: Dataset, model, cfg: TrainConfig, *,
     n_models = len(cfg.seeds)
     own_bar = bar is None
     if own_bar:
-        bar = tqdm(total=cfg.steps * n_models, initial=state["step"] * n_models, desc=desc,
+        bar = progress_bar(total=cfg.steps * n_models, initial=state["step"] * n_models, desc=desc,
                    unit="step" if n_models == 1 else "model-step", unit_scale=n_models > 1,
                    disable=not progress, dynamic_ncols=True, mininterval=1.0)
     else:
