@@ -115,6 +115,16 @@ def rounded(to: int) -> Callable[[object], str]:
     return lambda v: f"{int(round(float(v) / to) * to):,}"
 
 
+def rate(k_n) -> str:
+    """(7, 12) -> "7 of 12 (95% interval 32–81%)": a count of runs out of a few, with its Wilson
+    interval (builder.analysis.outcomes.wilson)."""
+    from builder.analysis.outcomes import wilson
+
+    k, n = (int(v) for v in k_n)
+    low, high = wilson(k, n)
+    return f"{k:,} of {n:,} (95% interval {100 * low:.0f}–{100 * high:.0f}%)"
+
+
 # -- evaluation -----------------------------------------------------------------------------
 class Book:
     """The facts and claims of a registry, evaluated against one build's context."""

@@ -73,3 +73,15 @@ def classify_sweep(arrays, loss_threshold: float = LOSS_THRESHOLD,
     """Class codes for the arrays of builder.freeze.load_sweep (-1 where a run is not done)."""
     return classify(arrays["min_train_loss"], arrays["min_test_loss"], arrays["max_ratio"],
                     loss_threshold, ratio_threshold)
+
+
+def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """The Wilson score interval of a rate of k successes in n runs (95% by default): the
+    interval the prose gives with a rate from few runs, which stays inside [0, 1] and is not
+    empty at k = 0 or k = n."""
+    if n <= 0 or not 0 <= k <= n:
+        raise ValueError(f"wilson: need 0 <= k <= n and n > 0, got k={k}, n={n}")
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
