@@ -6,7 +6,7 @@ from __future__ import annotations
 import altair as alt
 import numpy as np
 
-from builder.facts import claim, fact, percent, rounded, sci
+from builder.facts import claim, fact, percent, rounded
 from builder.figures import Animation, Figure, Section, with_datasets, with_vega_data
 from builder.figures._common import (CODES, STEP_RULE, LEVELS, TEST_COLOR, accuracy_curves, checkpoint_steps, first_step,
                                      heatmap, heatmap_params, loss_curves, packed, raster, raster_layer, step_rule, vmax_of)
@@ -315,12 +315,6 @@ def _loss_turn(ctx: BuildContext) -> tuple[int, int]:
 def loss_low_step(ctx: BuildContext) -> int:
     """The step of the lowest training loss between memorizing and generalizing (written "around")."""
     return int(run(ctx)["metric_step"][_loss_turn(ctx)[0]])
-
-
-@fact("parity.loss-low", sci(0), sources=(EXPERIMENT,))
-def loss_low(ctx: BuildContext) -> float:
-    """That lowest training loss (written "about")."""
-    return float(run(ctx)["train_loss"][_loss_turn(ctx)[0]])
 
 
 @fact("parity.loss-rise", "{:.1f}", sources=(EXPERIMENT,))
