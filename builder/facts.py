@@ -111,18 +111,19 @@ def sci(digits: int = 1) -> Callable[[object], str]:
     return show
 
 
-def rate(value) -> str:
-    """(k, n) -> "64 of 128 (95% interval 41–59%)": a success count with its Wilson interval."""
-    from builder.analysis.outcomes import wilson
-
-    k, n = value
-    low, high = wilson(k, n)
-    return f"{k:,} of {n:,} (95% interval {100 * low:.0f}–{100 * high:.0f}%)"
-
-
 def rounded(to: int) -> Callable[[object], str]:
     """27,655 -> "28,000" (to=1000): a step written "around" in prose."""
     return lambda v: f"{int(round(float(v) / to) * to):,}"
+
+
+def rate(k_n) -> str:
+    """(7, 12) -> "7 of 12 (95% interval 32–81%)": a count of runs out of a few, with its Wilson
+    interval (builder.analysis.outcomes.wilson)."""
+    from builder.analysis.outcomes import wilson
+
+    k, n = (int(v) for v in k_n)
+    low, high = wilson(k, n)
+    return f"{k:,} of {n:,} (95% interval {100 * low:.0f}–{100 * high:.0f}%)"
 
 
 # -- evaluation -----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from builder.errors import BuildError
-from builder.facts import Book, claim, fact, fill, listed, percent, rounded, sci, typed_numbers, words
+from builder.facts import Book, claim, fact, fill, listed, percent, rate, rounded, sci, typed_numbers, words
 from builder.markdown import make_parser, render_markdown
 
 
@@ -132,6 +132,7 @@ def test_formats():
     assert listed([21, 24, 29]) == "21, 24 and 29" and listed([7]) == "7"
     assert percent(1)(0.00585) == "0.6%" and rounded(1000)(24_950) == "25,000"
     assert sci(1)(2.7e-6) == "2.7 × 10⁻⁶"
+    assert rate((7, 12)) == "7 of 12 (95% interval 32–81%)" and rate((9, 9)) == "9 of 9 (95% interval 70–100%)"
 
 
 def test_the_scan_finds_typed_numbers_and_skips_facts_math_and_code():
@@ -152,11 +153,13 @@ DERIVED = {
     "0.5": "an AUC at chance", "2,000": "the sister runs' checkpoint spacing (50,000 / 25), a forecast step",
     "8,000": "a forecast step (a checkpoint)", "99%": "the test accuracy that counts as generalized",
     "5%": "the test accuracy under which a run counts as never generalizing",
+    "5 × 10⁴": "the sweeps' default ratio threshold (builder.analysis.outcomes)",
+    "10⁻⁹": "the loss threshold slider's low end (builder.figures._sweep)", "10⁻¹": "its high end",
+    "10⁸": "the ratio threshold slider's high end",
 }
 # Sections whose prose is still to be converted to facts (issue 26): the scan skips them. Each
 # conversion removes its headings here; the list ends empty.
 PENDING = [
-    "## A simpler task: sparse parity", "## When does grokking happen?", "## Modular addition with five neurons",
     "## It's full of stars", "## The progress hidden before the jump", "## What makes a model grok?",
     "## Open questions", "## Closing", "## Appendix: how the circle construction works",
 ]

@@ -1,11 +1,11 @@
-"""Section 4: the circle-embedding model (kind "circle") and what the prose claims about the
-frozen five-neuron run. The frozen tests (marked `frozen`) read content/_freeze/five-neuron (or
+"""Section 4: the circle-embedding model (kind "circle") and the frozen five-neuron run (what
+the prose says about it is facts and claims in builder/figures/five_neuron.py, evaluated by
+tests/test_claims.py). The frozen tests (marked `frozen`) read content/_freeze/five-neuron (or
 the artifact under $BUILDER_FREEZE_ROOT, see builder.claims) and fail (not skip) when it is
 missing or stale: retrain with `python -m builder train five-neuron`."""
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
 import pytest
@@ -69,38 +69,12 @@ def test_quick_circle_run_stores_both_projections():
 
 
 @pytest.mark.frozen("five-neuron")
-def test_frozen_run_reaches_every_pair_and_settles_into_a_regular_shape(frozen, prose):
-    steps, test = frozen["metric_step"], frozen["test_acc"]
-    assert test[-1] == 1.0 and frozen["train_acc"][-1] == 1.0
-    first = int(steps[np.argmax(test >= 1.0)])
-    assert f"by step {first:,}" in prose
-    g_in, g_out = fig.geometry(frozen["in"][-1]), fig.geometry(frozen["out"][-1])
-    for g in (g_in, g_out):  # "... within 5 degrees of even spacing"
-        assert np.degrees(np.abs(g["gaps"] - EVEN).max()) < 5
-    far = [f"{np.abs(g['relative_norms'] - 1).max():.0%}" for g in (g_in, g_out)]
-    spread = [f"{g['norms'].std() / g['norms'].mean():.0%}" for g in (g_in, g_out)]
-    assert (f"no length is more than {far[0]} from the mean of the five on the input side, or {far[1]} on "
-            f"the output side (their standard deviation is {spread[0]} and {spread[1]} of the mean)") in " ".join(prose.split())
-    # the out-projection points at twice the in-projection's angle ("within 8 degrees")
-    diff = np.angle(np.exp(1j * (g_out["angles"] - 2 * g_in["angles"])))
-    assert np.degrees(np.abs(diff).max()) < 8
-    # the lengths grow from about 1 to about 140
-    norms = fig.geometry(frozen["in"])["norms"].mean(axis=1)
-    assert norms[0] < 2 and 120 < norms[-1] < 160 and (np.diff(norms[len(norms) // 5:]) > 0).all()
-
-
-@pytest.mark.frozen("five-neuron")
 def test_the_animation_covers_the_convergence(frozen):
     steps = frozen["step"]
     end = int(np.searchsorted(steps, fig.CONVERGE[1]))
     gaps = fig.geometry(frozen["in"])["gaps"]
     dev = np.degrees(np.abs(gaps - EVEN).max(axis=1))
     assert dev[0] > 30 and dev[end] < 5  # scattered at the start, evenly spaced by its end
-
-
-def test_prose_numbers_match_the_seed_scan_comment(prose):
-    text = (ROOT / "content" / "experiments.toml").read_text()
-    assert "7 of 12 reach 100%" in text and re.search(r"Of 12 seeds .* 7\s+reached 100%", prose, re.S)
 
 
 def test_appendix_prose_states_what_the_build_check_found(prose):

@@ -120,3 +120,15 @@ def test_the_pages_expression_and_the_python_rule_agree_on_a_grid():
     assert checked == set(outcomes.CLASSES)  # the grid reaches every class
     assert _sweep.CLASSES == outcomes.CLASSES
     assert (_sweep.DEFAULT_LOSS, _sweep.DEFAULT_RATIO) == (L, R)
+
+
+def test_wilson_interval():
+    from builder.analysis.outcomes import wilson
+
+    low, high = wilson(0, 10)
+    assert low == 0.0 and high == pytest.approx(1.959964 ** 2 / (10 + 1.959964 ** 2))  # k = 0: not empty
+    assert wilson(10, 10) == pytest.approx((1 - high, 1.0))  # symmetric
+    low, high = wilson(7, 12)
+    assert low < 7 / 12 < high and (round(low, 3), round(high, 3)) == (0.320, 0.807)
+    with pytest.raises(ValueError, match="k <= n"):
+        wilson(13, 12)

@@ -78,8 +78,8 @@ def classify_sweep(arrays, loss_threshold: float = LOSS_THRESHOLD,
 def wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
     """The Wilson score interval (95% by default) for k successes in n trials: (low, high).
     Unlike k/n +- a normal error, it stays inside [0, 1] and is honest at k = 0 or k = n."""
-    if n <= 0:
-        raise ValueError("no trials")
+    if n <= 0 or not 0 <= k <= n:
+        raise ValueError(f"wilson: need 0 <= k <= n and n > 0, got k={k}, n={n}")
     p = k / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)

@@ -10,11 +10,13 @@ import math
 import altair as alt
 import numpy as np
 
+from builder.facts import claim, fact, percent, rate, rounded
 from builder.figures import Animation, Figure, Section, with_datasets
-from builder.figures._common import STEP_RULE, accuracy_curves, checkpoint_steps, text_on
+from builder.figures._common import STEP_RULE, accuracy_curves, checkpoint_steps, first_step, text_on
 from builder.figures.context import BuildContext, loader
 
 EXPERIMENT = "five-neuron"
+SEEDS = "seeds-five-neuron"  # the same model from 12 initializations (the footnote)
 SECTION, EMBED_SECTION = "five-neuron", "embed"
 # one colour per neuron, the same in every chart of the section
 NEURON_COLORS = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#b279a2")
@@ -262,7 +264,7 @@ def figures(ctx: BuildContext) -> list[Figure]:
                embed_matrix_chart, sources=src, columns=EMBED_COLUMNS),
         Figure("five-neuron-accuracy", SECTION,
                "Accuracy of the five-neuron model on its 30% of pairs and on the rest. Move the pointer or use the arrow keys to pick a step.",
-               "Line chart of train and test accuracy: both reach 100% within a few hundred steps.",
+               'Line chart of train and test accuracy: both rise together and reach 100% by step [510]{fact="five.solved"}.',
                accuracy_chart, scrub=STEP_RULE, sources=src),
         Figure("five-neuron-weights", SECTION,
                "All 20 trained weights at the chosen step. Colours are relative to the step's largest weight: the weights keep growing.",
@@ -278,3 +280,187 @@ def figures(ctx: BuildContext) -> list[Figure]:
                lambda ctx: plane_chart(ctx, joined=True), hover="n", sources=src,
                narrow=lambda ctx: plane_chart(ctx, joined=True, narrow=True), columns=five),
     ]
+
+
+# -- facts and claims: what the prose says about these runs (builder.facts) -----------------
+EVEN = 2 * math.pi / 5  # the angle between neighbours, evenly spaced
+SPREAD = 10  # degrees from even spacing within which the points count as "fanned out"
+
+
+def _deviation(points: np.ndarray) -> np.ndarray:
+    """Degrees by which the largest angular gap between neighbouring neurons differs from even
+    spacing (..., neurons, 2) -> (...)."""
+    return np.degrees(np.abs(geometry(points)["gaps"] - EVEN).max(axis=-1))
+
+
+@fact("five.solved", sources=(EXPERIMENT,))
+def solved(ctx: BuildContext) -> int:
+    """The first logged step at which the five-neuron run answers every held-out pair."""
+    r = run(ctx)
+    step = first_step(r["metric_step"], r["test_acc"], 1.0)
+    if step is None:
+        raise ValueError("the five-neuron run never answers every held-out pair")
+    return step
+
+
+@claim("five.fits-and-generalizes-together", sources=(EXPERIMENT,))
+def fits_and_generalizes_together(ctx: BuildContext):
+    """Train and test accuracy pass 90% and reach 100% at nearly the same step (no memorizing first)."""
+    r = run(ctx)
+    every = int(r["metric_step"][1] - r["metric_step"][0])
+    gaps = {level: abs((first_step(r["metric_step"], r["test_acc"], level) or 10**9)
+                       - (first_step(r["metric_step"], r["train_acc"], level) or 10**9)) for level in (0.9, 1.0)}
+    return max(gaps.values()) <= 2 * every, f"steps between train and test reaching 90% and 100%: {gaps} (logged every {every})"
+
+
+@fact("five.fanned-out", sources=(EXPERIMENT,))
+def fanned_out(ctx: BuildContext) -> int:
+    """The first checkpoint at which both sides' points are within SPREAD degrees of even spacing."""
+    r = run(ctx)
+    both = np.maximum(_deviation(r["in"]), _deviation(r["out"]))
+    hit = np.flatnonzero(both < SPREAD)
+    if not len(hit):
+        raise ValueError(f"the points never come within {SPREAD} degrees of even spacing")
+    return int(r["step"][hit[0]])
+
+
+@fact("five.length-spread", percent(0), sources=(EXPERIMENT,))
+def length_spread(ctx: BuildContext) -> float:
+    """At the end, the largest relative difference of a point's length from the mean of its five (both sides)."""
+    r = run(ctx)
+    return float(max(np.abs(geometry(r[side][-1])["relative_norms"] - 1).max() for side in ("in", "out")))
+
+
+@fact("five.angle-error", lambda v: f"{math.ceil(v)}", sources=(EXPERIMENT,))
+def angle_error(ctx: BuildContext) -> float:
+    """At the end, the largest difference (degrees, rounded up) of a gap between neighbours from even spacing, both sides."""
+    r = run(ctx)
+    return float(max(_deviation(r["in"][-1]), _deviation(r["out"][-1])))
+
+
+@fact("five.start-length", "{:.0f}", sources=(EXPERIMENT,))
+def start_length(ctx: BuildContext) -> float:
+    """The mean length of the in-projection points at the start (written "about")."""
+    return float(geometry(run(ctx)["in"][0])["norms"].mean())
+
+
+@fact("five.end-length", rounded(10), sources=(EXPERIMENT,))
+def end_length(ctx: BuildContext) -> float:
+    """The mean length of the in-projection points at the end (written "about")."""
+    return float(geometry(run(ctx)["in"][-1])["norms"].mean())
+
+
+@claim("five.lengths-keep-growing", sources=(EXPERIMENT,))
+def lengths_keep_growing(ctx: BuildContext):
+    """After the first fifth of training, the mean in-projection length grows at every checkpoint."""
+    norms = geometry(run(ctx)["in"])["norms"].mean(axis=1)
+    tail = norms[len(norms) // 5:]
+    return bool((np.diff(tail) > 0).all()), f"mean length {norms[0]:.2f} -> {norms[-1]:.1f}; {int((np.diff(tail) <= 0).sum())} checkpoints without growth after the first fifth"
+
+
+@fact("five.doubling-error", lambda v: f"{math.ceil(v)}", sources=(EXPERIMENT,))
+def doubling_error(ctx: BuildContext) -> float:
+    """At the end, the largest difference (degrees, rounded up) between a neuron's out-projection
+    angle and twice its in-projection angle."""
+    r = run(ctx)
+    g_in, g_out = geometry(r["in"][-1]), geometry(r["out"][-1])
+    return float(np.degrees(np.abs(np.angle(np.exp(1j * (g_out["angles"] - 2 * g_in["angles"])))).max()))
+
+
+# the footnote: the same model from 12 initializations
+@loader
+def seed_runs(ctx: BuildContext) -> dict:
+    """Per seed: the first logged step at 100% test accuracy (None: never), the final train and
+    test accuracy, and the final in-projection points (neurons, 2)."""
+    a = ctx.artifact(SEEDS).arrays
+    steps = np.asarray(a["metric_step"])
+    return {"seed": np.asarray(a["seed"]).tolist(),
+            "solved": [first_step(steps, np.asarray(acc), 1.0) for acc in a["test_acc"]],
+            "train": np.asarray(a["train_acc"])[:, -1], "test": np.asarray(a["test_acc"])[:, -1],
+            "in": np.asarray(a["final_w_in"], np.float64).transpose(0, 2, 1)}
+
+
+def _solved(ctx: BuildContext) -> list[int]:
+    return [s for s in seed_runs(ctx)["solved"] if s is not None]
+
+
+@fact("five.seeds-solved", rate, sources=(SEEDS,))
+def seeds_solved(ctx: BuildContext) -> tuple:
+    """Seeds that reach 100% test accuracy, of those trained, with its Wilson interval."""
+    return len(_solved(ctx)), len(seed_runs(ctx)["seed"])
+
+
+@fact("five.seeds-first", sources=(SEEDS,))
+def seeds_first(ctx: BuildContext) -> int:
+    """The earliest step at which one of them reaches 100%."""
+    return min(_solved(ctx))
+
+
+@fact("five.seeds-slowest", sources=(SEEDS,))
+def seeds_slowest(ctx: BuildContext) -> int:
+    """The latest step at which one of them reaches 100%."""
+    return max(_solved(ctx))
+
+
+@fact("five.seeds-stalled", sources=(SEEDS,))
+def seeds_stalled(ctx: BuildContext) -> int:
+    """Seeds that never reach 100%."""
+    return len(seed_runs(ctx)["seed"]) - len(_solved(ctx))
+
+
+def _stalled(ctx: BuildContext) -> np.ndarray:
+    return np.array([s is None for s in seed_runs(ctx)["solved"]])
+
+
+@fact("five.seeds-stalled-low", percent(0), sources=(SEEDS,))
+def seeds_stalled_low(ctx: BuildContext) -> float:
+    """The lowest final test accuracy among the stalled seeds."""
+    return float(seed_runs(ctx)["test"][_stalled(ctx)].min())
+
+
+@fact("five.seeds-stalled-high", percent(0), sources=(SEEDS,))
+def seeds_stalled_high(ctx: BuildContext) -> float:
+    """The highest final test accuracy among the stalled seeds."""
+    return float(seed_runs(ctx)["test"][_stalled(ctx)].max())
+
+
+@claim("five.seeds-same-shape", sources=(SEEDS,))
+def seeds_same_shape(ctx: BuildContext):
+    """Every seed that reaches 100% ends with its in-projection points evenly spaced (within 6
+    degrees) at nearly equal lengths (coefficient of variation under 0.1)."""
+    r = seed_runs(ctx)
+    done = ~_stalled(ctx)
+    dev = _deviation(r["in"][done])
+    norms = geometry(r["in"][done])["norms"]
+    cv = norms.std(axis=1) / norms.mean(axis=1)
+    return bool(done.any() and (dev < 6).all() and (cv < 0.1).all()), \
+        f"{int(done.sum())} seeds: spacing within {dev.max():.1f} degrees of even, length CV up to {cv.max():.3f}"
+
+
+@claim("five.seeds-stalled-half-circle", sources=(SEEDS,))
+def seeds_stalled_half_circle(ctx: BuildContext):
+    """Every stalled seed has all five in-projection directions within half of the circle (a gap
+    over 180 degrees), and does hardly better on its training pairs (under 5 points above test)."""
+    r = seed_runs(ctx)
+    stalled = _stalled(ctx)
+    gap = np.degrees(geometry(r["in"][stalled])["gaps"].max(axis=1))
+    lead = (r["train"] - r["test"])[stalled]
+    return bool(stalled.any() and (gap > 180).all() and (lead < 0.05).all()), \
+        f"{int(stalled.sum())} stalled seeds: largest gap {gap.min():.0f}-{gap.max():.0f} degrees, train accuracy at most {lead.max():.1%} above test"
+
+
+@claim("five.seeds-no-memorizing", sources=(SEEDS,))
+def seeds_no_memorizing(ctx: BuildContext):
+    """No seed memorizes: each ends with its train accuracy within 5 points of its test accuracy."""
+    r = seed_runs(ctx)
+    lead = r["train"] - r["test"]
+    return bool((lead < 0.05).all()), f"largest final train-minus-test accuracy over {len(lead)} seeds: {lead.max():.1%}"
+
+
+@claim("five.featured-seed-in-scan", sources=(EXPERIMENT, SEEDS))
+def featured_seed_in_scan(ctx: BuildContext):
+    """The featured run's seed is one of the scan's seeds that reach 100%."""
+    seed = ctx.spec(EXPERIMENT)["seed"]
+    r = seed_runs(ctx)
+    ok = seed in r["seed"] and r["solved"][r["seed"].index(seed)] is not None
+    return ok, f"featured seed {seed}; solved in the scan: {[s for s, v in zip(r['seed'], r['solved']) if v is not None]}"

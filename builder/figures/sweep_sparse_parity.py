@@ -10,10 +10,12 @@ from __future__ import annotations
 import altair as alt
 import numpy as np
 
+from builder.analysis import outcomes
+from builder.facts import claim, fact
 from builder.figures import Figure, with_datasets, with_demand, with_params
 from builder.figures._sweep import (CLASSIFY, axis_index, counts_legend, curves_panel, outcome_colour, run_curves,
                                     run_summary, threshold_params)
-from builder.figures.context import BuildContext
+from builder.figures.context import BuildContext, loader
 
 EXPERIMENT = "sweep-sparse-parity"
 SECTION = "sweep-sparse-parity"
@@ -110,3 +112,180 @@ def figures(ctx: BuildContext) -> list[Figure]:
                grid_chart, demand="cell", sources=(EXPERIMENT,), narrow=lambda ctx: grid_chart(ctx, narrow=True),
                columns=(("h", "hidden width (neurons)"), ("n", "training set size (strings)"))),
     ]
+
+
+# -- facts and claims: what the prose says about the sweep (builder.facts) -------------------
+HIGH_TRAIN, HIGH_TEST, TOGETHER, GROK = range(len(outcomes.CLASSES))
+
+
+@loader
+def classes(ctx: BuildContext) -> dict:
+    """The finished runs' grid values and outcome codes at the default thresholds."""
+    a = sweep(ctx).arrays
+    done = np.asarray(a["done"], bool)
+    return {"wd": np.asarray(a["weight_decay"])[done], "h": np.asarray(a["hidden"])[done],
+            "n": np.asarray(a["train_size"])[done], "code": outcomes.classify_sweep(a)[done],
+            "max_ratio": np.asarray(a["max_ratio"])[done]}
+
+
+def _codes(ctx: BuildContext, wd=None, hidden=None, n=None) -> np.ndarray:
+    """Outcome codes of the finished runs at these grid values (a value, a callable test, or
+    None for all)."""
+    c = classes(ctx)
+    keep = np.ones(len(c["code"]), bool)
+    for key, want in (("wd", wd), ("h", hidden), ("n", n)):
+        if want is not None:
+            keep &= want(c[key]) if callable(want) else np.isclose(c[key], want)
+    return c["code"][keep]
+
+
+def _count(ctx: BuildContext, code: int) -> int:
+    return int((classes(ctx)["code"] == code).sum())
+
+
+@fact("parity-sweep.runs", sources=(EXPERIMENT,))
+def runs(ctx: BuildContext) -> int:
+    """How many of the sweep's runs have finished (all of the grid, once trained)."""
+    return len(classes(ctx)["code"])
+
+
+@fact("parity-sweep.grok", sources=(EXPERIMENT,))
+def grok(ctx: BuildContext) -> int:
+    """Runs classed "grokking" at the default thresholds."""
+    return _count(ctx, GROK)
+
+
+@fact("parity-sweep.together", sources=(EXPERIMENT,))
+def together(ctx: BuildContext) -> int:
+    """Runs classed "train and test drop together"."""
+    return _count(ctx, TOGETHER)
+
+
+@fact("parity-sweep.memorize", sources=(EXPERIMENT,))
+def memorize(ctx: BuildContext) -> int:
+    """Runs classed "high test loss" (they memorize)."""
+    return _count(ctx, HIGH_TEST)
+
+
+@fact("parity-sweep.no-fit", sources=(EXPERIMENT,))
+def no_fit(ctx: BuildContext) -> int:
+    """Runs classed "high train loss" (they never fit)."""
+    return _count(ctx, HIGH_TRAIN)
+
+
+@claim("parity-sweep.grokking-most-common", sources=(EXPERIMENT,))
+def grokking_most_common(ctx: BuildContext):
+    """Grokking is the most common class, and not the only one."""
+    counts = outcomes.counts(classes(ctx)["code"])
+    return max(counts, key=counts.get) == "grokking" and counts["grokking"] < runs(ctx), str(counts)
+
+
+def _cells(ctx: BuildContext) -> dict:
+    """Grid cell (wd, hidden, n) -> the codes of its finished runs."""
+    c = classes(ctx)
+    cells: dict = {}
+    for wd, h, n, code in zip(c["wd"], c["h"], c["n"], c["code"]):
+        cells.setdefault((float(wd), int(h), int(n)), []).append(int(code))
+    return cells
+
+
+@fact("parity-sweep.cells", sources=(EXPERIMENT,))
+def cells(ctx: BuildContext) -> int:
+    """Grid cells (settings of weight decay, width and training size) with finished runs."""
+    return len(_cells(ctx))
+
+
+@fact("parity-sweep.unanimous", sources=(EXPERIMENT,))
+def unanimous(ctx: BuildContext) -> int:
+    """Cells whose seeds all land in the same class."""
+    return sum(len(set(codes)) == 1 for codes in _cells(ctx).values())
+
+
+@claim("parity-sweep.grid-over-seed", sources=(EXPERIMENT,))
+def grid_over_seed(ctx: BuildContext):
+    """Most cells are unanimous: the grid point decides the class more than the seed does."""
+    return unanimous(ctx) > 0.6 * cells(ctx), f"{unanimous(ctx)} of {cells(ctx)} cells unanimous"
+
+
+def _axis(ctx: BuildContext, key: str) -> list:
+    return sorted(set(ctx.spec(EXPERIMENT)[key]))
+
+
+def _share(codes: np.ndarray, code: int) -> float:
+    if not len(codes):
+        raise ValueError("no finished runs in that part of the grid")
+    return float((codes == code).mean())
+
+
+@claim("parity-sweep.heaviest-decay-small", sources=(EXPERIMENT,))
+def heaviest_decay_small(ctx: BuildContext):
+    """Under the heaviest decay, networks of up to 64 neurons almost never fit their strings."""
+    codes = _codes(ctx, wd=_axis(ctx, "weight_decay")[-1], hidden=lambda h: h <= 64)
+    share = _share(codes, HIGH_TRAIN)
+    return share > 0.95, f"{share:.1%} of {len(codes)} runs never fit"
+
+
+@claim("parity-sweep.heaviest-decay-wide", sources=(EXPERIMENT,))
+def heaviest_decay_wide(ctx: BuildContext):
+    """Under the heaviest decay, wider networks fit, but mostly memorize."""
+    codes = _codes(ctx, wd=_axis(ctx, "weight_decay")[-1], hidden=lambda h: h > 64)
+    share = _share(codes, HIGH_TEST)
+    return share > 0.5 and not (codes == HIGH_TRAIN).any(), \
+        f"{share:.0%} of {len(codes)} runs memorize, {(codes == HIGH_TRAIN).sum()} never fit"
+
+
+@claim("parity-sweep.lightest-decay-memorizes", sources=(EXPERIMENT,))
+def lightest_decay_memorizes(ctx: BuildContext):
+    """Under the lightest decay, networks of 32 neurons or more memorize at almost every size."""
+    codes = _codes(ctx, wd=_axis(ctx, "weight_decay")[0], hidden=lambda h: h >= 32)
+    share = _share(codes, HIGH_TEST)
+    return share > 0.9, f"{share:.1%} of {len(codes)} runs memorize"
+
+
+@claim("parity-sweep.middle-decay-groks", sources=(EXPERIMENT,))
+def middle_decay_groks(ctx: BuildContext):
+    """At a decay of 0.1, every run with 64 or more neurons groks."""
+    codes = _codes(ctx, wd=0.1, hidden=lambda h: h >= 64)
+    return len(codes) > 0 and bool((codes == GROK).all()), f"{(codes == GROK).sum()} of {len(codes)} runs grok"
+
+
+@claim("parity-sweep.more-strings-less-memorizing", sources=(EXPERIMENT,))
+def more_strings(ctx: BuildContext):
+    """In no (decay, width) column do more runs memorize with the most strings than with the
+    fewest, and in several fewer do."""
+    ns = _axis(ctx, "train_size")
+    fewer = more = 0
+    for wd in _axis(ctx, "weight_decay"):
+        for h in _axis(ctx, "hidden"):
+            low = int((_codes(ctx, wd=wd, hidden=h, n=ns[0]) == HIGH_TEST).sum())
+            high = int((_codes(ctx, wd=wd, hidden=h, n=ns[-1]) == HIGH_TEST).sum())
+            fewer, more = fewer + (high < low), more + (high > low)
+    return more == 0 and fewer >= 3, f"columns with fewer memorizing at {ns[-1]:,} strings than at {ns[0]:,}: {fewer}; with more: {more}"
+
+
+@claim("parity-sweep.width-needs-data", sources=(EXPERIMENT,))
+def width_needs_data(ctx: BuildContext):
+    """At a decay of 0.03, 16 neurons learn the rule from 1,000 strings on (no run memorizes or
+    fails), while 128 neurons need 1,750 strings before every seed groks."""
+    small = [_codes(ctx, wd=0.03, hidden=16, n=n) for n in (1000, 1250, 1500, 1750)]
+    wide = {n: _codes(ctx, wd=0.03, hidden=128, n=n) for n in (1500, 1750)}
+    holds = (all(len(c) and ((c == TOGETHER) | (c == GROK)).all() for c in small)
+             and len(wide[1500]) and (wide[1500] != GROK).any() and len(wide[1750]) and (wide[1750] == GROK).all())
+    return bool(holds), (f"16 neurons, 1,000-1,750 strings: {sum(((c == TOGETHER) | (c == GROK)).sum() for c in small)} of "
+                         f"{sum(len(c) for c in small)} learn the rule; 128 neurons: {(wide[1500] == GROK).sum()} of "
+                         f"{len(wide[1500])} grok at 1,500, {(wide[1750] == GROK).sum()} of {len(wide[1750])} at 1,750")
+
+
+@claim("parity-sweep.small-strong-no-delay", sources=(EXPERIMENT,))
+def small_strong_no_delay(ctx: BuildContext):
+    """At a decay of 0.3, 16 neurons given 1,250 strings or more mostly learn with no delay."""
+    codes = _codes(ctx, wd=0.3, hidden=16, n=lambda n: n >= 1250)
+    share = _share(codes, TOGETHER)
+    return share > 0.8, f"{share:.0%} of {len(codes)} runs: train and test drop together"
+
+
+@claim("parity-sweep.test-trails-train", sources=(EXPERIMENT,))
+def test_trails_train(ctx: BuildContext):
+    """In every run the test loss is above the training loss at some logged step."""
+    ratio = classes(ctx)["max_ratio"]
+    return bool((ratio > 1).all()), f"smallest largest test/train ratio over {len(ratio)} runs: {ratio.min():.3g}"

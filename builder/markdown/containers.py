@@ -1,5 +1,9 @@
 """Layout containers: `::: sticky` ... `:::` (a chart that stays on screen beside its prose).
 
+`::: bits` holds a table of bit strings (the parity section's examples): its cells are set in a
+monospace font and its first column, the bits that decide the label, is marked and joined to
+the second, so that each row reads as one string (article.css).
+
 Known names render as <div class="NAME">. A container that is never closed, an unknown name, or
 a `:::` that closes nothing is a build error (markdown-it would silently run an unclosed one to
 the end of the file), found in the tokens right after block parsing, as is a code fence never
@@ -22,7 +26,7 @@ from builder.errors import BuildError, did_you_mean
 from builder.markdown.lines import line_of
 from builder.markdown.resolve import before_resolve, on_token
 
-NAMES = ("sticky", "aside", "wide", "when")
+NAMES = ("sticky", "aside", "wide", "when", "bits")
 WHEN = re.compile(r"^([\w-]+)\.(\w+)=(\S+)$")  # section.signal=value
 OTHER = "other"  # any other `:::` line that starts a block: an unknown name, or a `:::` closing nothing
 
