@@ -110,6 +110,16 @@ def sci(digits: int = 1) -> Callable[[object], str]:
     return show
 
 
+def share(value) -> str:
+    """(5, 6) -> "5 of 6 (95% interval 44–97%)": a share of a few runs with its Wilson interval
+    (builder.analysis.outcomes.wilson), as the prose writes every rate of fewer than ~20 runs."""
+    from builder.analysis.outcomes import wilson
+
+    k, n = (int(v) for v in value)
+    lo, hi = wilson(k, n)
+    return f"{k} of {n} (95% interval {100 * lo:.0f}–{100 * hi:.0f}%)"
+
+
 def rounded(to: int) -> Callable[[object], str]:
     """27,655 -> "28,000" (to=1000): a step written "around" in prose."""
     return lambda v: f"{int(round(float(v) / to) * to):,}"
