@@ -29,11 +29,13 @@ serve: $(STAMP)
 train: $(STAMP)
 	$(PY) -m builder train $(NAME)
 
-## make verify [NAME=five-neuron]: retrain into .cache/verify (never content/_freeze/), print
-## per array the largest difference from the committed artifact, run the article's claim tests
-## on the fresh artifacts (default: every experiment that trains in a few minutes)
+## make verify [NAME=five-neuron] [PERTURB=1]: retrain into .cache/verify (never content/_freeze/),
+## print per array the largest difference from the committed artifact, build the whole article
+## from the fresh artifacts (every fact and claim evaluated) and run the claim tests on them
+## (default: every experiment that trains in a few minutes). PERTURB=N: initial weights nudged
+## by N ulps first, a stand-in for another CPU's rounding.
 verify: $(STAMP)
-	$(PY) -m builder verify $(NAME)
+	$(PY) -m builder verify $(NAME) $(if $(PERTURB),--perturb $(PERTURB))
 
 ## make bench: build and training benchmarks, printed as a table
 bench: site

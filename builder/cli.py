@@ -60,7 +60,7 @@ def _train(args) -> int:
 def _verify(args) -> int:
     from builder.verify import verify_command
 
-    return verify_command(args.names, root=Path(args.root), scratch=args.scratch,
+    return verify_command(args.names, root=Path(args.root), scratch=args.scratch, perturb=args.perturb,
                           tests=[Path(t) for t in args.tests] or None)
 
 
@@ -97,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tests", action="append", default=[],
                    help="claim test files to run (default: this checkout's tests with a "
                         "`frozen` marker); repeatable")
+    p.add_argument("--perturb", type=int, default=0, metavar="ULPS",
+                   help="start from initial weights nudged by ULPS units in the last place (a stand-in for "
+                        "another CPU's rounding; make verify PERTURB=1)")
     p.set_defaults(func=_verify)
     p = sub.add_parser("bench", help="build and training benchmarks")
     p.add_argument("--quick", action="store_true", help="smaller measurements (for tests)")

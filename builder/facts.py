@@ -31,6 +31,7 @@ both say which experiments they read (`sources`): reading another stops the buil
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -110,14 +111,13 @@ def sci(digits: int = 1) -> Callable[[object], str]:
     return show
 
 
-def share(value) -> str:
-    """(5, 6) -> "5 of 6 (95% interval 44–97%)": a share of a few runs with its Wilson interval
-    (builder.analysis.outcomes.wilson), as the prose writes every rate of fewer than ~20 runs."""
+def rate(value) -> str:
+    """(k, n) -> "64 of 128 (95% interval 41–59%)": a success count with its Wilson interval."""
     from builder.analysis.outcomes import wilson
 
-    k, n = (int(v) for v in value)
-    lo, hi = wilson(k, n)
-    return f"{k} of {n} (95% interval {100 * lo:.0f}–{100 * hi:.0f}%)"
+    k, n = value
+    low, high = wilson(k, n)
+    return f"{k:,} of {n:,} (95% interval {100 * low:.0f}–{100 * high:.0f}%)"
 
 
 def rounded(to: int) -> Callable[[object], str]:
@@ -132,9 +132,12 @@ class Book:
     def __init__(self, facts: dict, claims: dict, ctx: BuildContext):
         self.facts, self.claims, self.ctx = facts, claims, ctx
         self.measured: dict[str, str] = {}  # claim -> what it measured, this build
+        self.seconds = 0.0  # spent computing facts and checking claims (make bench)
+        self.evaluated = 0
 
     def _read(self, what: str, item, make, path=None, line=None):
         read = self.ctx.reading()
+        t0 = time.perf_counter()
         try:
             value = make()
         except BuildError:
@@ -142,6 +145,9 @@ class Book:
         except Exception as exc:  # a module bug: name the fact, keep it one line
             raise BuildError(path, line, f'{what} "{item.name}" failed: {type(exc).__name__}: {exc} '
                              "(hint: call its function alone in Python to see the traceback)") from exc
+        finally:
+            self.seconds += time.perf_counter() - t0
+            self.evaluated += 1
         undeclared = sorted(read - set(item.sources))
         if undeclared:
             raise BuildError(path, line, f'{what} "{item.name}" reads experiment "{undeclared[0]}", which its '

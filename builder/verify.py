@@ -156,9 +156,78 @@ def run_claims(scratch: Path, tests: list[Path], names: list[str]) -> int:
     return subprocess.run(command, env=env, cwd=ROOT).returncode
 
 
+def perturbed(scratch: Path, names: list[str], ulps: int) -> None:
+    """Write `perturb = ulps` into each named table of the scratch project's experiments.toml
+    (a copy of ours): those experiments then start from initial weights nudged by that many
+    units in the last place, as if another CPU had rounded differently, under a key of their own."""
+    toml = content_dir(scratch) / "experiments.toml"
+    lines = toml.read_text(encoding="utf-8").splitlines()
+    headers = {f"[{name}]" for name in names}
+    out = []
+    for line in lines:
+        out.append(line)
+        if line.split("#")[0].strip() in headers:
+            out.append(f"perturb = {ulps}")
+    toml.write_text("\n".join(out) + "\n", encoding="utf-8")
+
+
+def article_project(root: Path, scratch: Path, retrained: list[str]) -> None:
+    """Make the scratch project a whole one: our prose and references, and the committed
+    artifacts of every experiment it did not retrain."""
+    for src in content_dir(root).iterdir():
+        if src.is_file() and src.name != "experiments.toml":
+            shutil.copy(src, content_dir(scratch) / src.name)
+    for folder in freeze_dir(root).iterdir():
+        target = freeze_dir(scratch) / folder.name
+        if folder.is_dir() and folder.name not in retrained and not target.exists():
+            shutil.copytree(folder, target, ignore=shutil.ignore_patterns(".partial", ".manifest.lock"))
+
+
+def build_article(root: Path, scratch: Path, names: list[str]) -> tuple[int, list[str]]:
+    """Build the whole article from the scratch project's artifacts (fresh where retrained) into
+    scratch/site, every fact and claim evaluated; (exit status, report lines: what held, what
+    changed)."""
+    from builder.build import Builder
+    from builder.facts import Book
+    from builder.figures import default_registry
+    from builder.figures.context import BuildContext
+
+    if not any(p.suffix == ".md" for p in content_dir(root).glob("*.md")):
+        return 0, ["no pages to build (content/*.md)"]
+    article_project(root, scratch, names)
+    try:
+        built = Builder(scratch, cache=cache_dir(root), train=False).build(scratch / "site")
+    except BuildError as exc:
+        return 1, [f"the article does not build from the fresh artifacts: {exc}"]
+    old_ctx, new_ctx = BuildContext(root, train=False), BuildContext(scratch, train=False)
+    reg = default_registry(new_ctx)
+    old, new = Book(reg.facts, reg.claims, old_ctx), Book(reg.facts, reg.claims, new_ctx)
+    touched = set(names)
+    lines = [f"built the article from the fresh artifacts of {', '.join(names)} -> {scratch / 'site'}"]
+    changed, same = [], 0
+    for name, item in sorted(reg.facts.items()):
+        if not touched & set(item.sources):
+            continue
+        before, after = old.text(name), new.text(name)
+        if before == after:
+            same += 1
+        else:
+            changed.append(f"  fact {name}: {before} -> {after}")
+    lines.append(f"facts that read a retrained experiment: {same} unchanged, {len(changed)} changed")
+    lines += changed
+    held = sorted({name for name, item in reg.claims.items() if touched & set(item.sources)})
+    lines.append(f"claims that read a retrained experiment: {len(held)}, all hold on the fresh artifacts")
+    for name in held:
+        lines.append(f"  claim {name}: {new.check(name)[1]}")
+    if built.drift:
+        lines.append(f"written fallbacks that now differ from the data (the page shows the data): {len(built.drift)}")
+        lines += [f"  {d}" for d in built.drift]
+    return 0, lines
+
+
 def verify_command(names: list[str], root: Path = ROOT, *, scratch: Path | None = None,
                    tests: list[Path] | None = None, progress: bool = True,
-                   max_s: float = DEFAULT_MAX_S) -> int:
+                   max_s: float = DEFAULT_MAX_S, perturb: int = 0) -> int:
     root = Path(root)
     experiments = config.load(root)
     for name in names:
@@ -168,24 +237,35 @@ def verify_command(names: list[str], root: Path = ROOT, *, scratch: Path | None 
         for line in left:
             print(f"left out: {line} (name it to verify it)")
     scratch = scratch_project(root, Path(scratch) if scratch else cache_dir(root) / "verify")
+    if perturb:
+        perturbed(scratch, names, perturb)
+        print(f"perturbed: every initial weight of {', '.join(names)} nudged by {perturb} ulp(s)")
+    fresh_specs = config.load(scratch)
     start = time.perf_counter()
     for name in names:
-        spec = experiments[name].resolve()
+        spec = fresh_specs[name].resolve()
         t0 = time.perf_counter()
         fresh, manifest = retrain(name, scratch, spec, progress)
         seconds = time.perf_counter() - t0
         recorded = recorded_seconds(name, root)
         print(f"{name}: retrained from scratch in {seconds:.1f} s -> {freeze.artifact_dir(name, scratch)}"
               + (f" (the committed run recorded {recorded:.1f} s)" if recorded else ""))
-        committed = committed_arrays(name, root, spec)
+        committed = committed_arrays(name, root, experiments[name].resolve())
         if committed is None:
             print(f"  no current committed artifact to compare with (content/_freeze/{name})")
             continue
         for line in report(name, differences(committed, fresh)):
             print(line)
     sys.stdout.flush()
+    built, lines = build_article(root, scratch, names)
+    (scratch / "verify-report.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+    print(f"(written to {scratch / 'verify-report.txt'})", flush=True)
     status = run_claims(scratch, tests or claim_tests(), names)
     total = time.perf_counter() - start
+    if built != 0:
+        print(f"verify: FAIL: the article does not build from the fresh artifacts; {total:.0f} s")
+        return 1
     if status == 5:
         print(f"verify: no claim test reads only {', '.join(names)} (nothing to check); {total:.0f} s")
         return 0

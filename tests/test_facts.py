@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from builder.errors import BuildError
-from builder.facts import Book, claim, fact, fill, listed, percent, rounded, sci, share, typed_numbers, words
+from builder.facts import Book, claim, fact, fill, listed, percent, rounded, sci, typed_numbers, words
 from builder.markdown import make_parser, render_markdown
 
 
@@ -132,7 +132,6 @@ def test_formats():
     assert listed([21, 24, 29]) == "21, 24 and 29" and listed([7]) == "7"
     assert percent(1)(0.00585) == "0.6%" and rounded(1000)(24_950) == "25,000"
     assert sci(1)(2.7e-6) == "2.7 × 10⁻⁶"
-    assert share((5, 6)) == "5 of 6 (95% interval 44–97%)" and share((0, 3)) == "0 of 3 (95% interval 0–56%)"
 
 
 def test_the_scan_finds_typed_numbers_and_skips_facts_math_and_code():
@@ -185,3 +184,30 @@ def test_the_article_types_no_run_dependent_number():
              if line not in skipped and not is_year(token)]
     assert found == [], "typed numbers that depend on a run (write them as facts): " + \
         "; ".join(f"content/index.md:{line}: {token}" for line, token in found)
+
+
+def _allowed() -> set[str]:
+    import tomllib
+
+    from builder.facts import constants
+    from builder.paths import ROOT
+
+    return constants(tomllib.loads((ROOT / "content" / "experiments.toml").read_text(encoding="utf-8"))) | set(DERIVED)
+
+
+def test_figure_modules_type_no_result_in_their_titles_and_labels():
+    """Chart titles, notes and labels written in the figure modules: a number that depends on a
+    run is computed (a fact's function), never typed."""
+    import ast
+
+    from builder.paths import ROOT
+
+    allowed, found = _allowed(), []
+    for module in sorted((ROOT / "builder" / "figures").glob("*.py")):
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.keyword) and node.arg in ("title", "text", "fit", "rule", "caption", "description"):
+                for sub in ast.walk(node.value):
+                    if isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+                        found += [f"{module.name}:{node.lineno}: {token}" for _, token in typed_numbers(sub.value, allowed)
+                                  if not is_year(token)]
+    assert found == []

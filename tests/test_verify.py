@@ -143,3 +143,38 @@ def test_the_default_set_is_what_trains_in_a_few_minutes():
     assert any(line.startswith("sweep-sparse-parity: ") for line in left)
     manifest = json.loads((verify.ROOT / "content" / "_freeze" / "five-neuron" / "manifest.json").read_text())
     assert verify.recorded_seconds("five-neuron", verify.ROOT) == manifest["wall_time_s"]
+
+
+def test_perturb_nudges_the_initial_weights_by_one_ulp_under_a_key_of_their_own(project, tmp_path):
+    import torch
+
+    from builder.training import config, trainer
+    from builder.training.experiments import spec_key, train_config
+
+    scratch = verify.scratch_project(project, tmp_path / "scratch")
+    verify.perturbed(scratch, ["tiny"], 1)
+    plain, nudged = config.load(project)["tiny"].resolve(), config.load(scratch)["tiny"].resolve()
+    assert "perturb" not in plain and nudged["perturb"] == 1
+    assert spec_key(plain) != spec_key(nudged)
+    assert config.load(scratch)["tiny-sweep"].resolve() == config.load(project)["tiny-sweep"].resolve()
+    from builder.training.experiments import model_config
+    model = model_config(plain)
+    cfg_plain, cfg_nudged = train_config([plain]), train_config([nudged])
+    assert cfg_plain.perturb == 0 and cfg_nudged.perturb == 1
+    a, b = trainer.fresh_state(model, cfg_plain)["params"], trainer.fresh_state(model, cfg_nudged)["params"]
+    for k in a:
+        assert not torch.equal(a[k], b[k])
+        assert torch.equal(torch.nextafter(a[k], torch.full_like(a[k], float("inf"))), b[k])
+
+
+def test_verify_perturb_retrains_from_nudged_weights(project, tmp_path, capfd, monkeypatch):
+    scratch = tmp_path / "scratch"
+    monkeypatch.setenv("EXPECTED_ROOT", str(scratch))
+    status = verify.verify_command(["tiny"], project, scratch=scratch, tests=claims(tmp_path), progress=False,
+                                   perturb=1)
+    out = capfd.readouterr().out
+    assert status == 0, out
+    assert "perturbed: every initial weight of tiny nudged by 1 ulp(s)" in out
+    n = len(freeze.read("tiny", project / "content" / "_freeze" / "tiny", None).arrays)
+    assert f"tiny: {n} of {n} arrays bit for bit" not in out  # the trajectory moved
+    assert "perturb = 1" in (scratch / "content" / "experiments.toml").read_text()

@@ -75,25 +75,18 @@ def classify_sweep(arrays, loss_threshold: float = LOSS_THRESHOLD,
                     loss_threshold, ratio_threshold)
 
 
-# -- how sure a share of a few runs is -------------------------------------------------------
-Z95 = 1.959963984540054  # the normal quantile of a two-sided 95% interval
-
-
-def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """The Wilson score interval (lower, upper), fractions 0-1, of a share of k successes in n
-    runs: unlike k/n +- a normal error it stays inside 0-1 and is not empty at 0 of n or n of n,
-    which is what a share of three or six seeds needs."""
-    if n <= 0 or not 0 <= k <= n:
-        raise ValueError(f"wilson: {k} of {n} is not a share of runs")
+def wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """The Wilson score interval (95% by default) for k successes in n trials: (low, high).
+    Unlike k/n +- a normal error, it stays inside [0, 1] and is honest at k = 0 or k = n."""
+    if n <= 0:
+        raise ValueError("no trials")
     p = k / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    lo = 0.0 if k == 0 else max(0.0, float(centre - half))  # exactly 0 / 1 at the ends, not 1e-17 off
-    hi = 1.0 if k == n else min(1.0, float(centre + half))
-    return lo, hi
+    return max(0.0, float(centre - half)), min(1.0, float(centre + half))
 
 
-def wilson_vega(k: str, n: str, z: float = Z95) -> tuple[str, str]:
+def wilson_vega(k: str, n: str, z: float = 1.959963984540054) -> tuple[str, str]:
     """The same interval's (lower, upper) as Vega expressions of the fields or signals k and n."""
     zz = f"{z * z!r}"
     centre = f"(({k}) / ({n}) + {zz} / (2 * ({n}))) / (1 + {zz} / ({n}))"

@@ -23,7 +23,7 @@ import numpy as np
 
 from builder.analysis import grokking
 from builder.analysis.outcomes import wilson_vega
-from builder.facts import claim, fact, listed, percent, sci, share, words
+from builder.facts import claim, fact, listed, percent, rate, sci, words
 from builder.figures import Animation, Figure, Section, with_datasets, with_demand, with_params
 from builder.figures._common import STEP_RULE, accuracy_curves, checkpoint_steps
 from builder.figures._sweep import axis_index, demand_panel, run_curves
@@ -686,14 +686,14 @@ def band_low_runs(ctx: BuildContext) -> int:
     return sum(_band(ctx, *LOW_BAND).values())
 
 
-@fact("groks.band-grok", share, sources=PHASE)
+@fact("groks.band-grok", rate, sources=PHASE)
 def band_grok(ctx: BuildContext) -> tuple:
     """Grokking runs of the AdamW runs at product 3e-3."""
     c = _band(ctx, *GROK_BAND)
     return c["grokking"], sum(c.values())
 
 
-@fact("groks.band-comp", share, sources=PHASE)
+@fact("groks.band-comp", rate, sources=PHASE)
 def band_comp(ctx: BuildContext) -> tuple:
     """Comprehending runs of the AdamW runs at products 3e-2 to 1e-1."""
     c = _band(ctx, *COMP_BAND)
@@ -732,14 +732,14 @@ def _cell(ctx: BuildContext, opt: str, lr: float, wd: float) -> list[dict]:
     return [r for r in _runs(ctx, opt) if r["lr"] == lr and r["wd"] == wd]
 
 
-@fact("groks.cell-big-decay", share, sources=PHASE)
+@fact("groks.cell-big-decay", rate, sources=PHASE)
 def cell_big_decay(ctx: BuildContext) -> tuple:
     """Generalizing runs (test 90%) at AdamW lr 1e-4, decay 10 (product 1e-3)."""
     rows = _cell(ctx, "AdamW", *CELL_BIG_DECAY)
     return _generalized(rows), len(rows)
 
 
-@fact("groks.cell-small-decay", share, sources=PHASE)
+@fact("groks.cell-small-decay", rate, sources=PHASE)
 def cell_small_decay(ctx: BuildContext) -> tuple:
     """Generalizing runs at AdamW lr 1e-2, decay 0.1 (the same product)."""
     rows = _cell(ctx, "AdamW", *CELL_SMALL_DECAY)
@@ -836,7 +836,7 @@ def timescale(ctx: BuildContext):
 OPENING_CELL = (1e-3, 1.0)
 
 
-@fact("groks.opening-cell", share, sources=PHASE)
+@fact("groks.opening-cell", rate, sources=PHASE)
 def opening_cell(ctx: BuildContext) -> tuple:
     """Grokking runs in the cell of the opening run's settings (AdamW, lr 1e-3, decay 1)."""
     rows = _cell(ctx, "AdamW", *OPENING_CELL)
@@ -892,7 +892,7 @@ def _fraction_share(share_of_pairs: float):
         return len(_reached(rows)), len(rows)
     reached.__doc__ = f"Runs trained on {share_of_pairs:.0%} of the pairs that reach 99% test accuracy."
     reached.__qualname__ = f"fraction_reached[{share_of_pairs}]"  # loaders are memoized by name
-    return fact(f"groks.fraction-reached-{round(100 * share_of_pairs)}", share, sources=(FRACTION,))(reached)
+    return fact(f"groks.fraction-reached-{round(100 * share_of_pairs)}", rate, sources=(FRACTION,))(reached)
 
 
 fraction_median_80, fraction_median_50, fraction_median_40 = (_fraction_median(f) for f in (0.8, 0.5, 0.4))
@@ -933,7 +933,7 @@ def fraction_20_chance(ctx: BuildContext):
                                                     f"test at most {fraction_20_test(ctx):.2%} (chance {1 / p:.2%})")
 
 
-@fact("groks.fraction-comprehend", share, sources=(FRACTION,))
+@fact("groks.fraction-comprehend", rate, sources=(FRACTION,))
 def fraction_comprehend(ctx: BuildContext) -> tuple:
     """Comprehending runs among those trained on 60% to 80% of the pairs."""
     rows = [r for f, rs in fraction_rows(ctx).items() if f >= 0.6 for r in rs]
@@ -1023,14 +1023,14 @@ def init_smallest_stall(ctx: BuildContext) -> int:
     return sum(r["tr"] < 0 for r in _with_decay(ctx, 0.0, (min(s for _, s in init_cells(ctx)),)))
 
 
-@fact("groks.init-weak", share, sources=INIT)
+@fact("groks.init-weak", rate, sources=INIT)
 def init_weak(ctx: BuildContext) -> tuple:
     """Runs with weight decay 0.1 that reach 90% test accuracy."""
     rows = _with_decay(ctx, 0.1)
     return _generalized(rows), len(rows)
 
 
-@fact("groks.init-strong-90", share, sources=INIT)
+@fact("groks.init-strong-90", rate, sources=INIT)
 def init_strong_90(ctx: BuildContext) -> tuple:
     """Runs with weight decay 1 that reach 90% test accuracy."""
     rows = _with_decay(ctx, 1.0)
@@ -1128,7 +1128,7 @@ def _shared_diagonals(ctx: BuildContext) -> list[tuple]:
     return out
 
 
-@fact("groks.shared-sgd", share, sources=PHASE)
+@fact("groks.shared-sgd", rate, sources=PHASE)
 def shared_sgd(ctx: BuildContext) -> tuple:
     """SGD runs (middle decay) that generalize on the diagonals both grids cover."""
     rows = _shared_diagonals(ctx)
@@ -1240,7 +1240,7 @@ def sgd_rate_helps(ctx: BuildContext):
         "; ".join(f"lr {lr:g}: {s:,} ({k} of {n})" for lr, s, k, n in m)
 
 
-@fact("groks.adam-top-big-decay", share, sources=PHASE)
+@fact("groks.adam-top-big-decay", rate, sources=PHASE)
 def adam_top_big_decay(ctx: BuildContext) -> tuple:
     """Runs at AdamW's largest rate and largest decay that reach 90% test accuracy."""
     rows = _runs(ctx, "AdamW")

@@ -43,7 +43,7 @@ def beta(value):
 
 
 # Settings every kind trains with: the regularizer's strength and full-batch AdamW (or SGD).
-# `optimizer`, `momentum` and `init_scale` are left out of the resolved spec unless written (as
+# `optimizer`, `momentum`, `init_scale` and `perturb` are left out of the resolved spec unless written (as
 # `snapshot` is), so every experiment that does not write them keeps its key.
 OPTIMIZER = {
     "weight_decay": Setting("float", None, non_negative,
@@ -60,6 +60,9 @@ OPTIMIZER = {
     "momentum": Setting("float", OMITTED, beta, doc='heavy-ball momentum of optimizer = "sgd"'),
     "init_scale": Setting("float", OMITTED, positive,
                           doc="multiplies every initial weight (unwritten: 1, the plain init)"),
+    "perturb": Setting("int", OMITTED, lambda v: None if v >= 1 else "must be at least 1 (leave it out for none)",
+                       doc="nudges every initial weight by this many units in the last place (ulps): "
+                           "a stand-in for another CPU's rounding, written by `verify --perturb`"),
 }
 
 
@@ -145,7 +148,7 @@ def train_config(specs: list[dict]) -> trainer.TrainConfig:
         betas=(first["beta1"], first["beta2"]), eps=first["eps"],
         n_metrics=first["metrics"], n_checkpoints=first["checkpoints"],
         optimizer=first.get("optimizer", "adamw"), momentum=first.get("momentum", 0.0),
-        init_scale=tuple(s.get("init_scale", 1.0) for s in specs))
+        init_scale=tuple(s.get("init_scale", 1.0) for s in specs), perturb=first.get("perturb", 0))
 
 
 def same_shapes(specs: list[dict], per_model: tuple[str, ...]) -> None:

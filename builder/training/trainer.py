@@ -53,6 +53,7 @@ class TrainConfig:
     optimizer: str = "adamw"  # one of OPTIMIZERS, shared by the batch
     momentum: float = 0.0  # "sgd" only
     init_scale: tuple[float, ...] = ()  # per model: multiplies the initial weights; () is all 1
+    perturb: int = 0  # every initial weight moved this many ulps up (`verify --perturb`); 0: none
 
     def schedule(self, count: int) -> np.ndarray:
         """`count` logging steps of this run (see `schedule`)."""
@@ -157,6 +158,8 @@ def fresh_state(model, cfg: TrainConfig) -> dict:
     params = model.init(list(cfg.seeds))
     if cfg.init_scale and any(scale != 1.0 for scale in cfg.init_scale):
         params = {k: p * per_model(cfg.init_scale, p) for k, p in params.items()}
+    for _ in range(cfg.perturb):  # the size of rounding on another CPU: the trajectories part later
+        params = {k: torch.nextafter(p, torch.full_like(p, float("inf"))) for k, p in params.items()}
     return {
         "step": 0,
         "params": params,
