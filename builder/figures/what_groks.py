@@ -223,7 +223,7 @@ def phase_counts(width: int):
                           header=alt.Header(labelFontWeight="bold", labelFontSize=12)))
 
 
-def diagonal_counts(width: int):
+def diagonal_counts(width: int, narrow: bool = False):
     """The runs of each optimizer by the diagonal of the grid they lie on (learning rate x weight
     decay, grokking.diagonal), stacked by phase: where one number decides the phase, one colour
     fills its bar. Bars, no text marks (the phase counts' labels are the ones read as numbers)."""
@@ -239,9 +239,12 @@ def diagonal_counts(width: int):
         tooltip=[alt.Tooltip("diag:O", title="learning rate × weight decay", format="~e"), alt.Tooltip("phase:N"),
                  alt.Tooltip("share:N", title="share")]).transform_calculate(
         phase_order=f"indexof({list(grokking.PHASES)!r}, datum.phase)")
+    header = alt.Header(labelFontWeight="bold", labelFontSize=12, labelAngle=0, labelOrient="top", labelAnchor="start")
+    facet = alt.Row if narrow else alt.Column  # a phone column holds one panel's width
     return bars.properties(width=width, height=110).facet(
-        column=alt.Column("opt:N", title=None, sort=[o for o, _ in PHASE_SWEEPS],
-                          header=alt.Header(labelFontWeight="bold", labelFontSize=12))).resolve_scale(x="independent")
+        **{"row" if narrow else "column": facet("opt:N", title=None, sort=[o for o, _ in PHASE_SWEEPS],
+                                                 header=header if narrow else alt.Header(labelFontWeight="bold", labelFontSize=12))}
+    ).resolve_scale(x="independent")
 
 
 def phase_chart(ctx: BuildContext, narrow: bool = False):
@@ -250,7 +253,7 @@ def phase_chart(ctx: BuildContext, narrow: bool = False):
     prompt = ("demand ? 'The seeds of the cell you pointed at' : 'Point at (or tap) a cell for its accuracy curves'")
     panel = accuracy_panel(max(budget(ctx, n) for _, n in PHASE_SWEEPS), prompt, width=215 if narrow else 280)
     counts = phase_counts(85 if narrow else 130)
-    diagonals_view = diagonal_counts(85 if narrow else 215)
+    diagonals_view = diagonal_counts(230 if narrow else 215, narrow)
     if narrow:
         view = alt.concat(*grids, counts, panel, diagonals_view, columns=1, spacing=20).resolve_scale(
             color="independent", xOffset="independent")
@@ -709,12 +712,14 @@ def band_low_memorize(ctx: BuildContext):
 
 @claim("groks.product-decides-band", sources=PHASE)
 def product_decides_band(ctx: BuildContext):
-    """The product decides the phase on the low memorizing band, at 3e-3 (grokking) and on the
-    comprehending band: one phase holds at least DECIDES of each."""
+    """The product decides the phase (one phase holds at least DECIDES of the runs) on most AdamW
+    diagonals with decay, among them the low memorizing band, 3e-3 (grokking) and the
+    comprehending band."""
     low, grok, comp = (_band(ctx, *b) for b in (LOW_BAND, GROK_BAND, COMP_BAND))
     holds = (low["memorization"] == sum(low.values()) and grok["grokking"] >= DECIDES * sum(grok.values())
-             and comp["comprehension"] >= DECIDES * sum(comp.values()))
-    return holds, f"low {low}; 3e-3 {grok}; 3e-2 to 0.1 {comp}"
+             and comp["comprehension"] >= DECIDES * sum(comp.values()) and 2 * diag_decides_count(ctx) > diag_count(ctx))
+    return holds, (f"decides on {diag_decides_count(ctx)} of {diag_count(ctx)} diagonals; low {low}; 3e-3 {grok}; "
+                   f"3e-2 to 0.1 {comp}")
 
 
 @claim("groks.product-fails", sources=PHASE)
