@@ -403,8 +403,8 @@ def figures(ctx: BuildContext) -> list[Figure]:
         Figure("groks-init", SECTION,
                "The step at which each run first reached 99% test accuracy against the scale of its initial weights, one chart "
                "per weight decay; crosses above the dashed budget never got there.",
-               "Three scatter plots: without weight decay, runs generalize only from small initial weights; with weight decay "
-               "they generalize from every scale.",
+               "Three scatter plots: without weight decay no run generalizes from any scale; with weight decay 1 most runs "
+               "generalize from every scale, later from larger initial weights.",
                init_chart, sources=INIT, columns=COLUMNS["groks-init"], narrow=lambda ctx: init_chart(ctx, narrow=True)),
         Figure("groks-lr", SECTION,
                "The step at which each run first reached 99% test accuracy against its learning rate, for AdamW and SGD, "
