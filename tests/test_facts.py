@@ -156,11 +156,12 @@ DERIVED = {
     "5 × 10⁴": "the sweeps' default ratio threshold (builder.analysis.outcomes)",
     "10⁻⁹": "the loss threshold slider's low end (builder.figures._sweep)", "10⁻¹": "its high end",
     "10⁸": "the ratio threshold slider's high end",
+    "1.5%": "1/67, the accuracy of guessing one of 67 answers",
 }
 # Sections whose prose is still to be converted to facts (issue 26): the scan skips them. Each
 # conversion removes its headings here; the list ends empty.
 PENDING = [
-    "## It's full of stars", "## The progress hidden before the jump", "## What makes a model grok?",
+    "## It's full of stars", "## The progress hidden before the jump",
     "## Open questions", "## Closing", "## Appendix: how the circle construction works",
 ]
 

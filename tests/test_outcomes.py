@@ -132,3 +132,22 @@ def test_wilson_interval():
     assert low < 7 / 12 < high and (round(low, 3), round(high, 3)) == (0.320, 0.807)
     with pytest.raises(ValueError, match="k <= n"):
         wilson(13, 12)
+
+
+# -- the Wilson interval of a share of a few runs ---------------------------------------------
+def test_wilson_interval_known_values_and_ends():
+    assert outcomes.wilson(5, 6) == pytest.approx((0.4365, 0.9699), abs=1e-4)
+    assert outcomes.wilson(1, 3) == pytest.approx((0.0615, 0.7923), abs=1e-4)
+    lo, hi = outcomes.wilson(0, 6)
+    assert lo == pytest.approx(0.0, abs=1e-12) and hi == pytest.approx(0.3903, abs=1e-4)  # never empty at 0 of n
+    lo, hi = outcomes.wilson(3, 3)
+    assert hi == 1.0 and lo == pytest.approx(0.4385, abs=1e-4)
+    # more runs at the same share: a narrower interval around it
+    widths = [np.subtract(*outcomes.wilson(k, n)[::-1]) for k, n in ((1, 2), (3, 6), (15, 30), (150, 300))]
+    assert all(a > b for a, b in zip(widths, widths[1:]))
+    assert all(lo <= k / n <= hi for k, n in ((2, 7), (13, 15), (45, 108)) for lo, hi in [outcomes.wilson(k, n)])
+
+
+def test_wilson_interval_of_no_runs_is_an_error():
+    with pytest.raises(ValueError, match="n > 0"):
+        outcomes.wilson(0, 0)

@@ -41,6 +41,18 @@ def vega_expression(train: str, test: str, gap: str) -> str:
             f"{test} - {train} > {gap} ? '{PHASES[1]}' : '{PHASES[0]}'")
 
 
+def diagonal(lr: float, weight_decay: float) -> float:
+    """The product lr x weight_decay (the share of every weight that decoupled weight decay
+    removes at each step) rounded to the nearest half decade, 1 or 3 x 10^e: the cells of a
+    grid whose rates and decays step by about sqrt(10) that share it lie on one diagonal
+    (3e-4 x 3 = 9e-4 and 1e-3 x 1 fall together at 1e-3). 0 without decay."""
+    product = float(lr) * float(weight_decay)
+    if product <= 0:
+        return 0.0
+    d = int(round(2 * np.log10(product)))
+    return round((1 if d % 2 == 0 else 3) * 10.0 ** (d // 2), 12)
+
+
 def counts(codes) -> dict[str, int]:
     codes = np.asarray(codes)
     return {name: int((codes == i).sum()) for i, name in enumerate(PHASES)}

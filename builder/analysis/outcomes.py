@@ -85,3 +85,12 @@ def wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     low, high = (0.0 if k == 0 else float(centre - half)), (1.0 if k == n else float(centre + half))
     return max(0.0, low), min(1.0, high)
+
+
+def wilson_vega(k: str, n: str, z: float = 1.959963984540054) -> tuple[str, str]:
+    """The same interval's (lower, upper) as Vega expressions of the fields or signals k and n."""
+    zz = f"{z * z!r}"
+    centre = f"(({k}) / ({n}) + {zz} / (2 * ({n}))) / (1 + {zz} / ({n}))"
+    half = (f"{z!r} * sqrt(({k}) / ({n}) * (1 - ({k}) / ({n})) / ({n}) + {zz} / (4 * ({n}) * ({n})))"
+            f" / (1 + {zz} / ({n}))")
+    return f"max(0, {centre} - {half})", f"min(1, {centre} + {half})"
