@@ -23,8 +23,8 @@ SISTERS = "seeds-mod-top"
 SOURCES = (SISTERS, mod_top.EXPERIMENT)  # the runs, and the opening run's training split (shared)
 STEPS = tuple(range(0, 16_001, 2_000))  # the checkpoints a forecast is made at
 NAMES = {"test": "test loss", "restricted": "restricted loss", "excluded": "excluded loss",
-         "gini": "Gini of frequencies", "norm": "weight norm", "random keys": "control: random frequencies",
-         "shuffled": "control: shuffled outcomes"}
+         "gini": "Gini of frequencies", "norm": "weight norm", "random keys": "random frequencies",
+         "shuffled": "shuffled outcomes"}
 FATES = ("grokked", "caught mid-way", "never")
 FATE_COLORS = ("#2a9d5c", "#d08a1f", "#8e6cc0")
 MIDWAY = 0.05  # final test accuracy at least this (and under fc.GOAL): "caught mid-way"
@@ -207,8 +207,9 @@ def auc_chart(ctx: BuildContext, narrow: bool = False):
                                          alt.Tooltip("high:Q", format=".2f"), alt.Tooltip("runs:Q", title="runs still open"),
                                          alt.Tooltip("grok:Q", title="of which grok")])
     chance = alt.Chart().mark_rule(strokeDash=[4, 3], color="#888").encode(y=alt.datum(0.5))
-    chart = alt.layer(band, chance, line).properties(width=120 if narrow else 150, height=100).facet(
-        facet=alt.Facet("measure:N", sort=order, title=None, header=alt.Header(labelFontSize=11)),
+    chart = alt.layer(band, chance, line).properties(width=100 if narrow else 150, height=100).facet(
+        facet=alt.Facet("measure:N", sort=order, title=None,
+                        header=alt.Header(labelFontSize=11, labelLimit=100 if narrow else 150)),
         columns=2 if narrow else 4, data=alt.NamedData("auc"))
     return with_datasets(chart, {"auc": auc_rows(ctx)})
 
@@ -240,7 +241,7 @@ def runs_chart(ctx: BuildContext, narrow: bool = False):
         tooltip=[alt.Tooltip("seed:O"), alt.Tooltip("fate:N", title="ends"), alt.Tooltip("v:Q", title="value", format=".3g"),
                  alt.Tooltip("open:N", title="not yet generalized")],
     ).transform_calculate(jitter="(datum.seed * 0.6180339887) % 1").properties(
-        width=250 if narrow else 520, height=170).add_params(at, which)
+        width=190 if narrow else 520, height=170).add_params(at, which)
     return with_datasets(chart, {"runs": run_rows(ctx)})
 
 
@@ -271,7 +272,7 @@ def fates_chart(ctx: BuildContext, narrow: bool = False):
         alt.Tooltip("fate:N", title="runs that"), alt.Tooltip("n:Q", title="runs"), alt.Tooltip("step:Q", format=","),
         alt.Tooltip("median:Q", format=".3g"), alt.Tooltip("q1:Q", format=".3g", title="25%"),
         alt.Tooltip("q3:Q", format=".3g", title="75%")])
-    chart = alt.layer(band, line).properties(width=250 if narrow else 300, height=170).facet(
+    chart = alt.layer(band, line).properties(width=230 if narrow else 300, height=170).facet(
         facet=alt.Facet("measure:N", title=None), columns=1 if narrow else 2, data=alt.NamedData("fates")
     ).resolve_scale(y="independent")
     return with_datasets(chart, {"fates": fate_rows(ctx)})
