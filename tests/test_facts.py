@@ -149,6 +149,8 @@ DERIVED = {
     "1,367": "the held-out pairs", "3,216": "2 x 67 x 24 collapsed weights",
     "66": "the largest input", "33": "Fourier frequencies of 67", "31": "parity inputs with the bias",
     "27": "distractor bits", "3,216,": "(same)",
+    "10⁻²": "the learning rate 1e-2 of experiments.toml (constants() writes it only as 0.01)",
+    "70": "the size, in billions of parameters, of the model a cited paper analysed",
 }
 # Sections whose prose is still to be converted to facts (issue 26): the scan skips them. Each
 # conversion removes its headings here; the list ends empty.

@@ -120,3 +120,15 @@ def test_the_pages_expression_and_the_python_rule_agree_on_a_grid():
     assert checked == set(outcomes.CLASSES)  # the grid reaches every class
     assert _sweep.CLASSES == outcomes.CLASSES
     assert (_sweep.DEFAULT_LOSS, _sweep.DEFAULT_RATIO) == (L, R)
+
+
+def test_wilson_interval():
+    from builder.analysis.outcomes import rate_with_interval, wilson
+
+    low, high = wilson(3, 12)
+    assert round(low, 3) == 0.089 and round(high, 3) == 0.532  # the textbook values for 3 of 12
+    assert wilson(0, 10)[0] == 0 and wilson(10, 10)[1] == 1
+    assert wilson(0, 10)[1] > 0.2 and wilson(10, 10)[0] < 0.8  # no false certainty at the ends
+    assert rate_with_interval((3, 12)) == "3 of 12 (95% interval 9–53%)"
+    with pytest.raises(ValueError, match="0 <= k <= n"):
+        wilson(5, 4)

@@ -73,3 +73,21 @@ def classify_sweep(arrays, loss_threshold: float = LOSS_THRESHOLD,
     """Class codes for the arrays of builder.freeze.load_sweep (-1 where a run is not done)."""
     return classify(arrays["min_train_loss"], arrays["min_test_loss"], arrays["max_ratio"],
                     loss_threshold, ratio_threshold)
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval (95% for z = 1.96) of a rate of k successes in n runs: unlike
+    k/n +- z * SE it stays inside [0, 1] and is honest for small n and k near 0 or n."""
+    if n <= 0 or not 0 <= k <= n:
+        raise ValueError(f"a rate needs 0 <= k <= n and n > 0 (got k={k}, n={n})")
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def rate_with_interval(counts: tuple[int, int]) -> str:
+    """(k, n) -> "k of n (95% interval a–b%)", the prose's form of a rate from few runs."""
+    k, n = counts
+    low, high = wilson(k, n)
+    return f"{k} of {n} (95% interval {100 * low:.0f}–{100 * high:.0f}%)"
