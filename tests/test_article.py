@@ -306,7 +306,7 @@ def test_five_neuron_section_scrubs_plays_and_highlights(page):
 
 def appendix_state(page):
     v = "window.article.views()['appendix'].find(x => x.id === 'appendix-circles').view"
-    names = ["a", "b", "s_in", "d_in", "Nn", "Mn", "act", "zx", "zy", "answer", "truth"]
+    names = ["a", "b", "s_in", "d_in", "Nn", "Mn", "act", "zx", "zy", "answer", "truth", "dial_top", "lx", "ly", "fx", "fy"]
     state = page.evaluate(f"(() => {{ const v = {v}; return {{{', '.join(f'{n}: v.signal({n!r})' for n in names)}}}; }})()")
     state["prose"] = page.locator("output.live[data-signal='answer']").inner_text()
     return state
@@ -350,6 +350,10 @@ def test_appendix_inputs_solve_back_and_match_the_python_construction(page):
         codes, _ = construction.classify(n, m, "square" if act == "x²" else "relu")
         right = codes[a, b] == construction.CORRECT
         assert (s["answer"] == str((a + b) % m)) == right and s["prose"] == s["answer"]
+        # the linear first try and the fold, as construction.py computes them
+        assert s["dial_top"] == int(construction.dial_scores(m, a)[0, b].argmax())
+        linear, folded = (half[0, b] for half in construction.fold_halves(n, m, a))
+        assert np.allclose([s["lx"], s["ly"], s["fx"], s["fy"]], [*linear, *folded], atol=1e-9), (n, m)
     assert canvas_png(page, "appendix-outputs") != before
 
 

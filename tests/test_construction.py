@@ -172,3 +172,109 @@ def test_verify_construction_returns_the_report():
     assert report.row("relu", 3, 12).failing > 0
     with pytest.raises(KeyError):
         report.row("square", 11, 12)
+
+
+# ---- the appendix's first two steps: the linear first try and the fold ----------------------
+@pytest.mark.parametrize("m", [12, 13, 16, 31, 64, 67])
+def test_the_fast_dial_check_matches_brute_force(m):
+    fast, direct = con.linear_dial(m), con.linear_dial_direct(m)
+    assert (fast.pairs, fast.degenerate, fast.on_a_copy, fast.far_copy) == \
+        (direct.pairs, direct.degenerate, direct.on_a_copy, direct.far_copy)
+    assert max(fast.copies_cancel, direct.copies_cancel) < con.TOL
+
+
+def test_the_linear_dial_tops_on_a_copy_of_the_sum_and_its_copies_cancel():
+    m = 13
+    scores = con.dial_scores(m)
+    assert scores.shape == (m, m, 2 * m)
+    a, b = np.meshgrid(np.arange(m), np.arange(m), indexing="ij")
+    top = scores.argmax(axis=2)
+    np.testing.assert_array_equal(top % m, (a + b) % m)
+    # the near copy (the sum itself) when a and b are less than half a circle apart
+    near = np.abs(a - b) < m / 2
+    np.testing.assert_array_equal(top[near], (a + b)[near])
+    np.testing.assert_allclose(scores[..., :m] + scores[..., m:], 0, atol=1e-14)
+    row = con.linear_dial(m)
+    assert row.on_a_copy == m * m and row.far_copy == int((~near).sum()) > 0
+    assert con.linear_dial(16).degenerate == 16  # opposite numbers of an even modulus: no midpoint
+
+
+def test_a_broken_dial_is_caught(monkeypatch):
+    """The check can fail: a dial at the full angle (each answer once, so no copies) misses."""
+    monkeypatch.setattr(con, "dial", lambda m: np.concatenate([con.embed(m)] * 2))
+    row = con.linear_dial(13)
+    assert row.on_a_copy < row.pairs and row.copies_cancel > 0.1
+
+
+@pytest.mark.parametrize("n", range(1, 11))
+def test_a_network_without_activation_is_zero_from_four_neurons(n):
+    lin = con.linear_map(n)
+    z = con.preactivations(n, 13) @ con.out_proj(n)  # the network with f = identity
+    np.testing.assert_allclose(z, con.midpoints(13) @ (2 * lin).T, atol=1e-12)
+    if n == 2 or n >= 4:
+        assert np.abs(lin).max() < 1e-14
+    else:  # N = 1, 3: a linear map that does not vanish (for 3, 3/2 times a mirror)
+        assert np.abs(lin).max() > 0.9
+    if n == 3:
+        np.testing.assert_allclose(lin, [[1.5, 0], [0, -1.5]], atol=1e-12)
+
+
+@pytest.mark.parametrize("n, m", [(3, 13), (4, 16), (5, 67), (10, 31)])
+def test_relu_is_a_linear_half_plus_a_folded_half(n, m):
+    linear, folded = con.fold_halves(n, m)
+    np.testing.assert_allclose(linear + folded, con.readout(n, m, "relu"), atol=1e-12)
+    row = con.fold_check(n, m)
+    assert (row.linear_half < 1e-13) == (n >= 4) and (row.relu_vs_abs < 1e-13) == (n >= 4)
+    # the folded half is the same for a midpoint and its opposite: for (a, b) and its partner
+    # the readouts point the same way
+    a, b = 2, 3
+    partner = con.opposite_partner(a, b, m)
+    z1, z2 = folded[a, b], folded[partner]
+    assert min(np.linalg.norm(z1), np.linalg.norm(z2)) > 0.1
+    assert z1 @ z2 / np.linalg.norm(z1) / np.linalg.norm(z2) > 1 - 1e-9
+
+
+def test_the_opposite_partner():
+    assert con.opposite_partner(9, 15, 67) == (45, 46)
+    assert con.opposite_partner(0, 6, 16) == (11, 11)
+    assert con.opposite_partner(0, 8, 16) is None  # opposite numbers: no midpoint
+    for a, b, m in ((9, 15, 67), (5, 60, 67), (2, 3, 12)):
+        a2, b2 = con.opposite_partner(a, b, m)
+        assert (a2 + b2) % m == (a + b) % m
+        assert con.midpoints(m, a)[0, b] @ con.midpoints(m, a2)[0, b2] < 0
+
+
+# ---- the appendix's facts and claims, against the construction computed another way ---------
+@pytest.fixture(scope="module")
+def appendix_book():
+    from builder.facts import Book
+    from builder.figures import appendix, default_registry
+    from builder.figures.context import BuildContext
+    from builder.paths import ROOT
+
+    ctx = BuildContext(ROOT, train=False)
+    registry = default_registry(ctx)
+    return Book(registry.facts, registry.claims, ctx), appendix
+
+
+def test_the_appendix_facts_are_what_the_network_computes(appendix_book):
+    book, appendix = appendix_book
+    a, b = book.value("appendix.relu-example")
+    logits = con.logits_direct(5, 127, "relu", a=a)[0, b]
+    assert logits.argmax() != (a + b) % 127 and logits.argmax() == book.value("appendix.relu-example-answer") == 7
+    assert book.text("appendix.relu-wrong") == "4,064" and book.text("appendix.relu-pairs") == "16,129"
+    assert book.text("appendix.partner") == "45 + 46" and book.text("appendix.pair") == "9 + 15"
+    assert book.text("appendix.first-fail-5") == "127" and book.text("appendix.first-fail-3") == "12"
+    for name in [n for n in book.claims if n.startswith("appendix.")]:
+        holds, measured = book.check(name)
+        assert holds, (name, measured)
+
+
+def test_every_appendix_fact_and_claim_is_used_in_the_prose(appendix_book):
+    from builder.paths import ROOT
+
+    book, _ = appendix_book
+    text = (ROOT / "content" / "index.md").read_text(encoding="utf-8")
+    names = [n for n in (*book.facts, *book.claims) if n.startswith("appendix.")]
+    unused = [n for n in names if f'"{n}"' not in text]
+    assert len(names) > 10 and unused == []

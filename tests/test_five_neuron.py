@@ -77,23 +77,3 @@ def test_the_animation_covers_the_convergence(frozen):
     assert dev[0] > 30 and dev[end] < 5  # scattered at the start, evenly spaced by its end
 
 
-def test_appendix_prose_states_what_the_build_check_found(prose):
-    from builder.analysis import construction
-
-    report = construction.check_construction()
-    construction.assert_square_exact(report)
-    listed = ", ".join(str(m) for m in construction.MODULI[:-1]) + f" and {construction.MODULI[-1]}"
-    assert f"moduli {listed}" in " ".join(prose.split())
-    relu = construction.failure_summary(report, "relu")
-    first = relu.first_failing_m
-    text = " ".join(prose.split())
-    assert (f"first modulus in that list that fails is {first[5]} for $N = 5$ or 10, {first[6]} for $N = 6$, "
-            f"{first[8]} for $N = 8$ and {first[7]} for $N = 7$" in text)
-    assert first[10] == first[5] and first[9] is None and "nine neurons get every pair right up to 500" in text
-    row = report.row("relu", 5, 127)
-    assert f"gets {row.failing:,} of the {row.checked:,} pairs wrong" in text
-    assert report.row("relu", 5, 67).failing == 0 and "with five neurons and $M = 67$ every pair comes out right" in text
-    codes, _ = construction.classify(5, 127, "relu")
-    assert codes[0, 6] != construction.CORRECT and "$0 + 6$, for example, comes out as 7" in text
-    z = construction.readout(5, 127, "relu", a=[0])[0, 6]
-    assert round(np.arctan2(z[1], z[0]) / (2 * np.pi / 127)) % 127 == 7

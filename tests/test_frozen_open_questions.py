@@ -1,5 +1,6 @@
-"""Section 6 against its frozen runs: the architecture sweeps hold every cell, the numbers the
-prose quotes follow from them, and the two memorization runs have the shapes the text describes.
+"""Section 6 against its frozen runs: the architecture sweeps hold every cell, the facts the prose
+shows agree with counts made another way, and the memorization runs' moments are in order (the
+prose's numbers and sentences are facts and claims: tests/test_claims.py evaluates them).
 Artifacts are read from builder.paths.frozen_root() (see builder.claims)."""
 from __future__ import annotations
 
@@ -53,39 +54,25 @@ def test_every_cell_of_both_sweeps_is_frozen(sweeps, reg, name):
 
 
 @pytest.mark.frozen("sweep-mod-l2", "sweep-mod-l1")
-def test_the_page_thresholds_mark_runs_that_end_above_90_percent(sweeps):
-    """The footnote: at the figure's defaults, generalizing = final test accuracy above 90%, for
-    every L2 run and all but one L1 run."""
-    mismatches = {reg: int((np.isin(classes(a), GENERALIZED) != (a["final_test_acc"] > 0.9)).sum())
-                  for reg, a in sweeps.items()}
-    assert mismatches == {"L2": 0, "L1": 1}
-    # section 3's default would call every L1 run "high train loss"
-    assert (outcomes.classify_sweep(sweeps["L1"]) == 0).all()
-
-
-@pytest.mark.frozen("sweep-mod-l2", "sweep-mod-l1")
-def test_the_prose_ranking_of_architectures(sweeps):
+def test_the_section_facts_agree_with_an_independent_count(sweeps):
+    """The prose's numbers are facts (builder.figures.sweep_mod, evaluated by test_claims); here
+    the same counts come from the frozen sweeps by another route (freeze.load_sweep, the case
+    indices of experiments.toml) and must agree."""
     per_case = {reg: [generalized(a, case=k) for k in range(9)] for reg, a in sweeps.items()}
-    assert per_case == {"L2": [11, 5, 2, 1, 1, 2, 0, 0, 0], "L1": [8, 3, 3, 1, 0, 1, 0, 0, 0]}
-    for reg, counts in per_case.items():
-        assert counts[0] == max(counts) and max(counts[1:]) <= 5  # the opening architecture leads
-        assert max(counts[4:]) <= 2 and counts[7] == counts[8] == 0  # collapsed sides do worse
-    # the tied, doubly collapsed model cannot fit: at most 9% of its training pairs
-    for a in sweeps.values():
-        assert a["final_train_acc"][a["case"] == 7].max() < 0.095
+    assert sweep_mod.opening_l2(CTX) == per_case["L2"][0] and sweep_mod.opening_l1(CTX) == per_case["L1"][0]
+    assert sweep_mod.best_other(CTX) == max(max(v[1:]) for v in per_case.values())
+    assert sweep_mod.collapsed_max(CTX) == max(max(v[4:]) for v in per_case.values())
+    assert sweep_mod.nothing_shared_l2(CTX) == per_case["L2"][3]
+    assert sweep_mod.l2_generalized(CTX) == generalized(sweeps["L2"]) == generalized(sweeps["L2"], weight_decay=1.0)
+    assert sweep_mod.l1_high_train(CTX) == outcomes.counts(classes(sweeps["L1"]))["high train loss"]
+    assert sweep_mod.tied_collapsed_train(CTX) == max(float(a["final_train_acc"][a["case"] == 7].max()) for a in sweeps.values())
+    assert sweep_mod.opening_rate(CTX) == (sum(v[0] for v in per_case.values()), 48)
 
 
-@pytest.mark.frozen("sweep-mod-l2", "sweep-mod-l1")
-def test_the_prose_on_regularization_strength(sweeps):
-    l2, l1 = sweeps["L2"], sweeps["L1"]
-    c = classes(l2)
-    assert generalized(l2) == 22 and generalized(l2, weight_decay=1.0) == 22
-    weak = np.isclose(l2["weight_decay"], 0.1)
-    assert outcomes.counts(c[weak]) == {"high train loss": 12, "high test loss": 96,
-                                        "train and test drop together": 0, "grokking": 0}
-    assert set(l2["case"][weak & (c == 0)].tolist()) == {7}
-    assert outcomes.counts(classes(l1))["high train loss"] == 78
-    assert outcomes.counts(c)["high train loss"] == 36
+def test_roles_follow_the_switches():
+    roles = [sweep_mod._role(c) for c in config.get("sweep-mod-l2", ROOT).resolve("full")["cases"]]
+    assert roles == ["opening", "untied", "two-in-proj", "nothing-shared", "collapsed", "collapsed", "collapsed",
+                     "both-collapsed-tied", "both-collapsed"]
 
 
 @pytest.mark.frozen("sweep-mod-l2", "sweep-mod-l1")
@@ -95,96 +82,26 @@ def test_the_page_rows_classify_as_python_does():
     assert all(len(v) == 3 * 101 for v in curves.values())
     codes = outcomes.classify([r["mtr"] for r in rows], [r["mte"] for r in rows], [r["mr"] for r in rows],
                               sweep_mod.LOSS_THRESHOLD, sweep_mod.RATIO_THRESHOLD)
-    assert int(np.isin(codes, GENERALIZED).sum()) == 22 + 16
-
-
-def run(name):
-    a = freeze.ensure(name, root=ARTIFACTS).arrays
-    return {k: np.asarray(a[k]) for k in ("metric_step", "train_acc", "test_acc", "train_loss", "test_loss")}
-
-
-def at(r, step):
-    return int(np.searchsorted(r["metric_step"], step))
-
-
-@pytest.mark.frozen("mem-tiny")
-def test_the_tiny_model_generalizes_then_memorizes():
-    r = run("mem-tiny")
-    peak = int(np.argmax(r["test_acc"]))
-    assert r["metric_step"][peak] == 4350 and round(float(r["test_acc"][peak]), 2) == 0.84
-    assert r["train_acc"][peak] < 1  # the peak comes before the training pairs are all fit
-    assert r["metric_step"][np.argmax(r["train_acc"] >= 1)] == 6900
-    assert (r["train_acc"][at(r, 6900):] == 1).all()
-    assert round(float(r["test_acc"][-1]), 2) == 0.73
-    assert round(float(r["test_loss"][-1] / r["test_loss"].min())) == 13
-    assert r["train_loss"][-1] < 1e-6 < r["train_loss"][peak]  # the training loss keeps falling
-
-
-@pytest.mark.frozen("mem-again")
-def test_the_second_model_generalizes_memorizes_and_generalizes_again():
-    r = run("mem-again")
-    assert r["metric_step"][np.argmax(r["train_acc"] >= 1)] == 3300
-    first = r["test_acc"][at(r, 2000):at(r, 30000) + 1]
-    assert 0.87 < first.min() and first.max() < 0.91  # 87% to 91% for 30,000 steps
-    i, j = at(r, 28000), at(r, 40000)
-    assert round(float(r["train_loss"][i] / r["train_loss"][j])) == 20
-    assert 2 <= r["test_loss"][j] / r["test_loss"][i] < 2.5
-    assert round(float(r["test_acc"][j]), 2) == 0.84
-    dip = r["test_loss"][at(r, 52000)]
-    assert dip / r["test_loss"][at(r, 54000):].min() > 1e5  # five orders of magnitude
-    assert r["metric_step"][np.argmax(r["test_acc"] >= 1)] == 64900
-    assert (r["test_acc"][at(r, 64900):] == 1).all()
+    assert int(np.isin(codes, GENERALIZED).sum()) == sweep_mod.l2_generalized(CTX) + sum(
+        sweep_mod._won(CTX, "L1", case=k) for k in range(9))
 
 
 @pytest.mark.frozen("seeds-mem-tiny", "mem-tiny")
-def test_the_tiny_model_does_the_same_from_30_seeds():
+def test_the_tiny_batch_holds_the_featured_run():
+    """Seed 0 of the 30-seed batch is the featured run, trained alone (the seeds' facts describe
+    the same model)."""
     a = freeze.ensure("seeds-mem-tiny", root=ARTIFACTS).arrays
-    steps, acc = np.asarray(a["metric_step"]), np.asarray(a["test_acc"])
-    assert acc.shape == (30, 401)
-    peak = acc.max(axis=1)
-    assert (round(float(peak.min()), 2), round(float(peak.max()), 2)) == (0.77, 0.97)
-    assert int((steps[acc.argmax(axis=1)] < 7000).sum()) == 28
-    assert int((peak - acc[:, -1] >= 0.03).sum()) == 28
-    # seed 0 of the batch is the featured run, trained alone
-    np.testing.assert_allclose(acc[0], run("mem-tiny")["test_acc"], atol=2e-3)
+    assert np.asarray(a["test_acc"]).shape[0] == 30
+    featured = freeze.ensure("mem-tiny", root=ARTIFACTS).arrays
+    np.testing.assert_allclose(np.asarray(a["test_acc"])[0], np.asarray(featured["test_acc"]), atol=2e-3)
 
 
-@pytest.mark.frozen("seeds-mem-again-slow", "seeds-mem-again-fast", "mem-again")
-def test_the_second_models_seed_search():
-    """The prose on the 12 runs tried with mem-again's settings (six seeds at lr 1e-3 and 3e-3)."""
-    runs = {}
-    for speed in ("slow", "fast"):
-        a = freeze.ensure(f"seeds-mem-again-{speed}", root=ARTIFACTS).arrays
-        steps = np.asarray(a["metric_step"])
-        for i, seed in enumerate(np.asarray(a["seed"])):
-            runs[(speed, int(seed))] = {k: np.asarray(a[k])[i] for k in ("test_acc", "train_loss")}
-    assert len(runs) == 12
-    early = [r["test_acc"][steps <= 2000].max() for r in runs.values()]
-    assert (round(float(min(early)), 2), round(float(max(early)), 2)) == (0.87, 0.98)
-    np.testing.assert_allclose(runs[("fast", 0)]["test_acc"], run("mem-again")["test_acc"], atol=2e-3)
+@pytest.mark.frozen("mem-again")
+def test_the_second_runs_moments_are_in_order():
+    """fit < end of the plateau < dip < recovery < perfect (the definitions in open_q_mem)."""
+    from builder.figures import open_q_mem
 
-    def lost_and_won_back(r):
-        """Points of test accuracy given back (from a peak of at least 87%) while the train loss
-        fell 200-fold or more, if the run later came back to within a point of that peak."""
-        acc, loss = r["test_acc"], r["train_loss"]
-        best = np.maximum.accumulate(acc)
-        low = int(np.argmax(best - acc))
-        peak = int(np.argmax(acc[:low + 1]))
-        fell = loss[peak] / loss[low] >= 200
-        back = acc[low:].max() >= acc[peak] - 0.01 or acc[low:].max() >= 0.97
-        return round(float(acc[peak] - acc[low]), 3) if fell and back and acc[peak] >= 0.87 else 0
-
-    lost = {k: lost_and_won_back(r) for k, r in runs.items()}
-    came_back = {k: v for k, v in lost.items() if v >= 0.03}
-    assert sorted(came_back) == [("fast", 0), ("slow", 0), ("slow", 1)]
-    assert max(came_back, key=came_back.get) == ("fast", 0) and round(came_back[("fast", 0)], 2) <= 0.08
-    assert runs[("fast", 0)]["test_acc"][-1] == 1
-    final = {k: round(float(r["test_acc"][-1]), 2) for k, r in runs.items()}
-    slid = {k: v for k, v in final.items() if v < 0.97}
-    assert sorted(slid.values()) == [0.94, 0.95]
-    for k in slid:  # they slid while the train loss rose
-        acc, loss = runs[k]["test_acc"], runs[k]["train_loss"]
-        peak, low = int(np.argmax(acc)), len(acc) - 1
-        assert loss[low] > loss[peak]
-    rest = [v for k, v in final.items() if k not in slid and k not in came_back]
-    assert len(rest) == 7 and all(0.97 <= v <= 1 for v in rest)
+    m = open_q_mem.again(CTX)
+    steps = m["r"]["metric_step"]
+    assert m["fit"] < m["end"] < m["dip"] < m["back"]
+    assert steps[m["back"]] < open_q_mem.again_perfect(CTX)

@@ -151,3 +151,16 @@ def test_wilson_interval_known_values_and_ends():
 def test_wilson_interval_of_no_runs_is_an_error():
     with pytest.raises(ValueError, match="n > 0"):
         outcomes.wilson(0, 0)
+
+
+def test_wilson_interval_textbook():
+    from builder.analysis.outcomes import wilson
+    from builder.facts import rate
+
+    low, high = wilson(3, 12)
+    assert round(low, 3) == 0.089 and round(high, 3) == 0.532  # the textbook values for 3 of 12
+    assert wilson(0, 10)[0] == 0 and wilson(10, 10)[1] == 1
+    assert wilson(0, 10)[1] > 0.2 and wilson(10, 10)[0] < 0.8  # no false certainty at the ends
+    assert rate((3, 12)) == "3 of 12 (95% interval 9–53%)"
+    with pytest.raises(ValueError, match="0 <= k <= n"):
+        wilson(5, 4)

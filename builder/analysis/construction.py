@@ -293,3 +293,122 @@ def failure_summary(report: Report, activation: str = "relu") -> FailureSummary:
              for n in sorted({r.n for r in rows})}
     return FailureSummary(activation, sum(r.checked for r in rows), sum(r.failing for r in rows),
                           tuple((r.n, r.m, r.failing, r.example_failure) for r in rows if r.failing), first)
+
+
+# -- the linear stage and the fold (the appendix's first two steps) ---------------------------
+# Before the activation, everything the network does is linear in the midpoint s = (e(a) + e(b))/2,
+# whose direction is w(a + b)/2 when cos(w(a - b)/2) > 0 and the opposite one when it is negative.
+# On the doubled dial (answer c at the half angle wc/2, so c appears twice, at k = c and k = c + M,
+# on opposite sides) a linear readout <s, d_k> peaks on a copy of a + b for every pair. But one
+# score per answer means adding the two copies, and they are exact negatives: the sum is 0.
+# ReLU(x) = x/2 + |x|/2: the linear half goes through the same linear map as a network with no
+# activation, which is 0 for N = 2 and N >= 4; the rest, |h|/2, is the same for s and -s (the fold).
+def dial(m: int) -> np.ndarray:
+    """(2m, 2): the doubled dial, position k at the half angle wk/2 (answer k mod m; the two
+    copies of an answer, k and k + m, are opposite)."""
+    angle = np.pi * np.arange(2 * m) / m
+    return np.stack([np.cos(angle), np.sin(angle)], axis=1)
+
+
+def midpoints(m: int, a=None) -> np.ndarray:
+    """(e(a) + e(b)) / 2 for all pairs, (m, m, 2), or (len(a), m, 2) for the given a."""
+    e = embed(m)
+    rows = e if a is None else e[np.atleast_1d(a)]
+    return (rows[:, None, :] + e[None, :, :]) / 2
+
+
+def dial_scores(m: int, a=None) -> np.ndarray:
+    """The linear readout of the midpoint on the doubled dial: scores[a, b, k] = <s, d_k>."""
+    return midpoints(m, a) @ dial(m).T
+
+
+def linear_map(n: int) -> np.ndarray:
+    """(2, 2): the network with no activation, z = L (e(a) + e(b)), L = sum_n v_n u_n^T; zero
+    for N = 2 and N >= 4 (a linear map cannot double an angle), a reflection for N = 3."""
+    return out_proj(n).T @ in_proj(n)
+
+
+def fold_halves(n: int, m: int, a=None) -> tuple[np.ndarray, np.ndarray]:
+    """The ReLU readout split in two, ReLU(h) = h/2 + |h|/2: (linear half, folded half), each
+    (m, m, 2) like readout (their sum is readout(n, m, "relu"))."""
+    h = preactivations(n, m, a)
+    v = out_proj(n)
+    return (h / 2) @ v, (np.abs(h) / 2) @ v
+
+
+def opposite_partner(a: int, b: int, m: int) -> tuple[int, int] | None:
+    """A pair (a2, b2), a2 <= b2, with the same answer (a2 + b2 = a + b mod m) whose midpoint
+    points the opposite way to the midpoint of (a, b), the longest such midpoint (a2 and b2
+    closest together; the smaller a2 on a tie); None when (a, b) has no midpoint (opposite
+    numbers of an even modulus)."""
+    s = midpoints(m, a)[0, b]
+    if np.hypot(*s) <= TOL:
+        return None
+    mids = midpoints(m)
+    x = np.arange(m)
+    same = ((x[:, None] + x[None, :]) % m == (a + b) % m) & (x[:, None] <= x[None, :])
+    facing = same & (mids @ s < -TOL)
+    length = np.where(facing, np.hypot(mids[..., 0], mids[..., 1]), -1.0)
+    a2, b2 = np.unravel_index(int(np.argmax(length)), length.shape)  # first maximum: smallest a2
+    return int(a2), int(b2)
+
+
+@dataclass(frozen=True)
+class LinearRow:
+    m: int
+    pairs: int
+    degenerate: int       # midpoint 0 (even m, opposite numbers): every dial score is 0
+    on_a_copy: int        # the dial's unique top position names (a + b) mod m
+    far_copy: int         # ... and it is the copy k = (a + b + m) mod 2m (cos(w(a - b)/2) < 0)
+    copies_cancel: float  # the largest |score_k + score_(k+m)|, over pairs and answers
+
+
+def linear_dial(m: int) -> LinearRow:
+    """What the doubled dial does for every pair of modulus m. The scores of a pair, <s, d_k>,
+    are |s| cos(wk/2 - angle of s): a sinusoid sampled every w/2, whose maximum is the grid
+    point nearest the angle, strictly above both neighbours (then it is above every other
+    point). So each pair's top is found from its angle and confirmed against its neighbours'
+    scores; the copies' sums are bounded by |s| |d_k + d_(k+m)|. linear_dial_direct is the
+    brute force over every score (for the tests: it is m^3 numbers)."""
+    s = midpoints(m).reshape(-1, 2)
+    d = dial(m)
+    x = np.arange(m)
+    raw = (x[:, None] + x[None, :]).ravel()
+    zero = np.hypot(s[:, 0], s[:, 1]) <= TOL
+    top = np.rint(np.arctan2(s[:, 1], s[:, 0]) / (np.pi / m)).astype(int) % (2 * m)
+    score = lambda k: np.einsum("ij,ij->i", s, d[k % (2 * m)])  # noqa: E731
+    peak = score(top)
+    unique = (peak - score(top - 1) > TOL) & (peak - score(top + 1) > TOL)
+    hit = ~zero & unique & (top % m == raw % m)
+    far = hit & (top == (raw + m) % (2 * m))
+    cancel = float(np.hypot(s[:, 0], s[:, 1]).max() * np.abs(d[:m] + d[m:]).max())
+    return LinearRow(m, m * m, int(zero.sum()), int(hit.sum()), int(far.sum()), cancel)
+
+
+def linear_dial_direct(m: int) -> LinearRow:
+    """linear_dial by brute force: all 2m scores of every pair."""
+    scores = dial_scores(m)  # (m, m, 2m)
+    x = np.arange(m)
+    raw = x[:, None] + x[None, :]
+    zero = np.abs(scores).max(axis=2) <= TOL
+    top = scores.argmax(axis=2)
+    ordered = np.sort(scores, axis=2)
+    hit = ~zero & (ordered[..., -1] - ordered[..., -2] > TOL) & (top % m == raw % m)
+    far = hit & (top == (raw + m) % (2 * m))
+    cancel = float(np.abs(scores[..., :m] + scores[..., m:]).max())
+    return LinearRow(m, m * m, int(zero.sum()), int(hit.sum()), int(far.sum()), cancel)
+
+
+@dataclass(frozen=True)
+class FoldRow:
+    n: int
+    linear_norm: float   # the largest entry of |L| (0 for N = 2 and N >= 4)
+    linear_half: float   # the largest |linear half| of the ReLU readout over every pair of m
+    relu_vs_abs: float   # the largest |readout_relu - readout_abs / 2| over every pair of m
+
+
+def fold_check(n: int, m: int) -> FoldRow:
+    lin, folded = fold_halves(n, m)
+    relu = readout(n, m, "relu")
+    return FoldRow(n, float(np.abs(linear_map(n)).max()), float(np.abs(lin).max()),
+                   float(np.abs(relu - folded).max()))

@@ -175,3 +175,283 @@ def figures(ctx: BuildContext) -> list[Figure]:
                         ("case", "the architecture's index, 0-8 (the sweep's cases in experiments.toml)"),
                         ("arch", "the architecture, as the chart names it"), ("e", "embedding width (dimensions)"))),
     ]
+
+
+# -- facts and claims: what the prose says about the two sweeps (builder.facts) ---------------
+from builder.analysis import outcomes  # noqa: E402
+from builder.facts import claim, fact, percent, rate, rounded, sci, words  # noqa: E402
+from builder.figures.context import loader  # noqa: E402
+
+SOURCES = tuple(name for _, name in SWEEPS)
+GENERALIZED = (CLASSES.index("train and test drop together"), CLASSES.index("grokking"))
+
+
+def _role(case: dict) -> str:
+    """An architecture's role in the prose, from its switches."""
+    if case.get("collapsed_input") or case.get("collapsed_output"):
+        if case.get("collapsed_input") and case.get("collapsed_output"):
+            return "both-collapsed-tied" if case.get("tied_embedding", True) else "both-collapsed"
+        return "collapsed"
+    tied, one = case.get("tied_embedding", True), case.get("tied_in_projection", True)
+    return {(True, True): "opening", (False, True): "untied", (True, False): "two-in-proj", (False, False): "nothing-shared"}[(tied, one)]
+
+
+@loader
+def table(ctx: BuildContext) -> dict:
+    """Per regularizer: each finished run's class at the figure's default thresholds, its role,
+    strength and final accuracies."""
+    roles = [_role(c) for c in cases(ctx)]
+    out = {}
+    for reg, frozen in sweeps(ctx).items():
+        a = frozen.arrays
+        done = np.asarray(a["done"], bool)
+        out[reg] = {"class": outcomes.classify_sweep(a, LOSS_THRESHOLD, RATIO_THRESHOLD)[done],
+                    "role": np.array([roles[int(c)] for c in np.asarray(a["case"])[done]]),
+                    "case": np.asarray(a["case"])[done], "strength": np.asarray(a["weight_decay"], float)[done],
+                    "train_acc": np.asarray(a["final_train_acc"], float)[done],
+                    "test_acc": np.asarray(a["final_test_acc"], float)[done],
+                    "default_class": outcomes.classify_sweep(a)[done],
+                    "seconds": sum(s["wall_time_s"] for s in frozen.manifest["shards"].values())}
+    return out
+
+
+def _won(ctx, reg: str, role: str | None = None, case: int | None = None) -> int:
+    t = table(ctx)[reg]
+    mask = np.isin(t["class"], GENERALIZED)
+    if role is not None:
+        mask &= t["role"] == role
+    if case is not None:
+        mask &= t["case"] == case
+    return int(mask.sum())
+
+
+def _per_case(ctx, reg: str) -> list[int]:
+    return [_won(ctx, reg, case=k) for k in range(len(cases(ctx)))]
+
+
+@fact("constraints.runs", sources=SOURCES)
+def runs(ctx: BuildContext) -> int:
+    """Finished runs of both sweeps."""
+    return sum(len(t["class"]) for t in table(ctx).values())
+
+
+@fact("constraints.cpu-minutes", rounded(10), sources=SOURCES)
+def cpu_minutes(ctx: BuildContext) -> float:
+    """Training time of both sweeps, the shards' wall times summed (one thread each), minutes."""
+    return sum(t["seconds"] for t in table(ctx).values()) / 60
+
+
+@fact("constraints.opening-l2", sources=SOURCES)
+def opening_l2(ctx: BuildContext) -> int:
+    """Runs of the opening architecture that generalize under weight decay (default thresholds)."""
+    return _won(ctx, "L2", "opening")
+
+
+@fact("constraints.opening-l1", sources=SOURCES)
+def opening_l1(ctx: BuildContext) -> int:
+    """The same under L1."""
+    return _won(ctx, "L1", "opening")
+
+
+@fact("constraints.opening-both", sources=SOURCES)
+def opening_both(ctx: BuildContext) -> int:
+    """The opening architecture's generalizing runs under both regularizers together."""
+    return opening_l2(ctx) + opening_l1(ctx)
+
+
+@fact("constraints.best-other-both", sources=SOURCES)
+def best_other_both(ctx: BuildContext) -> int:
+    """The most generalizing runs of any other architecture, both regularizers together."""
+    both = np.add(_per_case(ctx, "L2"), _per_case(ctx, "L1"))
+    roles = [_role(c) for c in cases(ctx)]
+    return int(max(v for v, r in zip(both, roles) if r != "opening"))
+
+
+@fact("constraints.best-other", sources=SOURCES)
+def best_other(ctx: BuildContext) -> int:
+    """The most generalizing runs of any other architecture under one regularizer."""
+    roles = [_role(c) for c in cases(ctx)]
+    return max(v for reg in ("L2", "L1") for v, r in zip(_per_case(ctx, reg), roles) if r != "opening")
+
+
+@fact("constraints.nothing-shared-l2", words, sources=SOURCES)
+def nothing_shared_l2(ctx: BuildContext) -> int:
+    """Generalizing runs with nothing shared (two embeddings, two in-projections), weight decay."""
+    return _won(ctx, "L2", "nothing-shared")
+
+
+@fact("constraints.nothing-shared-l1", words, sources=SOURCES)
+def nothing_shared_l1(ctx: BuildContext) -> int:
+    """The same under L1."""
+    return _won(ctx, "L1", "nothing-shared")
+
+
+@fact("constraints.collapsed-max", sources=SOURCES)
+def collapsed_max(ctx: BuildContext) -> int:
+    """The most generalizing runs of an architecture with a collapsed side, per regularizer."""
+    roles = [_role(c) for c in cases(ctx)]
+    return max(v for reg in ("L2", "L1") for v, r in zip(_per_case(ctx, reg), roles) if "collapsed" in r)
+
+
+@fact("constraints.tied-collapsed-train", percent(0), sources=SOURCES)
+def tied_collapsed_train(ctx: BuildContext) -> float:
+    """The best final training accuracy of the tied, doubly collapsed model, over both sweeps."""
+    return max(float(t["train_acc"][t["role"] == "both-collapsed-tied"].max()) for t in table(ctx).values())
+
+
+@fact("constraints.l2-generalized", sources=SOURCES)
+def l2_generalized(ctx: BuildContext) -> int:
+    """Runs under weight decay that generalize."""
+    return _won(ctx, "L2")
+
+
+@fact("constraints.l2-weak-runs", sources=SOURCES)
+def l2_weak_runs(ctx: BuildContext) -> int:
+    """Runs at the weaker weight decay."""
+    t = table(ctx)["L2"]
+    return int((t["strength"] == t["strength"].min()).sum())
+
+
+def _weak_count(ctx, name: str) -> int:
+    t = table(ctx)["L2"]
+    weak = t["strength"] == t["strength"].min()
+    return int((t["class"][weak] == CLASSES.index(name)).sum())
+
+
+@fact("constraints.l2-weak-memorized", sources=SOURCES)
+def l2_weak_memorized(ctx: BuildContext) -> int:
+    """Runs at the weaker decay that fit their training pairs but not the test pairs."""
+    return _weak_count(ctx, "high test loss")
+
+
+@fact("constraints.l2-weak-unfit", sources=SOURCES)
+def l2_weak_unfit(ctx: BuildContext) -> int:
+    """Runs at the weaker decay that do not fit their training pairs."""
+    return _weak_count(ctx, "high train loss")
+
+
+@fact("constraints.l1-high-train", sources=SOURCES)
+def l1_high_train(ctx: BuildContext) -> int:
+    """L1 runs that end with a high training loss."""
+    return int((table(ctx)["L1"]["class"] == 0).sum())
+
+
+@fact("constraints.l1-runs", sources=SOURCES)
+def l1_runs(ctx: BuildContext) -> int:
+    """Finished L1 runs."""
+    return len(table(ctx)["L1"]["class"])
+
+
+@fact("constraints.l2-high-train", sources=SOURCES)
+def l2_high_train(ctx: BuildContext) -> int:
+    """Weight-decay runs that end with a high training loss."""
+    return int((table(ctx)["L2"]["class"] == 0).sum())
+
+
+@fact("constraints.l1-best-test", percent(0), sources=SOURCES)
+def l1_best_test(ctx: BuildContext) -> float:
+    """The best final test accuracy of an L1 run."""
+    return float(table(ctx)["L1"]["test_acc"].max())
+
+
+@fact("constraints.l1-mismatch", words, sources=SOURCES)
+def l1_mismatch(ctx: BuildContext) -> int:
+    """L1 runs where "generalizing" at the default thresholds and "final test accuracy above
+    90%" disagree."""
+    t = table(ctx)["L1"]
+    return int((np.isin(t["class"], GENERALIZED) != (t["test_acc"] > 0.9)).sum())
+
+
+@fact("constraints.loss-threshold", sci(1), sources=SOURCES)
+def loss_threshold(ctx: BuildContext) -> float:
+    """The figure's default loss threshold (a setting of the figure, chosen from these runs)."""
+    table(ctx)
+    return LOSS_THRESHOLD
+
+
+@fact("constraints.ratio-threshold", lambda v: sci(0)(v).replace("1 × ", ""), sources=SOURCES)
+def ratio_threshold(ctx: BuildContext) -> float:
+    """The figure's default ratio threshold."""
+    table(ctx)
+    return RATIO_THRESHOLD
+
+
+def _arch_runs(ctx, role: str) -> int:
+    return sum(int((t["role"] == role).sum()) for t in table(ctx).values())
+
+
+@fact("constraints.opening-rate", rate, sources=SOURCES)
+def opening_rate(ctx: BuildContext) -> tuple:
+    """The opening architecture's generalizing runs of its runs, both regularizers together."""
+    return opening_both(ctx), _arch_runs(ctx, "opening")
+
+
+@fact("constraints.best-other-rate", rate, sources=SOURCES)
+def best_other_rate(ctx: BuildContext) -> tuple:
+    """The same for the next best architecture."""
+    return best_other_both(ctx), _arch_runs(ctx, "opening")
+
+
+@claim("constraints.opening-leads", sources=SOURCES)
+def opening_leads(ctx: BuildContext):
+    """The opening architecture generalizes more often than any other, under either regularizer."""
+    roles = [_role(c) for c in cases(ctx)]
+    per = {reg: _per_case(ctx, reg) for reg in ("L2", "L1")}
+    ok = all(v[roles.index("opening")] > max(x for x, r in zip(v, roles) if r != "opening") for v in per.values())
+    return ok, f"generalizing runs per architecture: {per}"
+
+
+@claim("constraints.untying-costs", sources=SOURCES)
+def untying_costs(ctx: BuildContext):
+    """Untying the embedding leaves at most half the opening architecture's generalizing runs,
+    and a second in-projection no more than untying does, under either regularizer."""
+    per = {reg: {r: _won(ctx, reg, r) for r in ("opening", "untied", "two-in-proj")} for reg in ("L2", "L1")}
+    ok = all(v["untied"] <= v["opening"] / 2 and v["two-in-proj"] <= v["untied"] for v in per.values())
+    return ok, str(per)
+
+
+@claim("constraints.both-collapsed-none", sources=SOURCES)
+def both_collapsed_none(ctx: BuildContext):
+    """With both sides collapsed (tied or not), no run generalizes."""
+    n = sum(_won(ctx, reg, r) for reg in ("L2", "L1") for r in ("both-collapsed", "both-collapsed-tied"))
+    return n == 0, f"{n} generalizing runs with both sides collapsed"
+
+
+@claim("constraints.tied-collapsed-cannot-fit", sources=SOURCES)
+def tied_collapsed_cannot_fit(ctx: BuildContext):
+    """The tied, doubly collapsed model fits no more than a fifth of its training pairs in any run."""
+    best = tied_collapsed_train(ctx)
+    return best < 0.2, f"best final training accuracy {best:.1%}"
+
+
+@claim("constraints.untied-collapsed-memorizes", sources=SOURCES)
+def untied_collapsed_memorizes(ctx: BuildContext):
+    """Some runs of the untied doubly collapsed model fit their training pairs; none generalize."""
+    fits = sum(int(((t["role"] == "both-collapsed") & (t["train_acc"] == 1)).sum()) for t in table(ctx).values())
+    won = sum(_won(ctx, reg, "both-collapsed") for reg in ("L2", "L1"))
+    return fits > 0 and won == 0, f"{fits} runs fit their training pairs, {won} generalize"
+
+
+@claim("constraints.decay-1-only", sources=SOURCES)
+def decay_1_only(ctx: BuildContext):
+    """Every weight-decay run that generalizes has the stronger decay."""
+    t = table(ctx)["L2"]
+    won = np.isin(t["class"], GENERALIZED)
+    return bool(won.any() and (t["strength"][won] == t["strength"].max()).all()), \
+        f"strengths of the generalizing runs: {sorted(set(t['strength'][won].tolist()))}"
+
+
+@claim("constraints.l1-default-all-high-train", sources=SOURCES)
+def l1_default_all_high_train(ctx: BuildContext):
+    """At the parity sweep's default thresholds every L1 run counts as "high train loss"."""
+    c = table(ctx)["L1"]["default_class"]
+    return bool((c == 0).all()), f"{int((c == 0).sum())} of {len(c)}"
+
+
+@claim("constraints.thresholds-mean-90", sources=SOURCES)
+def thresholds_mean_90(ctx: BuildContext):
+    """At the figure's defaults, "generalizing" is "final test accuracy above 90%" for every
+    weight-decay run and all but one L1 run."""
+    t2 = table(ctx)["L2"]
+    l2 = int((np.isin(t2["class"], GENERALIZED) != (t2["test_acc"] > 0.9)).sum())
+    return l2 == 0 and l1_mismatch(ctx) <= 1, f"disagreements: L2 {l2}, L1 {l1_mismatch(ctx)}"
