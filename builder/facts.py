@@ -110,6 +110,16 @@ def sci(digits: int = 1) -> Callable[[object], str]:
     return show
 
 
+def with_interval(value) -> str:
+    """(64, 128) -> "64 of 128 (95% interval 41–59%)": a count of runs with the Wilson interval
+    of its rate (builder.analysis.outcomes.wilson)."""
+    from builder.analysis.outcomes import wilson
+
+    k, n = (int(v) for v in value)
+    low, high = wilson(k, n)
+    return f"{k:,} of {n:,} (95% interval {100 * low:.0f}–{100 * high:.0f}%)"
+
+
 def rounded(to: int) -> Callable[[object], str]:
     """27,655 -> "28,000" (to=1000): a step written "around" in prose."""
     return lambda v: f"{int(round(float(v) / to) * to):,}"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from builder.errors import BuildError
-from builder.facts import Book, claim, fact, fill, listed, percent, rounded, sci, typed_numbers, words
+from builder.facts import Book, claim, fact, fill, listed, percent, rounded, sci, typed_numbers, with_interval, words
 from builder.markdown import make_parser, render_markdown
 
 
@@ -132,6 +132,8 @@ def test_formats():
     assert listed([21, 24, 29]) == "21, 24 and 29" and listed([7]) == "7"
     assert percent(1)(0.00585) == "0.6%" and rounded(1000)(24_950) == "25,000"
     assert sci(1)(2.7e-6) == "2.7 × 10⁻⁶"
+    assert with_interval((64, 128)) == "64 of 128 (95% interval 41–59%)"
+    assert with_interval((0, 10)) == "0 of 10 (95% interval 0–28%)"
 
 
 def test_the_scan_finds_typed_numbers_and_skips_facts_math_and_code():
@@ -149,12 +151,13 @@ DERIVED = {
     "1,367": "the held-out pairs", "3,216": "2 x 67 x 24 collapsed weights",
     "66": "the largest input", "33": "Fourier frequencies of 67", "31": "parity inputs with the bias",
     "27": "distractor bits", "3,216,": "(same)",
+    "100,000": "steps the 101-weight toy is simulated for (hidden_progress.TOY_STEPS, a setting of the toy)",
 }
 # Sections whose prose is still to be converted to facts (issue 26): the scan skips them. Each
 # conversion removes its headings here; the list ends empty.
 PENDING = [
     "## A simpler task: sparse parity", "## When does grokking happen?", "## Modular addition with five neurons",
-    "## It's full of stars", "## The progress hidden before the jump", "## What makes a model grok?",
+    "## What makes a model grok?",
     "## Open questions", "## Closing", "## Appendix: how the circle construction works",
 ]
 

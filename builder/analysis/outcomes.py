@@ -73,3 +73,14 @@ def classify_sweep(arrays, loss_threshold: float = LOSS_THRESHOLD,
     """Class codes for the arrays of builder.freeze.load_sweep (-1 where a run is not done)."""
     return classify(arrays["min_train_loss"], arrays["min_test_loss"], arrays["max_ratio"],
                     loss_threshold, ratio_threshold)
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval (95% for z = 1.96) of a rate of k successes in n trials, as
+    (low, high) fractions: the interval the prose gives a rate measured on a few runs."""
+    if n <= 0 or not 0 <= k <= n:
+        raise ValueError(f"a rate needs 0 <= k <= n and n > 0, got {k} of {n}")
+    share = k / n
+    centre = (share + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * np.sqrt(share * (1 - share) / n + z * z / (4 * n * n))
+    return max(0.0, float(centre - half)), min(1.0, float(centre + half))
