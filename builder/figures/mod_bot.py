@@ -553,7 +553,7 @@ def figures(ctx: BuildContext) -> list[Figure]:
         Figure("mod-bot-loss", SECTION,
                "Train and test loss of the run shown in this section (at first the opening model; pick another under the last chart). "
                "Move the pointer or use the arrow keys to pick a step for the charts below.",
-               "Line chart of train and test loss on a log scale: the train loss falls at once, the test loss only after about 25,000 steps.",
+               "Line chart of train and test loss on a log scale: the train loss falls at once, the test loss only much later (for the opening run, late in training).",
                loss_chart, scrub=STEP_RULE, sources=src, narrow=lambda ctx: loss_chart(ctx, narrow=True)),
         Figure("mod-bot-accuracy", SECTION,
                "Train and test accuracy of the run shown in this section (a sister run kept only its final accuracy). "
