@@ -14,7 +14,7 @@ CTX = BuildContext(REPO)  # the figure modules read the project through a build 
 
 pytestmark = pytest.mark.browser
 SECTION = "mod-top"
-CHARTS = ("mod-bot-loss", "mod-bot-waves", "mod-bot-dft", "mod-bot-stars", "mod-bot-logits", "mod-bot-seeds", "mod-top-accuracy", "mod-top-weights", "mod-top-waves", "sparse-parity-accuracy", "sparse-parity-loss",
+CHARTS = ("mod-bot-accuracy", "mod-bot-loss", "mod-bot-waves", "mod-bot-dft", "mod-bot-stars", "mod-bot-logits", "mod-bot-seeds", "mod-top-accuracy", "mod-top-weights", "mod-top-waves", "sparse-parity-accuracy", "sparse-parity-loss",
           "sparse-parity-weights", "sparse-parity-trajectories", "sparse-parity-l1-l2", "sweep-sparse-parity-grid",
           "embed-heatmap", "embed-circle", "five-neuron-embed", "five-neuron-accuracy", "five-neuron-weights", "five-neuron-plane",
           "five-neuron-joined", "sweep-mod-bars", "open-q-mem-tiny-accuracy", "open-q-mem-tiny-loss",

@@ -51,7 +51,7 @@ def fake_runs(n: int = 24, p: int = 11, hidden: int = 6, seed: int = 0) -> dict:
     scale = np.where(grok, 0.5, 1.0)[:, None, None, None]
     w_in = (rng.standard_normal((n, len(ck), p, hidden)) * scale).astype(np.float16)
     w_out = rng.standard_normal((n, len(ck), p, hidden)).astype(np.float16)
-    curve = np.exp(-np.outer(np.where(grok, 2.0, 0.5), cs / 5_000)) * 0.1 + rng.random((n, len(cs))) * 1e-3
+    curve = np.exp(-np.outer(np.where(grok, 4.0, 0.5), cs / 5_000)) * 0.1 + rng.random((n, len(cs))) * 1e-4
     return {"checkpoint_step": ck, "curve_step": cs, "w_in": w_in, "w_out": w_out, "test_curve": curve.astype(np.float32),
             "final_test_acc": np.where(grok, 1.0, 0.01), "done": np.ones(n, bool)}
 

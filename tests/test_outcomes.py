@@ -164,3 +164,17 @@ def test_wilson_interval_textbook():
     assert rate((3, 12)) == "3 of 12 (95% interval 9–53%)"
     with pytest.raises(ValueError, match="0 <= k <= n"):
         wilson(5, 4)
+def test_the_wilson_interval():
+    """Known values: 0 of 10 gives 0-27.75%; the interval is symmetric in k <-> n - k and
+    narrows with n; bad counts are refused."""
+    from builder.analysis.outcomes import wilson
+
+    low, high = wilson(0, 10)
+    assert low == 0.0 and abs(high - 0.2775) < 1e-4
+    a, b = wilson(7, 12)
+    c, d = wilson(5, 12)
+    assert abs(a - (1 - d)) < 1e-12 and abs(b - (1 - c)) < 1e-12
+    assert abs(a - 0.3195) < 1e-4 and abs(b - 0.8067) < 1e-4
+    assert wilson(64, 128)[1] - wilson(64, 128)[0] < b - a
+    with pytest.raises(ValueError, match="0 <= k <= n"):
+        wilson(3, 2)

@@ -35,7 +35,7 @@ def test_nothing_excluded_is_the_train_loss():
     w_in, w_out = rng.normal(size=(2, 11, 6)), rng.normal(size=(2, 11, 6))
     m = progress.measures(w_in, w_out, np.arange(0, 66, 3), keys=[], modes=False)
     np.testing.assert_allclose(m["excluded_loss"], m["train_loss"], rtol=1e-12)
-    assert set(m) == {"train_loss", "test_loss", "restricted_loss", "excluded_loss", "gini"}
+    assert set(m) == {"train_loss", "test_loss", "restricted_loss", "restricted_loss_test", "excluded_loss", "gini"}
 
 
 @pytest.mark.frozen("mod-top")

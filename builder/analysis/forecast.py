@@ -128,8 +128,7 @@ def measures(w_in, w_out, train_index, n_keys: int = KEYS, random_keys: np.rando
 
 MEASURES = ("test", "restricted", "excluded", "gini", "norm")
 PERMUTATIONS = 200  # shuffles of the outcomes for the null distribution of the AUC
-REACHED = 1e-3  # a run has generalized once its logged test loss is under this
-GOAL = 0.99  # the outcome forecast: test accuracy at the end of training at least this
+REACHED = 1e-3  # a run has generalized once its logged test loss is under this (as mod_bot.REACHED)
 
 
 def known_at(arrays: dict, t: int) -> dict:
@@ -144,12 +143,13 @@ def known_at(arrays: dict, t: int) -> dict:
 
 
 def outcomes(arrays: dict) -> tuple[np.ndarray, np.ndarray]:
-    """(grokked: final test accuracy >= GOAL, the first logged step with test loss < REACHED or
-    NaN): what the forecast is scored against, read from the end of training."""
-    grokked = np.asarray(arrays["final_test_acc"]) >= GOAL
+    """(grokked: the logged test loss went under REACHED within the budget, the first logged
+    step it did or NaN): what the forecast is scored against, read from the whole run. The
+    stars section counts the sister runs that generalized the same way."""
     curve, cs = np.asarray(arrays["test_curve"], np.float64), np.asarray(arrays["curve_step"])
     below = curve < REACHED
-    step = np.where(below.any(axis=1), cs[np.argmax(below, axis=1)], np.nan)
+    grokked = below.any(axis=1)
+    step = np.where(grokked, cs[np.argmax(below, axis=1)], np.nan)
     return grokked, step
 
 
@@ -164,12 +164,13 @@ def measures_known_at(arrays: dict, t: int, train_index, seed: int = 0) -> dict:
 
 def forecast(arrays: dict, train_index, steps, seed: int = 0, boot: int = 1000, ends: tuple | None = None) -> list[dict]:
     """Rows (step, measure, auc, low, high, runs, grok, rho): for each step, among the runs not
-    yet generalized then, how well each measure separates the runs that end at GOAL from the
+    yet generalized then, how well each measure separates the runs that go on to generalize from the
     rest (cross-validated AUC with its bootstrap interval), and its rank correlation with the
     step at which the eventual grokkers generalize. Controls: "shuffled" (the mean AUC of the
     restricted loss against outcomes permuted at random, and the 2.5-97.5% range of those
-    permutations) and "random keys"."""
-    grokked, grok_step = outcomes(arrays)
+    permutations) and "random keys". `ends`: the outcomes (default: read from `arrays` by
+    `outcomes`; the one thing taken from after the step: what is being forecast)."""
+    grokked, grok_step = outcomes(arrays) if ends is None else ends
     done = np.asarray(arrays["done"], bool)
     rows = []
     for t in steps:

@@ -7,7 +7,8 @@ and sin(2 pi k (a+b)/p) span the part of L that depends on a + b at frequency k:
 generalizing algorithm uses.
 
 - restricted loss: the training loss of L projected onto the constant pair-vector and the key
-  frequencies' cos/sin vectors (everything else removed);
+  frequencies' cos/sin vectors (everything else removed); also on the held-out pairs
+  (restricted_loss_test), where Nanda et al.'s code takes it;
 - excluded loss: the training loss of L with exactly the key frequencies' cos/sin parts removed;
 - mode loss: for each frequency k alone, the restricted loss with only k kept (a chart of all 33
   shows which modes carry the answer);
@@ -107,12 +108,14 @@ def measures(w_in: np.ndarray, w_out: np.ndarray, train_index, keys, modes: bool
     residue = (a + b) % p
     counts = np.bincount(residue[train], minlength=p).astype(np.float64)
     by_residue = basis[np.array([np.flatnonzero(residue == r)[0] for r in range(p)])]  # (p, 1 + 2K)
+    held_out = np.bincount(residue[test], minlength=p).astype(np.float64)
     const = by_residue[:, :1] @ coef[:, :1]
     per_mode = [residue_loss(const + by_residue[:, 2 * k - 1:2 * k + 1] @ coef[:, 2 * k - 1:2 * k + 1], counts)
                 for k in range(1, n_freq + 1)] if modes else []
     return {
         "train_loss": loss(logit, train), "test_loss": loss(logit, test),
         "restricted_loss": residue_loss(by_residue[:, key_cols] @ coef[:, key_cols], counts),
+        "restricted_loss_test": residue_loss(by_residue[:, key_cols] @ coef[:, key_cols], held_out),
         "excluded_loss": loss(logit[:, train] - on_train[:, key_cols[1:]] @ coef[:, key_cols[1:]], rows=train),
         **({"mode_loss": np.stack(per_mode, axis=-1)} if modes else {}),
         "gini": gini(frequency_norms(w_in)),
@@ -149,29 +152,42 @@ PHASES = ("memorization", "circuit formation", "cleanup")
 DROP = 10.0  # "has fallen": to a tenth of its value when memorization ends
 
 
-def phases(step, test_loss, excluded_loss, metric_step, test_curve, reached: float = 1e-3) -> list[tuple]:
-    """The three phases of a run as (name, first step, last step), by a rule read off its
-    measures at the checkpoints `step` (and its logged test-loss curve):
+def test_peak(metric_step, test_curve) -> int:
+    """The logged step where the test loss peaks: the end of memorization (fitting the training
+    pairs by rote makes the held-out loss climb until it is done). One definition for the
+    phases, the leads and the prose."""
+    return int(np.asarray(metric_step)[int(np.argmax(test_curve))])
 
-    - memorization: from step 0 to the checkpoint where the test loss peaks (fitting the
-      training pairs by rote makes the held-out loss climb until it is done);
-    - circuit formation: from there to the checkpoint where the excluded loss peaks (until then
-      what the model memorized leans more and more on the key frequencies);
+
+def at_or_after(step, at: int) -> int:
+    """The index of the first checkpoint at or after step `at` (the last one if none)."""
+    return min(int(np.searchsorted(np.asarray(step), at)), len(step) - 1)
+
+
+def phases(step, excluded_loss, metric_step, test_curve, reached: float = 1e-3) -> list[tuple]:
+    """The three phases of a run as (name, first step, last step), by a rule read off its
+    logged test-loss curve and its measures at the checkpoints `step`:
+
+    - memorization: from step 0 to the logged step where the test loss peaks (test_peak);
+    - circuit formation: from there to the checkpoint (from the first one at or after the peak
+      on) where the excluded loss peaks: until then what the model memorized leans more and
+      more on the key frequencies;
     - cleanup: from there to the first logged step with test loss below `reached`.
 
     A run that never gets its test loss below `reached` has no cleanup (and no circuit formation
-    when its excluded loss peaks before its test loss does)."""
+    when its excluded loss peaks at the first checkpoint after its test loss does)."""
     step = np.asarray(step)
-    memorized = int(np.argmax(test_loss))
-    formed = memorized + int(np.argmax(np.asarray(excluded_loss)[memorized:]))
-    out = [(PHASES[0], int(step[0]), int(step[memorized]))]
+    peak = test_peak(metric_step, test_curve)
+    start = at_or_after(step, peak)
+    formed = start + int(np.argmax(np.asarray(excluded_loss)[start:]))
+    out = [(PHASES[0], int(step[0]), peak)]
     below = np.asarray(test_curve) < reached
     if not below.any():
-        if formed > memorized:
-            out.append((PHASES[1], int(step[memorized]), int(step[formed])))
+        if formed > start:
+            out.append((PHASES[1], peak, int(step[formed])))
         return out
     done = int(np.asarray(metric_step)[np.argmax(below)])
-    out.append((PHASES[1], int(step[memorized]), int(step[formed])))
+    out.append((PHASES[1], peak, int(step[formed])))
     out.append((PHASES[2], int(step[formed]), max(done, int(step[formed]))))
     return out
 
@@ -184,10 +200,11 @@ def first_fall(step, values, start: int, factor: float = DROP) -> int | None:
     return int(np.asarray(step)[start + hit[0]]) if len(hit) else None
 
 
-def lead(step, test_loss, restricted_loss, factor: float = DROP) -> dict:
-    """How far the restricted loss runs ahead of the test loss: the steps at which each has
-    fallen to 1/`factor` of its value at the end of memorization (the test-loss peak)."""
-    memorized = int(np.argmax(test_loss))
+def lead(step, test_loss, restricted_loss, peak: int, factor: float = DROP) -> dict:
+    """How far the restricted loss runs ahead of the test loss: the checkpoint steps at which
+    each has fallen to 1/`factor` of its value at the end of memorization (the first checkpoint
+    at or after the logged test-loss peak, step `peak`)."""
+    memorized = at_or_after(step, peak)
     restricted = first_fall(step, restricted_loss, memorized, factor)
     test = first_fall(step, test_loss, memorized, factor)
     return {"memorized": int(np.asarray(step)[memorized]), "restricted": restricted, "test": test,

@@ -27,16 +27,20 @@ HEIGHT = 200
 @loader
 def measures(ctx: BuildContext) -> dict[str, dict]:
     """Per run the reader can pick (mod_bot.runs): its progress measures at its checkpoints, the
-    collapsed matrices' sum of squares, its phases and how far the restricted loss leads."""
-    train_index = ctx.artifact(mod_top.EXPERIMENT).arrays["train_index"]  # one split for all runs
+    collapsed matrices' sum of squares, its phases and how far the restricted loss leads; for
+    the featured run also the sum of squares of all its parameters (E, W_in, W_out), the
+    logged l2_norm squared: the sister runs did not log it."""
+    top = ctx.artifact(mod_top.EXPERIMENT).arrays
+    train_index = top["train_index"]  # one split for all runs
     out = {}
     for key, r in mod_bot.runs(ctx).items():
         m = progress.measures(r["w_in"], r["w_out"], train_index, list(r["groups"]))
         m["size"] = np.square(r["w_in"]).sum((1, 2)) + np.square(r["w_out"]).sum((1, 2))
-        m["phases"] = progress.phases(r["step"], m["test_loss"], m["excluded_loss"], r["metric_step"], r["test_loss"],
-                                      reached=mod_bot.REACHED)
-        m["lead"] = progress.lead(r["step"], m["test_loss"], m["restricted_loss"])
+        m["phases"] = progress.phases(r["step"], m["excluded_loss"], r["metric_step"], r["test_loss"], reached=mod_bot.REACHED)
+        m["lead"] = progress.lead(r["step"], m["test_loss"], m["restricted_loss"], progress.test_peak(r["metric_step"], r["test_loss"]))
         out[key] = {**m, "step": r["step"], "run": r}
+    out[FEATURED]["param_norm"] = np.square(np.asarray(top["l2_norm"], np.float64))
+    out[FEATURED]["param_step"] = np.asarray(top["metric_step"])
     return out
 
 
@@ -59,7 +63,9 @@ def run_tables(key: str, m: dict) -> dict:
                  for i, s in enumerate(steps) for k, v in enumerate(m["mode_loss"][i])]
     return {"data": {
         "losses": loss_rows,
-        "size": [{"step": s, "v": _round(v)} for s, v in zip(steps, m["size"])],
+        "size": [{"step": s, "v": _round(v), "what": SIZES[1]} for s, v in zip(steps, m["size"])] + (
+            [{"step": int(s), "v": _round(v), "what": SIZES[0]} for s, v in zip(m["param_step"], m["param_norm"])]
+            if "param_norm" in m else []),
         "gini": [{"step": s, "v": _round(v)} for s, v in zip(steps, m["gini"])],
         "phases": [{"phase": name, "start": a, "end": b} for name, a, b in m["phases"]],
         "modes": mode_rows,
@@ -146,9 +152,21 @@ def _small_chart(ctx: BuildContext, table: str, title: str, y: alt.Y, color: str
     return titled(each_run(ctx, chart, (table, "phases")), title)
 
 
+# What the size chart draws: the parameters weight decay acts on (logged for the featured run
+# only), and the collapsed products every checkpoint keeps.
+SIZES = ("all parameters (E, W_in, W_out)", "collapsed E·W_in and W_out·Eᵀ")
+
+
 def size_chart(ctx: BuildContext):
-    return _small_chart(ctx, "size", "Sum of squared weights (E·W_in and W_out·Eᵀ) of",
-                        alt.Y("v:Q", title="Sum of squares", axis=alt.Axis(format="~s", tickCount=4)), "#555")
+    """The sum of squared weights over training, log scale: of all the parameters (the featured
+    run logged it) and of the collapsed products (every run's checkpoints keep them)."""
+    y = alt.Y("v:Q", title="Sum of squares (log)", scale=alt.Scale(type="log"), axis=alt.Axis(format="~s", tickCount=4))
+    line = alt.Chart(alt.NamedData("size")).mark_line(strokeWidth=2).encode(
+        x=_x(ctx), y=y, color=alt.Color("what:N", title=None, scale=alt.Scale(domain=list(SIZES), range=["#555", "#b07aa1"]),
+                                        legend=alt.Legend(orient="bottom", columns=1)))
+    chart = alt.layer(*_phase_layers(ctx, legend=False), line, *step_rule()).add_params(*_params(ctx, picker=False)).properties(
+        width="container", height=150)
+    return titled(each_run(ctx, chart, ("size", "phases")), "Sum of squared weights of")
 
 
 def gini_chart(ctx: BuildContext):
@@ -231,7 +249,10 @@ COLUMNS = {
                         ("measure", "which loss: test, train, restricted (only the key frequencies kept in the logits) "
                                     "or excluded (exactly those removed), on the training pairs for the last two"),
                         *PHASE_COLUMNS),
-    "progress-size": (("v", "the sum of the squared entries of E W_in and W_out E^T, dimensionless"), *PHASE_COLUMNS),
+    "progress-size": (("v", "a sum of squared weights, dimensionless"),
+                      ("what", "whose: all the trained parameters E, W_in and W_out (the sum weight decay shrinks; logged "
+                               "for the opening run only), or the collapsed products E W_in and W_out E^T (every checkpoint)"),
+                      *PHASE_COLUMNS),
     "progress-gini": (("v", "the Gini coefficient (0-1) of the 33 frequency norms of E W_in"), *PHASE_COLUMNS),
     "progress-modes": (("k", "the one frequency k (1-33) the logits keep"),
                        ("v", "the training loss with only that frequency kept in the logits, nats"),
@@ -257,9 +278,11 @@ def figures(ctx: BuildContext) -> list[Figure]:
                # inside another (axe: nested-interactive); the charts below scrub
                losses_chart, shares=("run",), sources=src, columns=COLUMNS["progress-losses"]),
         Figure("progress-size", SECTION,
-               "The sum of the squared entries of the two matrices the network uses, E·W_in and W_out·Eᵀ. Move the pointer "
-               "or use the arrow keys to pick a step for every chart of this section.",
-               "Line chart: the sum of squared weights jumps while the model memorizes, then shrinks, fastest during cleanup.",
+               "The sum of squares of all the trained parameters (E, W_in and W_out: what weight decay shrinks; the sister "
+               "runs did not log it) and of the collapsed products E·W_in and W_out·Eᵀ. Move the pointer or use the arrow "
+               "keys to pick a step for every chart of this section.",
+               "Line chart on a log scale: both sums of squares grow while the model memorizes, then shrink, fastest "
+               "during cleanup.",
                size_chart, scrub=STEP_RULE, sources=src, columns=COLUMNS["progress-size"]),
         Figure("progress-gini", SECTION,
                "How concentrated E·W_in is in a few frequencies: the Gini coefficient of its 33 frequency norms.",
@@ -278,3 +301,348 @@ def figures(ctx: BuildContext) -> list[Figure]:
                "full-batch AdamW splits it evenly and keeps it so, minibatch AdamW favours the generalizer but stops short.",
                toy_chart, narrow=lambda ctx: toy_chart(ctx, narrow=True), columns=COLUMNS["progress-toy"]),
     ]
+
+
+# -- facts and claims: what the prose of "The progress hidden before the jump" says ------------
+from builder.facts import claim, fact, listed  # noqa: E402
+
+SRC = (mod_top.EXPERIMENT, mod_bot.SEEDS)  # measures() reads both
+TOY = "toy"  # the source name of numbers simulated at build time (builder.analysis.toy), no artifact
+
+
+def _featured(ctx: BuildContext) -> dict:
+    return measures(ctx)[FEATURED]
+
+
+def _ends(ctx: BuildContext) -> dict:
+    return {name: end for name, _, end in _featured(ctx)["phases"]}
+
+
+def _logged(ctx: BuildContext, key: str, step: int) -> float:
+    """The opening run's logged `key` at the logged step nearest `step`."""
+    r = mod_top.run(ctx)
+    return float(r[key][int(np.argmin(np.abs(r["metric_step"] - step)))])
+
+
+@fact("progress.test-peak", sources=(mod_top.EXPERIMENT,))
+def test_peak(ctx: BuildContext) -> int:
+    """The logged step where the opening run's test loss peaks: the end of memorization."""
+    r = mod_top.run(ctx)
+    return progress.test_peak(r["metric_step"], r["test_loss"])
+
+
+@fact("progress.formed", sources=SRC)
+def formed(ctx: BuildContext) -> int:
+    """The end of circuit formation: the checkpoint where the excluded loss peaks."""
+    return _ends(ctx)["circuit formation"]
+
+
+@fact("progress.done", sources=SRC)
+def done(ctx: BuildContext) -> int:
+    """The end of cleanup: the first logged step with test loss below 0.001."""
+    return _ends(ctx)["cleanup"]
+
+
+@claim("progress.phases-agree", sources=SRC)
+def phases_agree(ctx: BuildContext):
+    """The phase shading ends memorization at the logged test-loss peak the prose quotes."""
+    end = _ends(ctx)["memorization"]
+    return end == test_peak(ctx), f"memorization ends at {end:,}, the test loss peaks at {test_peak(ctx):,}"
+
+
+@fact("progress.test-fold", "{:.1f}", sources=SRC)
+def test_fold(ctx: BuildContext) -> float:
+    """How many times lower the logged test loss is at the end of circuit formation than at its peak."""
+    return _logged(ctx, "test_loss", test_peak(ctx)) / _logged(ctx, "test_loss", formed(ctx))
+
+
+@fact("progress.acc-formed", "{:.1%}", sources=SRC)
+def acc_formed(ctx: BuildContext) -> float:
+    """The highest test accuracy logged during circuit formation."""
+    r = mod_top.run(ctx)
+    during = (r["metric_step"] >= test_peak(ctx)) & (r["metric_step"] <= formed(ctx))
+    return float(r["test_acc"][during].max())
+
+
+def _start(ctx: BuildContext) -> int:
+    """The first checkpoint at or after the test-loss peak (where the measures start)."""
+    return progress.at_or_after(_featured(ctx)["step"], test_peak(ctx))
+
+
+def _index(ctx: BuildContext, step: int) -> int:
+    return progress.at_or_after(_featured(ctx)["step"], step)
+
+
+@fact("progress.restricted-fold", "{:.0f}", sources=SRC)
+def restricted_fold(ctx: BuildContext) -> float:
+    """How many times lower the restricted loss is at the end of circuit formation than at its start."""
+    m = _featured(ctx)
+    return float(m["restricted_loss"][_start(ctx)] / m["restricted_loss"][_index(ctx, formed(ctx))])
+
+
+@claim("progress.restricted-leads", sources=SRC)
+def restricted_leads(ctx: BuildContext):
+    """During circuit formation the restricted loss falls more than tenfold, further than the test loss."""
+    return restricted_fold(ctx) > progress.DROP and restricted_fold(ctx) > test_fold(ctx), \
+        f"restricted loss {restricted_fold(ctx):.1f}-fold, test loss {test_fold(ctx):.1f}-fold"
+
+
+@claim("progress.excluded-rises", sources=SRC)
+def excluded_rises(ctx: BuildContext):
+    """The excluded loss rises during circuit formation, then falls back to about the loss of a
+    model that guesses, ln(p)/p."""
+    m = _featured(ctx)
+    e0, e1, end = (float(m["excluded_loss"][i]) for i in (_start(ctx), _index(ctx, formed(ctx)), -1))
+    guess = np.log(m["run"]["p"]) / m["run"]["p"]
+    return e1 > 1.5 * e0 and end < e1 and abs(end - guess) < 0.03, \
+        f"excluded loss {e0:.3f} -> {e1:.3f} (circuit formation) -> {end:.3f} at the end; guessing: {guess:.3f}"
+
+
+@fact("progress.restricted-test-fold", "{:.0f}", sources=SRC)
+def restricted_test_fold(ctx: BuildContext) -> float:
+    """The same fall of the restricted loss taken on the held-out pairs (as Nanda et al.'s code takes it)."""
+    m = _featured(ctx)
+    return float(m["restricted_loss_test"][_start(ctx)] / m["restricted_loss_test"][_index(ctx, formed(ctx))])
+
+
+@claim("progress.restricted-leads-held-out", sources=SRC)
+def restricted_leads_held_out(ctx: BuildContext):
+    """On the held-out pairs too the restricted loss falls more than tenfold during circuit formation."""
+    return restricted_test_fold(ctx) > progress.DROP, f"{restricted_test_fold(ctx):.1f}-fold on the held-out pairs"
+
+
+def _norm(ctx: BuildContext, step: int) -> float:
+    """The opening run's sum of squared parameters at the logged step nearest `step`."""
+    m = _featured(ctx)
+    return float(m["param_norm"][int(np.argmin(np.abs(m["param_step"] - step)))])
+
+
+@fact("progress.norm-growth", "{:.1f}", sources=SRC)
+def norm_growth(ctx: BuildContext) -> float:
+    """How many times its initial value the sum of squared parameters reaches during memorization."""
+    m = _featured(ctx)
+    return float(m["param_norm"].max() / m["param_norm"][0])
+
+
+@claim("progress.norm-peaks-in-memorization", sources=SRC)
+def norm_peaks(ctx: BuildContext):
+    """The sum of squared parameters peaks by the end of memorization."""
+    m = _featured(ctx)
+    at = int(m["param_step"][int(np.argmax(m["param_norm"]))])
+    grown = norm_growth(ctx)
+    return at <= test_peak(ctx) and 1.7 < grown < 2.5, \
+        f"peak ({grown:.2f} times the start: doubles) at step {at:,}, memorization ends at {test_peak(ctx):,}"
+
+
+@fact("progress.norm-formation-drop", "{:.0%}", sources=SRC)
+def norm_formation_drop(ctx: BuildContext) -> float:
+    """How much of its peak the sum of squared parameters loses during circuit formation."""
+    return 1 - _norm(ctx, formed(ctx)) / float(_featured(ctx)["param_norm"].max())
+
+
+@fact("progress.norm-cleanup-drop", "{:.0%}", sources=SRC)
+def norm_cleanup_drop(ctx: BuildContext) -> float:
+    """How much it loses during cleanup."""
+    return 1 - _norm(ctx, done(ctx)) / _norm(ctx, formed(ctx))
+
+
+@fact("progress.formation-steps", sources=SRC)
+def formation_steps(ctx: BuildContext) -> int:
+    """Steps of circuit formation."""
+    return formed(ctx) - test_peak(ctx)
+
+
+@fact("progress.cleanup-steps", sources=SRC)
+def cleanup_steps(ctx: BuildContext) -> int:
+    """Steps of cleanup."""
+    return done(ctx) - formed(ctx)
+
+
+@claim("progress.cleanup-faster", sources=SRC)
+def cleanup_faster(ctx: BuildContext):
+    """The parameters shrink faster per step in cleanup than in circuit formation."""
+    a = norm_formation_drop(ctx) / formation_steps(ctx)
+    b = norm_cleanup_drop(ctx) / cleanup_steps(ctx)
+    return b > 2 * a, f"per 1,000 steps: {1000 * a:.1%} in circuit formation, {1000 * b:.1%} in cleanup"
+
+
+@fact("progress.collapsed-growth", "{:.0f}", sources=SRC)
+def collapsed_growth(ctx: BuildContext) -> float:
+    """How many times its initial value the collapsed products' sum of squares reaches."""
+    m = _featured(ctx)
+    return float(m["size"].max() / m["size"][0])
+
+
+@fact("progress.gini", lambda v: listed(v, "{:.2f}"), sources=SRC)
+def gini_path(ctx: BuildContext) -> list:
+    """The Fourier sparsity at the start and end of circuit formation and at the end of cleanup."""
+    g = _featured(ctx)["gini"]
+    return [float(g[i]) for i in (_start(ctx), _index(ctx, formed(ctx)), _index(ctx, done(ctx)))]
+
+
+@claim("progress.gini-rises", sources=SRC)
+def gini_rises(ctx: BuildContext):
+    """The Fourier sparsity rises through circuit formation and further in cleanup."""
+    a, b, c = gini_path(ctx)
+    return a < b < c, f"{a:.2f} -> {b:.2f} -> {c:.2f}"
+
+
+def _reached(ctx: BuildContext) -> list[dict]:
+    return [m for m in measures(ctx).values() if m["run"]["reached"]]
+
+
+@fact("progress.lead-runs", sources=SRC)
+def lead_runs(ctx: BuildContext) -> int:
+    """Runs that generalized in which the restricted loss fell tenfold at an earlier checkpoint than the test loss."""
+    return sum(m["lead"]["lead"] > 0 for m in _reached(ctx))
+
+
+@claim("progress.lead-never-behind", sources=SRC)
+def lead_never_behind(ctx: BuildContext):
+    """In every run that generalized the restricted loss falls tenfold no later than the test loss."""
+    leads = [m["lead"]["lead"] for m in _reached(ctx)]
+    return all(v is not None and v >= 0 for v in leads), f"leads: least {min(leads)}, same checkpoint in {leads.count(0)}"
+
+
+@fact("progress.lead-median", "{:,.0f}", sources=SRC)
+def lead_median(ctx: BuildContext) -> float:
+    """The median lead, in steps."""
+    return float(np.median([m["lead"]["lead"] for m in _reached(ctx)]))
+
+
+@fact("progress.lead-max", sources=SRC)
+def lead_max(ctx: BuildContext) -> int:
+    """The largest lead."""
+    return max(m["lead"]["lead"] for m in _reached(ctx))
+
+
+@fact("progress.sister-every", sources=SRC)
+def sister_every(ctx: BuildContext) -> int:
+    """How often the sister runs kept their weights, in steps."""
+    return int(np.diff(next(m["step"] for k, m in measures(ctx).items() if k != FEATURED))[0])
+
+
+def settled(m: dict) -> dict[int, int | None]:
+    """Per key frequency: the checkpoint step from which its loss alone stays below every other
+    frequency's for good (None if it never does)."""
+    keys = list(m["run"]["groups"])
+    ml = m["mode_loss"]
+    others = [k - 1 for k in range(1, ml.shape[1] + 1) if k not in keys]
+    floor = ml[:, others].min(axis=1)
+    out = {}
+    for k in keys:
+        below = ml[:, k - 1] < floor
+        out[k] = next((int(m["step"][i]) for i in range(len(below)) if below[i:].all()), None)
+    return out
+
+
+@fact("progress.mode-order", lambda v: ", ".join(
+        f"frequency {k} at step {s:,}" for k, s in v[:-1]) + f" and frequency {v[-1][0]} only at step {v[-1][1]:,}",
+      sources=SRC)
+def mode_order(ctx: BuildContext) -> list:
+    """The opening run's key frequencies in the order they settle, with the step."""
+    return sorted(settled(_featured(ctx)).items(), key=lambda kv: kv[1])
+
+
+@claim("progress.last-in-cleanup", sources=SRC)
+def last_in_cleanup(ctx: BuildContext):
+    """The last key frequency of the opening run settles during cleanup."""
+    k, s = mode_order(ctx)[-1]
+    return formed(ctx) <= s <= done(ctx), f"frequency {k} at step {s:,}; cleanup {formed(ctx):,}-{done(ctx):,}"
+
+
+def _spreads(ctx: BuildContext) -> list[int]:
+    out = []
+    for m in _reached(ctx):
+        steps = list(settled(m).values())
+        if None in steps:
+            raise ValueError(f"run {m['run']['key']}: a key frequency never settles")
+        out.append(max(steps) - min(steps))
+    return out
+
+
+@fact("progress.staggered", sources=SRC)
+def staggered(ctx: BuildContext) -> int:
+    """Runs that generalized whose key frequencies settle at different checkpoints."""
+    return sum(s > 0 for s in _spreads(ctx))
+
+
+@fact("progress.stagger-median", "{:,.0f}", sources=SRC)
+def stagger_median(ctx: BuildContext) -> float:
+    """The median steps between a run's first and last key frequency settling."""
+    return float(np.median(_spreads(ctx)))
+
+
+def _mode_end(ctx: BuildContext, key: bool) -> tuple:
+    m = _featured(ctx)
+    keys = set(m["run"]["groups"])
+    values = [float(m["mode_loss"][-1, k - 1]) for k in range(1, m["mode_loss"].shape[1] + 1) if (k in keys) == key]
+    return min(values), max(values)
+
+
+@fact("progress.mode-keys-end", lambda v: f"{v[0]:.3f} to {v[1]:.3f}", sources=SRC)
+def mode_keys_end(ctx: BuildContext) -> tuple:
+    """The loss with one key frequency kept, at the end (least, most)."""
+    return _mode_end(ctx, True)
+
+
+@fact("progress.mode-others-end", lambda v: f"{v[0]:.3f} to {v[1]:.3f}", sources=SRC)
+def mode_others_end(ctx: BuildContext) -> tuple:
+    """The same for every other frequency."""
+    return _mode_end(ctx, False)
+
+
+@claim("progress.keys-halve", sources=SRC)
+def keys_halve(ctx: BuildContext):
+    """Each key frequency alone at least halves the loss of guessing; no other frequency alone
+    does better than 98% of it."""
+    guess = np.log(67) / 67
+    (a, b), (c, d) = mode_keys_end(ctx), mode_others_end(ctx)
+    return b < 0.55 * guess and c > 0.98 * guess, f"keys {a:.3f}-{b:.3f}, others {c:.3f}-{d:.3f}, guessing {guess:.3f}"
+
+
+# the toy (simulated here, no artifact)
+def _toy_setting(r: dict, lr: float, wd: float) -> int:
+    return int(np.flatnonzero(np.isclose(r["lr"], lr) & np.isclose(r["wd"], wd))[0])
+
+
+@fact("progress.toy-minibatch-g", "{:.2f}", sources=(TOY,))
+def toy_minibatch_g(ctx: BuildContext) -> float:
+    """The generalizer after TOY_STEPS steps of minibatch AdamW at learning rate 0.001 and weight decay 0.01."""
+    r = toy_runs(ctx)["adamw-minibatch"]
+    return float(r["g"][_toy_setting(r, 1e-3, 0.01), -1])
+
+
+@claim("progress.toy-sgd", sources=(TOY,))
+def toy_sgd(ctx: BuildContext):
+    """Under SGD the memorizers end at the smallest fit's value or below, the generalizer far above them."""
+    r = toy_runs(ctx)["sgd"]
+    _, m_min = toy.min_norm_fit()
+    return bool((r["m_mean"][:, -1] < m_min + 1e-6).all() and (r["g"][:, -1] > 50 * r["m_mean"][:, -1]).all()), \
+        f"memorizers' mean at most {r['m_mean'][:, -1].max():.4f} (smallest fit {m_min:.4f})"
+
+
+@claim("progress.toy-adam-even", sources=(TOY,))
+def toy_adam_even(ctx: BuildContext):
+    """Under full-batch AdamW the generalizer and the memorizers end at 0.5, at every setting of the grid."""
+    r = toy_runs(ctx)["adamw"]
+    off = float(max(np.abs(r["g"][:, -1] - 0.5).max(), np.abs(r["m_mean"][:, -1] - 0.5).max()))
+    return off < 0.01, f"furthest from 0.5: {off:.4f}"
+
+
+@claim("progress.toy-short", sources=(TOY,))
+def toy_short(ctx: BuildContext):
+    """Under minibatch AdamW the generalizer stays well short of the smallest fit at every setting."""
+    r = toy_runs(ctx)["adamw-minibatch"]
+    g_min, _ = toy.min_norm_fit()
+    return bool((r["g"][:, -1] < g_min - 0.05).all()), f"largest generalizer {r['g'][:, -1].max():.3f}, smallest fit {g_min:.3f}"
+
+
+@claim("progress.loss-falls-before-accuracy", sources=(mod_top.EXPERIMENT,))
+def loss_falls_before_accuracy(ctx: BuildContext):
+    """By the time the opening run's test accuracy first reaches 5%, its test loss has fallen
+    below half its peak."""
+    r = mod_top.run(ctx)
+    i = int(np.argmax(r["test_acc"] >= 0.05))
+    ratio = float(r["test_loss"][i] / r["test_loss"].max())
+    return ratio < 0.5, f"test loss {ratio:.0%} of its peak at step {int(r['metric_step'][i]):,}, the first with 5% test accuracy"

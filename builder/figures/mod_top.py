@@ -10,14 +10,13 @@ import numpy as np
 
 from builder.analysis import fourier
 from builder.figures import Animation, Figure, Section, with_datasets, with_vega_data
-from builder.facts import claim, fact, listed, percent, rate, rounded, words
+from builder.facts import claim, fact, listed, percent, rounded, words
 from builder.figures._common import (MOD_AXES, STEP_RULE, TRAIN_COLOR, accuracy_curves, checkpoint_steps, first_step, heatmap,
                                      heatmap_params, packed, vmax_of)
 from builder.figures.context import BuildContext, loader
 
 EXPERIMENT = "mod-top"
 SECTION = "mod-top"
-SISTERS = "seeds-mod-top"  # the opening settings with 128 other init seeds (the stars section shows them)
 RERUN = "mod-top-embed"  # the opening settings and seed again, trained on another CPU
 
 
@@ -252,14 +251,6 @@ def every_neuron_grouped(ctx: BuildContext):
     return grouped == run(ctx)["hidden"], f"{grouped} of {run(ctx)['hidden']} neurons in a group"
 
 
-@fact("opening.sisters-generalized", rate, sources=(SISTERS,))
-def sisters_generalized(ctx: BuildContext) -> tuple:
-    """(runs whose test accuracy ends at 99% or more, finished sister runs)."""
-    a = ctx.artifact(SISTERS).arrays
-    done = np.asarray(a["done"], bool)
-    return int((np.asarray(a["final_test_acc"])[done] >= 0.99).sum()), int(done.sum())
-
-
 @fact("opening.rerun-99", sources=(RERUN,))
 def rerun_99(ctx: BuildContext) -> int:
     """The first logged step with test accuracy >= 99% of the same settings and seed trained on
@@ -269,13 +260,6 @@ def rerun_99(ctx: BuildContext) -> int:
     if step is None:
         raise ValueError("the rerun never reaches 99% test accuracy")
     return step
-
-
-@claim("opening.about-half-generalize", sources=(SISTERS,))
-def about_half_generalize(ctx: BuildContext):
-    """"About half" of the sister runs generalize within the budget."""
-    k, n = sisters_generalized(ctx)
-    return 0.3 <= k / n <= 0.7, f"{k} of {n} sister runs end at 99% test accuracy or more"
 
 
 @claim("opening.rounding-moves-grokking", sources=(EXPERIMENT, RERUN))
