@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from builder import paths
-from builder.errors import BuildError
+from builder.errors import BuildError, one_line
 
 
 def _build(args) -> int:
@@ -23,8 +23,10 @@ def _check(args) -> int:
 
     from builder.build import Builder
 
-    with tempfile.TemporaryDirectory() as tmp:
-        Builder(Path(args.root)).build(Path(tmp) / "site")
+    # never trains (a stale artifact is an error naming `make train`), so nothing is written
+    # under content/; the site goes to a temporary folder, removed after
+    with tempfile.TemporaryDirectory(prefix="builder-check-") as tmp:
+        Builder(Path(args.root), train=False).build(Path(tmp) / "site")
     print("content is valid")
     return 0
 
@@ -68,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("build", help="train what is stale, then build site/")
     p.add_argument("--out", help="output directory (default: site/)")
     p.set_defaults(func=_build)
-    sub.add_parser("check", help="validate content without touching site/").set_defaults(func=_check)
+    sub.add_parser("check", help="validate content without touching site/ or content/ (never trains)").set_defaults(func=_check)
     p = sub.add_parser("serve", help="preview on 127.0.0.1, rebuilding on change")
     p.add_argument("--port", type=int, default=8000)
     p.set_defaults(func=_serve)
@@ -95,6 +97,11 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except BuildError as exc:
         print(exc, file=sys.stderr)
+        return 1
+    except OSError as exc:  # what no command turned into a BuildError: still one line, no traceback
+        where = exc.filename or "error"
+        print(one_line(f"{where}: {exc.strerror or exc} (hint: check the disk and the folder's permissions)"),
+              file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
