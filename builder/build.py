@@ -518,8 +518,8 @@ def _swap(new: Path, out: Path) -> None:
 
 def _shown(path: Path, root: Path) -> str:
     """A path as messages show it: relative to the project root when inside it, else as given."""
-    if path.is_absolute() and path.is_relative_to(root):
-        return str(path.relative_to(root)) or "."
+    if path.is_absolute() and path.is_relative_to(root) and path != root:
+        return str(path.relative_to(root))
     return str(path)
 
 

@@ -68,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", default=str(paths.ROOT), help="project root (default: this checkout)")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("build", help="train what is stale, then build site/")
-    p.add_argument("--out", help="output directory (default: site/)")
+    p.add_argument("--out", help="output directory (default: site/); replaced only when a build made it or it "
+                                 "is empty")
     p.set_defaults(func=_build)
     sub.add_parser("check", help="validate content without touching site/ or content/ (never trains)").set_defaults(func=_check)
     p = sub.add_parser("serve", help="preview on 127.0.0.1, rebuilding on change")

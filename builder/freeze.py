@@ -401,9 +401,9 @@ def unfinished_sweep(name: str, root: Path, status: SweepStatus, figure: str | N
     else:
         what = f"only {status.runs_done:,} of its {status.runs_total:,} runs are trained for its current settings"
     if status.stale:
-        took = f", {status.stale_wall_s / 60:,.0f} min of CPU" if status.stale_wall_s >= 60 else ""
-        what += f" (its {status.stale} other frozen shard(s) were trained with other settings{took})"
-    hint = f"make train NAME={name} trains the rest; a build never trains a sweep"
+        took = f", which took {status.stale_wall_s / 60:,.0f} min of CPU" if status.stale_wall_s >= 60 else ""
+        what += f" (its {status.stale} frozen shard(s) were trained with other settings{took})"
+    hint = f"make train NAME={name} trains {'them' if status.runs_done == 0 else 'the rest'}; a build never trains a sweep"
     if figure and status.runs_done:
         hint += "; or give the figure partial=True to draw the trained runs"
     return BuildError(experiment.path, line, f"{who} {what} (hint: {hint})")
