@@ -60,8 +60,9 @@ def legacy_site(folder: Path) -> bool:
 
 
 def legacy_scratch(folder: Path) -> bool:
-    """A verify scratch project made before the stamp: content/ holding only experiments.toml
-    and _freeze/."""
+    """What a verify scratch project made before the stamp holds: content/ with only
+    experiments.toml and _freeze/ (verify trusts it only at its default place, .cache/verify/:
+    elsewhere another project may look the same)."""
     try:
         return ([p.name for p in folder.iterdir()] == ["content"]
                 and {p.name for p in (folder / "content").iterdir()} <= {"experiments.toml", "_freeze"})
@@ -70,12 +71,12 @@ def legacy_scratch(folder: Path) -> bool:
 
 
 def ours(folder: Path, kind: str) -> bool:
-    """Whether `folder` is a `kind` folder the builder made (its stamp, or for a site or a
-    scratch project made before stamps, what it holds)."""
+    """Whether `folder` is a `kind` folder the builder made: its stamp, or for a site built
+    before stamps, what it holds (legacy_site)."""
     found = stamp_of(folder)
     if found is not None:
         return found.get("kind") == kind
-    return legacy_site(folder) if kind == SITE else legacy_scratch(folder) if kind == SCRATCH else False
+    return kind == SITE and legacy_site(folder)
 
 
 def empty(folder: Path) -> bool:

@@ -107,6 +107,10 @@ def report(name: str, rows: list[dict]) -> list[str]:
     return lines
 
 
+def default_scratch(root: Path) -> Path:
+    return cache_dir(root) / "verify"
+
+
 def scratch_project(root: Path, scratch: Path) -> Path:
     """A project folder holding a copy of root's experiments.toml: the fresh artifacts go to its
     content/_freeze/. verify deletes what it trained there before, so the folder must be one it
@@ -120,7 +124,9 @@ def scratch_project(root: Path, scratch: Path) -> Path:
         raise BuildError(str(given), None, f"the scratch folder cannot be the project itself or hold it {hint}")
     if scratch.is_relative_to(content_dir(project)):
         raise BuildError(str(given), None, f"the scratch folder cannot be inside content/ {hint}")
-    if scratch.exists() and not (scratch.is_dir() and (owned.empty(scratch) or owned.ours(scratch, owned.SCRATCH))):
+    mine = owned.empty(scratch) or owned.ours(scratch, owned.SCRATCH) or (
+        scratch == default_scratch(root).resolve() and owned.legacy_scratch(scratch))  # made before the stamp
+    if scratch.exists() and not (scratch.is_dir() and mine):
         raise BuildError(str(given), None, "the scratch folder holds files verify did not write (it has no "
                          f"{owned.STAMP}), and verify replaces what it trained there {hint}")
     content_dir(scratch).mkdir(parents=True, exist_ok=True)
@@ -178,7 +184,7 @@ def verify_command(names: list[str], root: Path = ROOT, *, scratch: Path | None 
         names, left = default_names(root, max_s)
         for line in left:
             print(f"left out: {line} (name it to verify it)")
-    scratch = scratch_project(root, Path(scratch) if scratch else cache_dir(root) / "verify")
+    scratch = scratch_project(root, Path(scratch) if scratch else default_scratch(root))
     start = time.perf_counter()
     for name in names:
         spec = experiments[name].resolve()

@@ -308,3 +308,42 @@ def test_a_sweep_never_trained_is_an_error_naming_make_train(tmp_path):
         f'content/experiments.toml:{_toml_line(root, "[tiny-sweep]")}: figure "tiny-acc" draws sweep "tiny-sweep", '
         "but none of its 2 runs is trained for its current settings (hint: make train NAME=tiny-sweep trains them; "
         "a build never trains a sweep)")
+
+
+# ---- `check` never trains and writes nothing under content/ -----------------------------------------
+def _check(root) -> "subprocess.CompletedProcess":
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "builder", "--root", str(root), "check"], capture_output=True,
+                          text=True, cwd=ROOT, env=env, timeout=120)
+
+
+def test_check_never_trains_nor_writes_under_content(tmp_path):
+    """`make check` with a damaged (or, with eps = inf, a stale) single run used to retrain it
+    into content/_freeze/ (a .partial/ appeared) and then say the content was valid."""
+    root = write_project(tmp_path / "proj", FRONT + "Nothing but prose.\n")
+    toml = (ROOT / "content" / "experiments.toml").read_text() + "\n" + TINY_RUN_TOML
+    (root / "content" / "experiments.toml").write_text(toml)
+    freeze.ensure("tiny", root=root, progress=False)
+    assert _check(root).returncode == 0
+    arrays = root / "content" / "_freeze" / "tiny" / "arrays.npz"
+    damage(arrays, "truncate")
+    content = tree_hashes(root / "content")
+    result = _check(root)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"content/_freeze/tiny/arrays.npz: truncated or altered: {arrays.stat().st_size:,} bytes where its manifest "
+        f"records {json.loads(arrays.with_name('manifest.json').read_text())['arrays_bytes']:,}, and this build does "
+        "not train (hint: make train NAME=tiny retrains it)")
+    broken = toml.replace("[tiny]\n", "[tiny]\neps = inf\n")
+    (root / "content" / "experiments.toml").write_text(broken)
+    content = tree_hashes(root / "content")
+    result = _check(root)
+    line = broken.splitlines().index("eps = inf") + 1
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith(f"content/experiments.toml:{line}: eps must be a finite number, not inf")
+    assert tree_hashes(root / "content") == content and not list(root.rglob(".partial"))
+    assert not (root / "site").exists()
