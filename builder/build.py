@@ -362,6 +362,7 @@ class Builder:
             problems = check_links(tmp)
             if problems:
                 raise self._link_error(problems[0], docs)
+            owned.stamp(tmp, owned.SITE, process=False)  # the site as published: no pid or host name
             _swap(tmp, out)
         except OSError as exc:  # a full disk, no permission, a mount point: one line, the old site kept
             shutil.rmtree(tmp, ignore_errors=True)

@@ -32,11 +32,13 @@ SET_ASIDE = re.compile(r"^\.site-old-(\d+)-\d+$")
 _SITE_ENTRIES = re.compile(r"^([^/]+\.html|assets|charts|figures|data)$")
 
 
-def stamp(folder: Path, kind: str) -> None:
-    """Mark `folder` as made by this process, as a `kind` folder."""
-    (folder / STAMP).write_text(json.dumps({"kind": kind, "pid": os.getpid(), "host": socket.gethostname(),
-                                            "note": "made by python -m builder; a later run may replace it"}) + "\n",
-                                encoding="utf-8")
+def stamp(folder: Path, kind: str, process: bool = True) -> None:
+    """Mark `folder` as made by the builder, as a `kind` folder; `process`: and by this process
+    (its pid and host, which a finished site, published as it is, does without)."""
+    mark = {"kind": kind, "note": "made by python -m builder, which may replace it; nothing else will be deleted"}
+    if process:
+        mark.update(pid=os.getpid(), host=socket.gethostname())
+    (folder / STAMP).write_text(json.dumps(mark) + "\n", encoding="utf-8")
 
 
 def stamp_of(folder: Path) -> dict | None:
