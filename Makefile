@@ -45,5 +45,9 @@ bench: site
 check: $(STAMP)
 	$(PY) -m builder check
 
+## make clean: remove site/ (only when a build made it: site/.builder-made, or assets/glue.js
+## for a site built before the stamp) and the caches
 clean:
-	rm -rf site .cache .pytest_cache .hypothesis
+	@if [ -e site ] && [ ! -e site/.builder-made ] && [ ! -e site/assets/glue.js ]; then \
+	  echo "site/ was not made by a build (no site/.builder-made): left as it is"; else rm -rf site; fi
+	rm -rf .cache .pytest_cache .hypothesis

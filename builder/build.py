@@ -4,7 +4,9 @@ Any BuildError leaves the previous site/ exactly as it was.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import errno
 import gzip
 import hashlib
 import inspect
@@ -20,7 +22,7 @@ from pathlib import Path
 
 import jinja2
 
-from builder import facts, paths
+from builder import facts, owned, paths
 from builder.bib import load_bibliography
 from builder.errors import BuildError, did_you_mean, read_source
 from builder.figures import Registry, default_registry
@@ -75,6 +77,7 @@ class Builder:
         self.code: dict[str, str] = {}  # source file -> sha256, as first read by this Builder (see _file_digest)
         self.code_key: str | None = None  # see _code_digest, per build
         self.source_states: dict[str, dict] = {}  # see _source_state, per build
+        self.sweep_states: dict = {}  # see _sweep_status, per build
         self.shared_memo: dict = {}  # see _shared
         self.checks_done: set = set()  # see _run_checks
         self.csv_memo: dict = {}  # figure id -> (chart, commit, its CSV files), see _csvs
@@ -92,6 +95,17 @@ class Builder:
         if name not in self.code:
             self.code[name] = hashlib.sha256(file.read_bytes() if file.is_file() else b"(none)").hexdigest()
         return self.code[name]
+
+    def _portable(self, file) -> str:
+        """A source file's name in a chart key: relative to the project root, else to the
+        builder's checkout, else its bare name; never an absolute path, so a checkout moved or
+        copied elsewhere keeps its keys (and its cached charts)."""
+        path = Path(file)
+        for base in (self.root, paths.ROOT):
+            for a, b in ((path, base), (path.resolve(), base.resolve())):
+                if a.is_relative_to(b):
+                    return a.relative_to(b).as_posix()
+        return path.name
 
     def _code_digest(self, reg: Registry) -> str:
         """The builder's code and pinned packages, less the figure modules (each figure's key
@@ -134,7 +148,7 @@ class Builder:
             return None
         parts = {
             "code": self._code_digest(reg),
-            "modules": {f: self._file_digest(Path(f)) for f in files},
+            "modules": {self._portable(f): self._file_digest(Path(f)) for f in files},
             "figure": fig.id + (NARROW if narrow else ""),
             "behaviour": interactions.figure_values(fig, steps),  # what the compiler takes of the figure
             "sources": {name: self._source_state(name) for name in fig.sources},
@@ -191,11 +205,53 @@ class Builder:
         """Every build, warm chart cache or not: check each frozen file against its manifest's
         sha256 (a damaged single run is retrained, a damaged sweep shard stops the build in one
         line; builder.freeze.verify_store); the chart keys hold the checksums."""
-        if not any(paths.freeze_dir(self.root).glob("*/manifest.json")):
+        store = paths.freeze_dir(self.root)
+        if not store.is_dir() or not any(store.iterdir()):
             self.artifacts = {}
             return
         from builder import freeze
-        self.artifacts = freeze.verify_store(self.root)
+        self.artifacts = freeze.verify_store(self.root, train=self.train)
+
+    # -- sweeps: drawn whole, or partly only where a figure says it may be ---------------------
+    def _sweep_status(self, name: str):
+        """builder.freeze.SweepStatus of a sweep source, once per build; None for a single run."""
+        if name not in self.sweep_states:
+            from builder import freeze
+            sweep = self.ctx.spec(name)["kind"] == "sweep"
+            self.sweep_states[name] = freeze.sweep_status(name, root=self.root) if sweep else None
+        return self.sweep_states[name]
+
+    def _check_sweeps(self, fig) -> None:
+        """A placed figure draws a sweep only when every run of it is trained for its current
+        settings, or, with `partial=True`, when at least one is; anything else (a sweep never
+        trained, or trained with other settings) stops the build naming the command that trains
+        it. Checked every build, whether or not the chart comes from the cache."""
+        from builder import freeze
+        for name in fig.sources:
+            status = self._sweep_status(name)
+            if status is None or status.complete:
+                continue
+            if status.runs_done == 0 or not fig.partial:
+                raise freeze.unfinished_sweep(name, self.root, status, figure=fig.id)
+
+    def _noted(self, reg: Registry) -> Registry:
+        """The registry with a clause added to the caption of each figure that draws a partly
+        trained sweep (`partial=True`), saying how many of its runs it shows."""
+        changed = {}
+        for fig in reg.figures.values():
+            if not fig.partial:
+                continue
+            shown = []
+            for name in fig.sources:
+                status = self._sweep_status(name)
+                if status is not None and 0 < status.runs_done < status.runs_total:
+                    shown.append(f"{status.runs_done:,} of the {status.runs_total:,} runs of {name}")
+            if shown:
+                changed[fig.id] = dataclasses.replace(
+                    fig, caption=f"{fig.caption} Drawn from {' and '.join(shown)}; the others are not trained yet.")
+        if not changed:
+            return reg
+        return Registry({**reg.figures, **changed}, reg.animations, reg.sections, reg.modules)
 
     # -- the build ----------------------------------------------------------------------
     def _shared(self, compiled: list) -> tuple[list[str], dict]:
@@ -247,26 +303,32 @@ class Builder:
     def build(self, out: Path | None = None, live_reload: str | None = None) -> BuildReport:
         """Build into a temp dir, check links, then replace `out` (default site/)."""
         t0 = time.perf_counter()
+        out, shown_out = self._output(out)  # before anything is trained or written
         self.phase("reading the content and checking the frozen artifacts")
         self.ctx = BuildContext(self.root, train=self.train)  # a new build sees the artifacts as they are now
-        self.code_key, self.source_states = None, {}
+        self.code_key, self.source_states, self.sweep_states = None, {}, {}
         self._verify_artifacts()
         hits0, misses0 = self.charts.hits, self.charts.misses
-        out = Path(out) if out else paths.site_dir(self.root)
         content = paths.content_dir(self.root)
         sources = sorted(p for p in content.glob("*.md") if not p.name.startswith(("_", ".")))
         if not sources:
             raise BuildError(content, None, "no pages (hint: add content/index.md)")
         bib = content / "references.bib"
         refs = load_bibliography(bib, bib.relative_to(self.root) if bib.is_relative_to(self.root) else bib)
-        reg = self.registry = self.given if self.given is not None else default_registry(self.ctx)
+        reg = self.given if self.given is not None else default_registry(self.ctx)
+        reg = self.registry = self._noted(reg)
         self.book = facts.Book(reg.facts, reg.claims, self.ctx)
         reg.figures = facts.filled(reg.figures, self.book)
         self._code_digest(reg)
         report = BuildReport()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".site-", dir=out.parent))
-        tmp.chmod(0o755)  # mkdtemp makes it private; a web server must read it
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            owned.remove_dead_leftovers(out.parent)  # what builds that died left beside it
+            tmp = Path(tempfile.mkdtemp(prefix=f".site-build-{os.getpid()}-", dir=out.parent))
+            owned.stamp(tmp, owned.SITE)
+            tmp.chmod(0o755)  # mkdtemp makes it private; a web server must read it
+        except OSError as exc:
+            raise _os_error(exc, shown_out, out, self.root) from None
         try:
             docs = []
             for src in sources:
@@ -277,6 +339,8 @@ class Builder:
             template = self.env.get_template("article.html.j2")
             for doc in docs:
                 self.phase(f"{doc.path}: {len(doc.charts)} chart(s), compiled unless cached")
+                for c in doc.charts:
+                    self._check_sweeps(reg.figures[c])
                 self._run_checks([reg.figures[c] for c in doc.charts])
                 compiled = [self._compile(reg.figures[c]) for c in doc.charts]
                 self._check_signals(doc)
@@ -309,7 +373,11 @@ class Builder:
             problems = check_links(tmp)
             if problems:
                 raise self._link_error(problems[0], docs)
+            owned.stamp(tmp, owned.SITE, process=False)  # the site as published: no pid or host name
             _swap(tmp, out)
+        except OSError as exc:  # a full disk, no permission, a mount point: one line, the old site kept
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise _os_error(exc, shown_out, out, self.root) from None
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -317,6 +385,39 @@ class Builder:
         report.cache_hits = self.charts.hits - hits0
         report.cache_misses = self.charts.misses - misses0
         return report
+
+    def _output(self, out: Path | None) -> tuple[Path, str]:
+        """The folder a build will replace (symlinks followed) and its name in messages. Only a
+        folder a build made (its owned.STAMP, or a site built before stamps), an empty one or
+        none at all: never the project, content/ or what holds them, a file, a mount point or a
+        folder of someone else's."""
+        given = Path(out) if out else paths.site_dir(self.root)
+        shown = _shown(given, self.root)
+        target = given.resolve()
+        root = self.root.resolve()
+
+        def refuse(why: str, hint: str = "give --out a new or empty folder; the default is site/") -> BuildError:
+            return BuildError(shown, None, f"{why} (hint: {hint})")
+
+        if root.is_relative_to(target):
+            raise refuse("the output folder is the project folder or holds it, and a build replaces its output folder "
+                         "as a whole")
+        if paths.ROOT.resolve().is_relative_to(target):
+            raise refuse("the output folder holds the builder's own checkout, and a build replaces its output "
+                         "folder as a whole")
+        if target.is_relative_to(paths.content_dir(root)):
+            raise refuse("the output folder is inside content/, which a build only reads")
+        if target.exists():
+            if not target.is_dir():
+                raise refuse("the output folder is a file")
+            if os.path.ismount(target):
+                raise refuse("the output folder is a mount point, and a build puts a new site in place by renaming "
+                              "folders, which a mount point does not allow", "give --out a folder inside the mount")
+            if not owned.empty(target) and not owned.ours(target, owned.SITE):
+                raise refuse(f"the output folder is not empty and was not made by a build (it has no {owned.STAMP}); "
+                             "a build replaces its output folder as a whole and deletes nothing it did not make",
+                             "give --out a new or empty folder, or move this one out of the way")
+        return target, shown
 
     def _check_signals(self, doc: Document) -> None:
         """Each live value and `::: when` of the page names a signal that a chart of its section
@@ -411,14 +512,50 @@ def _write_chart_scripts(folder: Path, compiled: list, texts: list[str], shared:
 
 
 def _swap(new: Path, out: Path) -> None:
-    """Replace `out` by `new` with renames on one filesystem; the old tree is removed after."""
+    """Replace `out` by `new` with renames on one filesystem; the old tree is removed after.
+    When the second rename fails, the old tree is put back before the error goes on."""
     old = None
     if out.exists():
-        old = out.with_name(f".{out.name}-old-{os.getpid()}-{time.time_ns()}")
+        old = out.with_name(f".site-old-{os.getpid()}-{time.time_ns()}")  # owned.SET_ASIDE
         out.rename(old)
-    new.rename(out)
+    try:
+        new.rename(out)
+    except OSError:
+        if old is not None:
+            old.rename(out)
+        raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _shown(path: Path, root: Path) -> str:
+    """A path as messages show it: relative to the project root when inside it, else as given."""
+    if path.is_absolute() and path.is_relative_to(root) and path != root:
+        return str(path.relative_to(root))
+    return str(path)
+
+
+# What to do about an OSError while writing a site, by errno.
+_OS_HINTS = {
+    errno.ENOSPC: "the disk is full: free some space and build again",
+    errno.EDQUOT: "the disk quota is used up: free some space and build again",
+    errno.EACCES: "no permission to write there: give --out a folder you can write to",
+    errno.EPERM: "no permission to write there: give --out a folder you can write to",
+    errno.EROFS: "the file system is read-only: give --out a folder on a writable one",
+    errno.EBUSY: "the output folder is a mount point or in use; a build puts a new site in place by renaming "
+                 "folders, so give --out a folder inside the mount",
+    errno.EXDEV: "the output folder is on another device than the folder holding it (a mount point); a build "
+                 "puts a new site in place by renaming folders, so give --out a folder inside the mount",
+}
+
+
+def _os_error(exc: OSError, shown: str, out: Path, root: Path) -> BuildError:
+    """An operating-system error of a build as one line: what failed, on which file, what to do;
+    the output folder is as it was before the build."""
+    file = f": {_shown(Path(exc.filename), root)}" if exc.filename else ""
+    hint = _OS_HINTS.get(exc.errno, "check the disk and the folder's permissions")
+    kept = f"{shown} is left as it was" if out.exists() else f"nothing was written to {shown}"
+    return BuildError(shown, None, f"{exc.strerror or exc}{file} (hint: {hint}; {kept})")
 
 
 def site_size(site: Path) -> tuple[int, int]:

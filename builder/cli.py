@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from builder import paths
-from builder.errors import BuildError
+from builder.errors import BuildError, one_line
 
 
 def _build(args) -> int:
@@ -26,8 +26,10 @@ def _check(args) -> int:
 
     from builder.build import Builder
 
-    with tempfile.TemporaryDirectory() as tmp:
-        report = Builder(Path(args.root)).build(Path(tmp) / "site")
+    # never trains (a stale artifact is an error naming `make train`), so nothing is written
+    # under content/; the site goes to a temporary folder, removed after
+    with tempfile.TemporaryDirectory(prefix="builder-check-") as tmp:
+        report = Builder(Path(args.root), train=False).build(Path(tmp) / "site")
     for line in report.drift:
         print(line)
     if report.drift:
@@ -92,11 +94,12 @@ def make_parser() -> argparse.ArgumentParser:
     p = command("build", "train what is stale, then build site/",
                 "Trains the single runs whose frozen artifact is missing or out of date (never a sweep), "
                 "compiles the charts that changed, and replaces site/ only when everything succeeded.")
-    p.add_argument("--out", help="write the site into this folder instead of site/")
+    p.add_argument("--out", help="write the site into this folder instead of site/; an existing folder is "
+                                 "replaced only when a build made it or it is empty")
     p.set_defaults(func=_build)
     p = command("check", "validate the content without touching site/",
-                "A full build into a temporary folder: every error an author can make is reported as "
-                "path:line, and site/ stays as it is. Also lists each written fact whose fallback differs "
+                "A full build into a temporary folder that never trains and never writes under content/: every "
+                "error an author can make is reported as path:line, and site/ stays as it is. Also lists each written fact whose fallback differs "
                 "from the data (path:line: written X, the data says Y).")
     p.add_argument("--strict", action="store_true", help="exit 1 when a written fallback differs from the data")
     p.set_defaults(func=_check)
@@ -147,6 +150,11 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except BuildError as exc:
         print(exc, file=sys.stderr)
+        return 1
+    except OSError as exc:  # what no command turned into a BuildError: still one line, no traceback
+        where = exc.filename or "error"
+        print(one_line(f"{where}: {exc.strerror or exc} (hint: check the disk and the folder's permissions)"),
+              file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

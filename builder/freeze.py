@@ -250,64 +250,207 @@ def damage(file: Path, recorded: str | None, size: int | None = None) -> str | N
     return "altered: its sha256 does not match its manifest"
 
 
-def verify_store(root: Path = ROOT, *, progress: bool = True) -> dict[str, str]:
+def verify_store(root: Path = ROOT, *, progress: bool = True, train: bool = True) -> dict[str, str]:
     """Check every frozen file of `root` that a build can read against its manifest's sha256,
     whether or not the figures that read it are made again; {path: sha256} of those files.
 
     A current single run (its manifest's key matches the spec) whose arrays are missing,
-    truncated or altered is retrained, with a line on stderr saying why. A finished shard of a
-    sweep (its manifest entry's key is in the current plan) that is missing, truncated or
-    altered stops the build with a one-line BuildError naming the command that retrains it: a
-    sweep is never trained by the build. Stale artifacts are left alone here: `ensure` retrains
-    them when a figure reads them (a changed spec or algorithm changes the chart cache's key).
+    truncated or altered, or whose manifest cannot be read, is retrained with a line on stderr
+    saying why (with `train=False`, as `check` runs, it stops the build instead). A sweep whose
+    manifest cannot be read, disagrees with its shards (sweep_check) or lists a finished shard
+    that is missing, truncated or altered stops the build with a one-line BuildError naming the
+    file and the command that fixes it: a sweep is never trained by the build. Stale artifacts
+    are left alone here: `ensure` retrains them when a figure reads them (a changed spec or
+    algorithm changes the chart cache's key).
     """
-    manifests = sorted(freeze_dir(root).glob("*/manifest.json"))
-    if not manifests:
+    store = freeze_dir(root)
+    if not store.is_dir():
         return {}
     experiments = config.load(root)
     sums: dict[str, str] = {}
     problems: list[tuple[str, str, str]] = []  # (file, what is wrong, sweep)
-    for path in manifests:
-        folder, name = path.parent, path.parent.name
+    for folder in sorted(p for p in store.iterdir() if p.is_dir()):
+        name = folder.name
         if name not in experiments:
             continue  # not an experiment any more: no figure can read it
         spec = experiments[name].resolve()
-        manifest = _sweep_manifest(folder)
         if spec["kind"] == "sweep":
-            entries = manifest.get("shards", {})
-            for shard in sweep.plan(spec).shards:
-                entry = entries.get(shard.id)
-                if entry is None or entry.get("key") != shard.key:
-                    continue  # not finished: load_sweep does not read it
-                file = folder / "shards" / f"{shard.id}.npz"
-                wrong = damage(file, entry.get("sha256"), entry.get("bytes"))
-                if wrong:
-                    problems.append((_shown(file, root), wrong, name))
-                else:
-                    sums[_shown(file, root)] = entry["sha256"]
+            done, wrong = sweep_check(name, spec, folder, root)
+            problems += [(file, what, name) for file, what in wrong]
+            for shard_id, entry in done.items():
+                sums[_shown(folder / "shards" / f"{shard_id}.npz", root)] = entry["sha256"]
             continue
-        if manifest.get("key") != spec_key(spec):
-            continue  # stale (or an unreadable manifest): ensure retrains it when it is read
-        file = folder / "arrays.npz"
-        wrong = damage(file, manifest.get("arrays_sha256"), manifest.get("arrays_bytes"))
+        if not (folder / "manifest.json").exists():
+            continue  # never finished: ensure trains it when it is read
+        try:
+            manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+            if not isinstance(manifest, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as exc:
+            file, wrong = _shown(folder / "manifest.json", root), f"unreadable ({getattr(exc, 'strerror', None) or exc})"
+        else:
+            if manifest.get("key") != spec_key(spec):
+                continue  # stale: ensure retrains it when it is read
+            file = _shown(folder / "arrays.npz", root)
+            wrong = damage(folder / "arrays.npz", manifest.get("arrays_sha256"), manifest.get("arrays_bytes"))
         if wrong:
-            print(f"{_shown(file, root)}: {wrong}; retraining {name}", file=sys.stderr, flush=True)
+            if not train:
+                raise BuildError(file, None, f"{wrong}, and this build does not train "
+                                             f"(hint: make train NAME={name} retrains it)")
+            print(f"{file}: {wrong}; retraining {name}", file=sys.stderr, flush=True)
             manifest = ensure(name, root=root, force=True, progress=progress).manifest
-        sums[_shown(file, root)] = manifest["arrays_sha256"]
+        sums[_shown(folder / "arrays.npz", root)] = manifest["arrays_sha256"]
     if problems:
         shown, wrong, name = problems[0]
-        more = f"; {len(problems) - 1} more shard(s) damaged too" if len(problems) > 1 else ""
-        raise BuildError(shown, None, f"{wrong}{more} (hint: make train NAME={name} retrains it)")
+        more = f"; {len(problems) - 1} more problem(s) in the store too" if len(problems) > 1 else ""
+        raise BuildError(shown, None, f"{wrong}{more} (hint: {_fix(name, shown, root)})")
     return sums
 
 
 # ---- sweeps ----
 
-def _sweep_manifest(folder: Path) -> dict:
+def _fix(name: str, shown: str, root: Path) -> str:
+    """The hint for a damaged sweep file."""
+    if shown.endswith("manifest.json"):
+        return (f"git checkout -- {shown} restores the committed one; make train NAME={name} trains the shards "
+                "it does not list")
+    return f"make train NAME={name} retrains it"
+
+
+def read_sweep_manifest(folder: Path, root: Path = ROOT) -> dict | None:
+    """A sweep's manifest.json, or None when there is none (the sweep was never started). One
+    that cannot be read, is not valid JSON or is not shaped as train_sweep writes it is a
+    BuildError naming the file: its shards would otherwise count as never trained, and the
+    runs in them would vanish from every figure without a word."""
+    file = folder / "manifest.json"
+    shown = _shown(file, root)
+    name = folder.name
+    hint = f"(hint: {_fix(name, shown, root)})"
     try:
-        return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BuildError(shown, None, f"cannot read the sweep's manifest: {getattr(exc, 'strerror', None) or exc} {hint}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BuildError(shown, exc.lineno, f"the sweep's manifest is not valid JSON: {exc.msg} {hint}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("shards", {}), dict):
+        raise BuildError(shown, None, f"the sweep's manifest is not an object with a \"shards\" object {hint}")
+    for shard_id, entry in data.get("shards", {}).items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("key"), str):
+            raise BuildError(shown, None, f'the sweep\'s manifest entry of shard "{shard_id}" has no key {hint}')
+    return data
+
+
+def _sweep_manifest(folder: Path, root: Path) -> dict:
+    """While training: the manifest as read_sweep_manifest reads it, {} when there is none or it
+    cannot be read (then said on stderr: its shards are trained again)."""
+    try:
+        return read_sweep_manifest(folder, root) or {}
+    except BuildError as exc:
+        print(f"{exc}; its shards are trained again", file=sys.stderr, flush=True)
         return {}
+
+
+def sweep_check(name: str, spec: dict, folder: Path, root: Path = ROOT) -> tuple[dict, list[tuple[str, str]]]:
+    """(finished, problems) of a sweep's frozen files: shard id -> manifest entry for each
+    shard of the current plan whose entry's key matches and whose file is intact, and (file,
+    what is wrong) for everything that does not add up. A manifest written for the current
+    settings (its key is the spec's) must list only shards of the plan, each under the key the
+    plan gives it, and shards/ may hold no file the plan does not have; a manifest written for
+    other settings is stale, and its entries that no longer match are simply not finished.
+    Shard files of the plan that the manifest does not list yet are a shard in flight (another
+    process writes its file, then its entry): not finished, not a problem."""
+    manifest = read_sweep_manifest(folder, root)
+    plan = sweep.plan(spec)
+    shards_dir = folder / "shards"
+    files = sorted(shards_dir.glob("*.npz")) if shards_dir.is_dir() else []
+    problems: list[tuple[str, str]] = []
+    if manifest is None:
+        if files:
+            problems.append((_shown(folder / "manifest.json", root),
+                             f"missing, while {_shown(shards_dir, root)}/ holds {len(files)} shard file(s) it would list"))
+        return {}, problems
+    entries = manifest.get("shards", {})
+    by_id = {shard.id: shard for shard in plan.shards}
+    if manifest.get("key") == spec_key(spec):
+        shown = _shown(folder / "manifest.json", root)
+        for shard_id, entry in entries.items():
+            if shard_id not in by_id:
+                problems.append((shown, f'lists shard "{shard_id}", which the sweep\'s settings do not have'))
+            elif entry["key"] != by_id[shard_id].key:
+                problems.append((shown, f'the key of shard "{shard_id}" is not the one the sweep\'s settings give it'))
+        for file in files:
+            if file.stem not in by_id:
+                problems.append((_shown(file, root), "a shard file the sweep's settings do not have"))
+    done = {}
+    for shard in plan.shards:
+        entry = entries.get(shard.id)
+        if entry is None or entry["key"] != shard.key:
+            continue  # not trained for these settings
+        file = shards_dir / f"{shard.id}.npz"
+        wrong = damage(file, entry.get("sha256"), entry.get("bytes"))
+        if wrong:
+            problems.append((_shown(file, root), wrong))
+        else:
+            done[shard.id] = entry
+    return done, problems
+
+
+@dataclass(frozen=True)
+class SweepStatus:
+    """How much of a sweep is trained for its current settings."""
+    runs_done: int
+    runs_total: int
+    shards_done: int
+    shards_total: int
+    stale: int  # manifest entries trained for other settings (or other grids)
+    stale_wall_s: float  # the CPU seconds those took, as the manifest records
+
+    @property
+    def complete(self) -> bool:
+        return self.runs_done == self.runs_total
+
+
+def _status(plan, done: dict, manifest: dict | None) -> SweepStatus:
+    entries = (manifest or {}).get("shards", {})
+    keys = {shard.id: shard.key for shard in plan.shards}
+    stale = [e for i, e in entries.items() if keys.get(i) != e.get("key")]
+    return SweepStatus(sum(len(s.runs) for s in plan.shards if s.id in done), len(plan.runs), len(done),
+                       len(plan.shards), len(stale), sum(float(e.get("wall_time_s") or 0) for e in stale))
+
+
+def sweep_status(name: str, *, root: Path = ROOT, profile: str = "full") -> SweepStatus:
+    """The sweep's SweepStatus, reading no arrays; a BuildError where sweep_check finds a
+    problem."""
+    spec = config.get(name, root).resolve(profile)
+    folder = artifact_dir(name, root, profile)
+    done, problems = sweep_check(name, spec, folder, root)
+    if problems:
+        shown, wrong = problems[0]
+        raise BuildError(shown, None, f"{wrong} (hint: {_fix(name, shown, root)})")
+    return _status(sweep.plan(spec), done, read_sweep_manifest(folder, root))
+
+
+def unfinished_sweep(name: str, root: Path, status: SweepStatus, figure: str | None = None) -> BuildError:
+    """The one-line error of a sweep drawn before it is trained for its current settings, at
+    its table in experiments.toml."""
+    experiment = config.get(name, root)
+    line = config.locate(experiment.text, name)
+    who = f'figure "{figure}" draws sweep "{name}", but' if figure else f'sweep "{name}":'
+    if status.runs_done == 0:
+        what = f"none of its {status.runs_total:,} runs is trained for its current settings"
+    else:
+        what = f"only {status.runs_done:,} of its {status.runs_total:,} runs are trained for its current settings"
+    if status.stale:
+        took = f", which took {status.stale_wall_s / 60:,.0f} min of CPU" if status.stale_wall_s >= 60 else ""
+        what += f" (its {status.stale} frozen shard(s) were trained with other settings{took})"
+    hint = f"make train NAME={name} trains {'them' if status.runs_done == 0 else 'the rest'}; a build never trains a sweep"
+    if figure and status.runs_done:
+        hint += "; or give the figure partial=True to draw the trained runs"
+    return BuildError(experiment.path, line, f"{who} {what} (hint: {hint})")
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -316,9 +459,10 @@ def _write_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def finished_shards(plan, folder: Path) -> dict:
-    """Shard id -> manifest entry, for the plan's shards whose file is current and intact."""
-    entries = _sweep_manifest(folder).get("shards", {})
+def finished_shards(plan, folder: Path, root: Path = ROOT) -> dict:
+    """While training: shard id -> manifest entry, for the plan's shards whose file is current
+    and intact (anything else is trained again)."""
+    entries = _sweep_manifest(folder, root).get("shards", {})
     done = {}
     for shard in plan.shards:
         entry = entries.get(shard.id)
@@ -345,11 +489,18 @@ def load_sweep(name: str, *, root: Path = ROOT, profile: str = "full") -> Frozen
     test_acc_curve (R, curve_points) and first_{train,test}_acc_{90,99} (R,) int64: the first
     logged step at that accuracy, -1 never, -2 not trained yet. Unfinished runs hold NaN. manifest["runs_done"] /
     ["runs_total"] count them.
+
+    A manifest that cannot be read or disagrees with the shards, or a listed shard that is
+    damaged, is a BuildError naming the file (sweep_check), never runs silently missing.
     """
     spec = config.get(name, root).resolve(profile)
     plan = sweep.plan(spec)
     folder = artifact_dir(name, root, profile)
-    done = finished_shards(plan, folder)
+    done, problems = sweep_check(name, spec, folder, root)
+    if problems:
+        shown, wrong = problems[0]
+        raise BuildError(shown, None, f"{wrong} (hint: {_fix(name, shown, root)})")
+    on_disk = read_sweep_manifest(folder, root)
     n, c = len(plan.runs), plan.curve_points
     arrays: dict[str, np.ndarray] = {"done": np.zeros(n, dtype=bool)}
     for axis in plan.axes:
@@ -367,17 +518,22 @@ def load_sweep(name: str, *, root: Path = ROOT, profile: str = "full") -> Frozen
             for level in sweep.ACCURACY_LEVELS:
                 arrays[f"first_{split}_acc_{round(level * 100)}"] = np.full(n, -2, dtype=np.int64)
     for shard_id in done:
-        with np.load(folder / "shards" / f"{shard_id}.npz", allow_pickle=False) as npz:
-            rows = npz["run"]
-            arrays["done"][rows] = True
-            for key in sweep.KEPT:  # weights: shaped by the first shard that has them
-                if key in npz.files and key not in arrays:
-                    arrays[key] = np.full((n, *npz[key].shape[1:]), np.nan, npz[key].dtype)
-                    arrays["checkpoint_step"] = npz["checkpoint_step"]
-            for key in arrays:
-                if key in npz.files and key not in ("curve_step", "checkpoint_step", "run"):
-                    arrays[key][rows] = npz[key]
-    manifest = {**_sweep_manifest(folder), "name": name, "kind": "sweep", "key": spec_key(spec),
+        file = folder / "shards" / f"{shard_id}.npz"
+        try:
+            with np.load(file, allow_pickle=False) as npz:
+                rows = npz["run"]
+                arrays["done"][rows] = True
+                for key in sweep.KEPT:  # weights: shaped by the first shard that has them
+                    if key in npz.files and key not in arrays:
+                        arrays[key] = np.full((n, *npz[key].shape[1:]), np.nan, npz[key].dtype)
+                        arrays["checkpoint_step"] = npz["checkpoint_step"]
+                for key in arrays:
+                    if key in npz.files and key not in ("curve_step", "checkpoint_step", "run"):
+                        arrays[key][rows] = npz[key]
+        except (OSError, ValueError, KeyError, IndexError, zipfile.BadZipFile) as exc:  # its sha256 matched
+            raise BuildError(_shown(file, root), None, f"cannot be read as a shard of this sweep: {type(exc).__name__}: "
+                             f"{exc} (hint: make train NAME={name} retrains it)") from None
+    manifest = {**(on_disk or {}), "name": name, "kind": "sweep", "key": spec_key(spec),
                 "spec": spec, "runs_total": n, "runs_done": int(arrays["done"].sum()),
                 "shards_total": len(plan.shards), "shards_done": len(done)}
     return Frozen(name, manifest, arrays, folder)
@@ -394,7 +550,7 @@ def train_sweep(name: str, *, root: Path = ROOT, profile: str = "full", executor
     plan = sweep.plan(spec)
     folder = artifact_dir(name, root, profile)
     (folder / "shards").mkdir(parents=True, exist_ok=True)
-    done = finished_shards(plan, folder)
+    done = finished_shards(plan, folder, root)
     current = {shard.id for shard in plan.shards}
     for file in (folder / "shards").glob("*.npz"):
         if file.stem not in current:
@@ -419,12 +575,12 @@ def train_sweep(name: str, *, root: Path = ROOT, profile: str = "full", executor
         # merge into the manifest on disk under a lock: other processes may share this sweep
         with open(folder / ".manifest.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            on_disk = _sweep_manifest(folder).get("shards", {})
+            on_disk = _sweep_manifest(folder, root).get("shards", {})
             manifest["shards"] = {**on_disk, **manifest["shards"], shard.id: entry}
             _write_json(folder / "manifest.json", manifest)
 
     def finished_elsewhere(shard) -> bool:  # by another process sharing this sweep
-        entry = _sweep_manifest(folder).get("shards", {}).get(shard.id)
+        entry = _sweep_manifest(folder, root).get("shards", {}).get(shard.id)
         if entry is None or entry.get("key") != shard.key:
             return False
         manifest["shards"][shard.id] = entry
@@ -444,7 +600,7 @@ def train_sweep(name: str, *, root: Path = ROOT, profile: str = "full", executor
         print(f"{name}: nothing left to claim; {len(others)} shard(s) still training in other "
               f"processes ({', '.join(sorted(others))})", file=sys.stderr)
     else:
-        sweep.tidy_state(folder / ".partial", finished=set(finished_shards(plan, folder)))
+        sweep.tidy_state(folder / ".partial", finished=set(finished_shards(plan, folder, root)))
     if pending:
         _say_commit(folder, root, profile)
     return load_sweep(name, root=root, profile=profile)

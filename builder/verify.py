@@ -26,7 +26,7 @@ from typing import Mapping
 
 import numpy as np
 
-from builder import freeze
+from builder import freeze, owned
 from builder.errors import BuildError
 from builder.paths import FREEZE_ROOT_VARIABLE, ROOT, cache_dir, content_dir, freeze_dir
 from builder.training import config
@@ -107,14 +107,31 @@ def report(name: str, rows: list[dict]) -> list[str]:
     return lines
 
 
+def default_scratch(root: Path) -> Path:
+    return cache_dir(root) / "verify"
+
+
 def scratch_project(root: Path, scratch: Path) -> Path:
     """A project folder holding a copy of root's experiments.toml: the fresh artifacts go to its
-    content/_freeze/. Refuses the project itself."""
+    content/_freeze/. verify deletes what it trained there before, so the folder must be one it
+    made (builder.owned: its stamp), an empty one or none: never the project, a folder holding
+    it or inside its content/, nor another project's folder."""
+    given = scratch
     scratch = scratch.resolve()
-    if scratch == root.resolve() or freeze_dir(scratch).resolve() == freeze_dir(root).resolve():
-        raise BuildError(str(scratch), None, "the scratch folder cannot be the project itself "
-                         "(hint: leave --scratch out for .cache/verify)")
+    project = root.resolve()
+    hint = "(hint: leave --scratch out for .cache/verify, or give a new or empty folder)"
+    if project.is_relative_to(scratch) or freeze_dir(scratch).resolve() == freeze_dir(root).resolve():
+        raise BuildError(str(given), None, f"the scratch folder cannot be the project itself or hold it {hint}")
+    if scratch.is_relative_to(content_dir(project)):
+        raise BuildError(str(given), None, f"the scratch folder cannot be inside content/ {hint}")
+    mine = owned.empty(scratch) or owned.ours(scratch, owned.SCRATCH) or (
+        scratch == default_scratch(root).resolve() and owned.legacy_scratch(scratch))  # made before the stamp
+    if scratch.exists() and not (scratch.is_dir() and mine):
+        raise BuildError(str(given), None, "the scratch folder holds files verify did not write (it has no "
+                         f"{owned.STAMP}), and verify replaces what it trained there {hint}")
     content_dir(scratch).mkdir(parents=True, exist_ok=True)
+    if owned.stamp_of(scratch) is None:
+        owned.stamp(scratch, owned.SCRATCH)
     shutil.copy(content_dir(root) / "experiments.toml", content_dir(scratch) / "experiments.toml")
     return scratch
 
@@ -237,7 +254,7 @@ def verify_command(names: list[str], root: Path = ROOT, *, scratch: Path | None 
         names, left = default_names(root, max_s)
         for line in left:
             print(f"left out: {line} (name it to verify it)")
-    scratch = scratch_project(root, Path(scratch) if scratch else cache_dir(root) / "verify")
+    scratch = scratch_project(root, Path(scratch) if scratch else default_scratch(root))
     if perturb:
         perturbed(scratch, names, perturb)
         print(f"perturbed: every initial weight of {', '.join(names)} nudged by {perturb} ulp(s)")

@@ -112,8 +112,8 @@ def test_a_build_that_may_not_train_stops_at_a_stale_artifact(project):
     toml.write_text(TINY_RUN_TOML.replace("lr = 1e-2", "lr = 2e-2"))
     with pytest.raises(BuildError) as info:
         Builder(root, registry=reg, cache=cache, train=False).build()
-    assert str(info.value) == ('content/_freeze/tiny: experiment "tiny" has no artifact for its current spec, and this '
-                               "build does not train (hint: make train NAME=tiny)")
+    assert str(info.value) == ('content/experiments.toml:1: [tiny] has no frozen artifact for these settings, and this '
+                               "build does not train (hint: make train NAME=tiny, or make site, trains it)")
     assert (root / "content" / "_freeze" / "tiny" / "manifest.json").read_text() == manifest  # nothing trained
     assert tree_hashes(root / "site") == site
 

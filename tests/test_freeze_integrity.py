@@ -164,3 +164,186 @@ def test_hashes_are_remembered_only_for_files_that_settled(tmp_path):
     first = freeze.sha256(file)
     file.write_bytes(b"y" * 1000)
     assert freeze.sha256(file) != first
+
+
+# ---- a sweep's manifest: read strictly, never a silent loss of runs --------------------------
+def _manifest(root):
+    return root / "content" / "_freeze" / "tiny-sweep" / "manifest.json"
+
+
+def _edit_manifest(root, change):
+    data = json.loads(_manifest(root).read_text())
+    change(data)
+    _manifest(root).write_text(json.dumps(data, indent=1))
+
+
+def _first_shard(data):
+    return sorted(data["shards"])[0]
+
+
+SWEEP_DAMAGE = {
+    "invalid JSON": (lambda root: _manifest(root).write_text('{"shards": {\n  "x": [\n'),
+                     "content/_freeze/tiny-sweep/manifest.json:3: the sweep's manifest is not valid JSON: Expecting value"),
+    "not an object": (lambda root: _manifest(root).write_text("[]\n"),
+                      "content/_freeze/tiny-sweep/manifest.json: the sweep's manifest is not an object"),
+    "an entry without a key": (lambda root: _edit_manifest(root, lambda d: d["shards"][_first_shard(d)].pop("key")),
+                               "content/_freeze/tiny-sweep/manifest.json: the sweep's manifest entry of shard"),
+    "a shard's key edited": (lambda root: _edit_manifest(root, lambda d: d["shards"][_first_shard(d)].update(key="0" * 64)),
+                             "content/_freeze/tiny-sweep/manifest.json: the key of shard"),
+    "an unknown shard listed": (lambda root: _edit_manifest(root, lambda d: d["shards"].update(
+                                    extra=d["shards"][_first_shard(d)])),
+                                'content/_freeze/tiny-sweep/manifest.json: lists shard "extra", which the sweep\'s '
+                                "settings do not have"),
+    "an unknown shard file": (lambda root: (_manifest(root).parent / "shards" / "stray-0.npz").write_bytes(b"x"),
+                              "content/_freeze/tiny-sweep/shards/stray-0.npz: a shard file the sweep's settings do not have"),
+    "the manifest deleted": (lambda root: _manifest(root).unlink(),
+                             "content/_freeze/tiny-sweep/manifest.json: missing, while content/_freeze/tiny-sweep/shards/ "
+                             "holds 2 shard file(s)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SWEEP_DAMAGE))
+def test_a_sweep_manifest_that_cannot_be_read_or_disagrees_with_its_shards_stops_the_build(project, case):
+    """Before, each of these built with exit status 0 and the sweep's runs silently gone from the
+    figure (an unreadable manifest read as "nothing trained")."""
+    root, build = project
+    site = tree_hashes(root / "site")
+    damage_it, expected = SWEEP_DAMAGE[case]
+    damage_it(root)
+    with pytest.raises(BuildError) as info:
+        build()
+    message = str(info.value)
+    assert message.startswith(expected), message
+    assert "(hint: " in message and "make train NAME=tiny-sweep" in message and "\n" not in message
+    assert tree_hashes(root / "site") == site and not list(root.glob(".site-*"))
+
+
+def test_the_command_line_names_an_invalid_sweep_manifest_and_exits_1(tmp_path):
+    root = write_project(tmp_path / "cli", FRONT + "Nothing but prose.\n")
+    toml = (ROOT / "content" / "experiments.toml").read_text()
+    (root / "content" / "experiments.toml").write_text(toml + "\n" + TOML[TOML.index("[tiny-sweep]"):])
+    freeze.train_sweep("tiny-sweep", root=root, progress=False)
+    _manifest(root).write_text("{ not json\n")
+    result = run_cli(root)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "content/_freeze/tiny-sweep/manifest.json:1: the sweep's manifest is not valid JSON: Expecting property name "
+        "enclosed in double quotes (hint: git checkout -- content/_freeze/tiny-sweep/manifest.json restores the "
+        "committed one; make train NAME=tiny-sweep trains the shards it does not list)")
+    assert not (root / "site").exists()
+
+
+def test_train_says_an_unreadable_manifest_in_one_line_and_trains_the_sweep_again(project, capsys):
+    root, build = project
+    _manifest(root).write_text("{ not json\n")
+    capsys.readouterr()
+    assert freeze.train_sweep("tiny-sweep", root=root, progress=False).manifest["runs_done"] == 2
+    err = capsys.readouterr().err
+    assert "content/_freeze/tiny-sweep/manifest.json:1: the sweep's manifest is not valid JSON" in err
+    assert "its shards are trained again" in err
+    build()
+
+
+# ---- a sweep not trained for its current settings ------------------------------------------------
+def _toml_line(root, text) -> int:
+    lines = (root / "content" / "experiments.toml").read_text().splitlines()
+    return lines.index(text) + 1
+
+
+def test_a_sweep_trained_with_other_settings_is_an_error_not_an_empty_figure(project):
+    """Changing a sweep's steps made every build draw "0 runs" and drop its CSV, exit 0."""
+    root, build = project
+    toml = root / "content" / "experiments.toml"
+    toml.write_text(toml.read_text().replace("steps = 20\n", "steps = 24\n"))
+    site = tree_hashes(root / "site")
+    for train in (True, False):  # a build, and `check` (which never trains)
+        with pytest.raises(BuildError) as info:
+            Builder(root, registry=project_registry(), cache=root.parent / "cache", train=train).build()
+        assert str(info.value) == (
+            f'content/experiments.toml:{_toml_line(root, "[tiny-sweep]")}: figure "tiny-acc" draws sweep "tiny-sweep", '
+            "but none of its 2 runs is trained for its current settings (its 2 frozen shard(s) were trained with "
+            "other settings) (hint: make train NAME=tiny-sweep trains them; a build never trains a sweep)")
+        assert tree_hashes(root / "site") == site
+    freeze.train_sweep("tiny-sweep", root=root, progress=False)
+    build()
+
+
+def project_registry(partial: bool = False) -> Registry:
+    class Partial(Module):
+        @staticmethod
+        def figures(ctx):
+            return [Figure("tiny-acc", "tiny", "Accuracy.", "Line chart of accuracy.", tiny_chart,
+                           sources=("tiny", "tiny-sweep"), partial=partial)]
+
+    reg = Registry()
+    reg.add(Partial, None)
+    return reg
+
+
+def test_a_partly_trained_sweep_is_drawn_only_by_a_figure_that_accepts_it_and_says_so(project):
+    root, build = project
+    toml = root / "content" / "experiments.toml"
+    toml.write_text(toml.read_text().replace("seed = [1, 2]", "seed = [1, 2, 3]"))
+    with pytest.raises(BuildError) as info:
+        build()
+    assert str(info.value) == (
+        f'content/experiments.toml:{_toml_line(root, "[tiny-sweep]")}: figure "tiny-acc" draws sweep "tiny-sweep", '
+        "but only 2 of its 3 runs are trained for its current settings (hint: make train NAME=tiny-sweep trains the "
+        "rest; a build never trains a sweep; or give the figure partial=True to draw the trained runs)")
+    Builder(root, registry=project_registry(partial=True), cache=root.parent / "cache").build()
+    page = (root / "site" / "index.html").read_text()
+    assert "Drawn from 2 of the 3 runs of tiny-sweep; the others are not trained yet." in page
+    freeze.train_sweep("tiny-sweep", root=root, progress=False)
+    Builder(root, registry=project_registry(partial=True), cache=root.parent / "cache").build()
+    assert "Drawn from" not in (root / "site" / "index.html").read_text()  # whole again: no clause
+
+
+def test_a_sweep_never_trained_is_an_error_naming_make_train(tmp_path):
+    root = write_project(tmp_path / "proj", FRONT + "Intro.\n\n{{< chart tiny-acc >}}\n")
+    (root / "content" / "experiments.toml").write_text(TOML)
+    freeze.ensure("tiny", root=root, progress=False)
+    with pytest.raises(BuildError) as info:
+        Builder(root, registry=project_registry(partial=True), cache=tmp_path / "cache").build()
+    assert str(info.value) == (
+        f'content/experiments.toml:{_toml_line(root, "[tiny-sweep]")}: figure "tiny-acc" draws sweep "tiny-sweep", '
+        "but none of its 2 runs is trained for its current settings (hint: make train NAME=tiny-sweep trains them; "
+        "a build never trains a sweep)")
+
+
+# ---- `check` never trains and writes nothing under content/ -----------------------------------------
+def _check(root) -> "subprocess.CompletedProcess":
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "builder", "--root", str(root), "check"], capture_output=True,
+                          text=True, cwd=ROOT, env=env, timeout=120)
+
+
+def test_check_never_trains_nor_writes_under_content(tmp_path):
+    """`make check` with a damaged (or, with eps = inf, a stale) single run used to retrain it
+    into content/_freeze/ (a .partial/ appeared) and then say the content was valid."""
+    root = write_project(tmp_path / "proj", FRONT + "Nothing but prose.\n")
+    toml = (ROOT / "content" / "experiments.toml").read_text() + "\n" + TINY_RUN_TOML
+    (root / "content" / "experiments.toml").write_text(toml)
+    freeze.ensure("tiny", root=root, progress=False)
+    assert _check(root).returncode == 0
+    arrays = root / "content" / "_freeze" / "tiny" / "arrays.npz"
+    damage(arrays, "truncate")
+    content = tree_hashes(root / "content")
+    result = _check(root)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"content/_freeze/tiny/arrays.npz: truncated or altered: {arrays.stat().st_size:,} bytes where its manifest "
+        f"records {json.loads(arrays.with_name('manifest.json').read_text())['arrays_bytes']:,}, and this build does "
+        "not train (hint: make train NAME=tiny retrains it)")
+    broken = toml.replace("[tiny]\n", "[tiny]\neps = inf\n")
+    (root / "content" / "experiments.toml").write_text(broken)
+    content = tree_hashes(root / "content")
+    result = _check(root)
+    line = broken.splitlines().index("eps = inf") + 1
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith(f"content/experiments.toml:{line}: eps must be a finite number, not inf")
+    assert tree_hashes(root / "content") == content and not list(root.rglob(".partial"))
+    assert not (root / "site").exists()

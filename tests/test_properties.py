@@ -1,24 +1,27 @@
-"""Random Markdown, BibTeX and TeX thrown at the engine: a clean page or a clean one-line
-BuildError, never any other exception."""
+"""Random Markdown, BibTeX, TeX and experiments.toml values thrown at the engine: a clean page
+(or a clean `check`) or a clean one-line BuildError, never any other exception."""
 from __future__ import annotations
 
 import re
+import shutil
 import tempfile
+import tomllib
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import demo_figures
-from conftest import DEMO_BIB, write_project
+from conftest import DEMO_BIB, FRONT, REPO, tree_hashes, write_project
 
 from builder.bib import parse_bibliography
 from builder.build import Builder
 from builder.errors import BuildError
 from builder.markdown import make_parser, render_markdown
 from builder.math import MathError, render as render_math, tex_to_mathml
+from builder.training import config
 
 WITH_LINE = re.compile(r"^[^\n]+:\d+: [^\n]+$")
 ONE_LINE = re.compile(r"^[^\n]+: [^\n]+$")
@@ -156,3 +159,96 @@ def test_random_tex_converts_or_fails_cleanly(source, display):
     assert "\\" not in shown  # no unconverted TeX
     (annotation,) = [e for e in root.iter() if e.tag.endswith("annotation")]
     assert annotation.text == source
+
+
+# ---- experiments.toml values ------------------------------------------------------------------
+# Every line of the project's experiments.toml that sets a number or a list of numbers: each
+# example rewrites one of them (or two) with a random value, then validates the table and runs
+# what `check` runs on a copy of the project (the committed artifacts, a page placing a chart of
+# a single run and one of two sweeps). Either it passes, or it stops with one line at a line of
+# experiments.toml; never a traceback, never a write under content/ (check never trains).
+EXPERIMENTS = (REPO / "content" / "experiments.toml").read_text()
+NUMERIC_LINE = re.compile(r"^([a-z_0-9]+) = (-?[0-9][0-9_.eE+-]*|\[[-0-9., eE+_]*\])\s*(#.*)?$")
+NUMERIC = [i for i, text in enumerate(EXPERIMENTS.splitlines()) if NUMERIC_LINE.match(text)]
+AT_TOML_LINE = re.compile(r"^content/experiments\.toml:\d+: [^\n]+$")
+CHECK_PAGE = FRONT + "Text.\n\n{{< chart mod-top-accuracy >}}\n\n{{< chart sweep-mod-bars >}}\n"
+
+
+def toml_number(value) -> str:
+    return repr(value) if isinstance(value, int) else {"inf": "inf", "-inf": "-inf", "nan": "nan"}.get(repr(value), repr(value))
+
+
+scalar = st.one_of(
+    st.integers(-5, 5), st.integers(-(2 ** 70), 2 ** 70),
+    st.sampled_from([2 ** 63 - 1, 2 ** 63, -(2 ** 63) - 1, 10 ** 9, 10 ** 9 + 1, 100_000, 100_001, 10_001, 67, 500]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0.0, -0.0, 1e-300, 5e-324, 1e308, 0.5, 0.999, 1.0, 1e-3]),
+)
+number = st.one_of(scalar.map(toml_number),
+                   st.lists(scalar.map(toml_number), min_size=0, max_size=3).map(lambda v: "[" + ", ".join(v) + "]"))
+
+
+def near(index: int):
+    """Values close to the line's own: most of them valid, so that examples reach the build."""
+    value = tomllib.loads(EXPERIMENTS.splitlines()[index])
+    value = next(iter(value.values()))
+    one = value[0] if isinstance(value, list) else value
+    kind = type(one)
+    moved = [kind(one * 2), kind(one + 1), kind(one - 1), kind(one * 10), one / 2 if kind is float else max(one // 2, 1)]
+    if isinstance(value, list):
+        return st.sampled_from([value[:-1] or value, value + [moved[0]], [moved[1], *value[1:]], [one]]).map(
+            lambda v: "[" + ", ".join(map(toml_number, v)) + "]")
+    return st.sampled_from(moved).map(toml_number)
+
+
+def table_of(index: int) -> str:
+    """The [table] a line of experiments.toml belongs to."""
+    headers = [line for line in EXPERIMENTS.splitlines()[:index] if line.startswith("[")]
+    return headers[-1].strip("[]") if headers else ""
+
+
+# the lines of the experiments the check page's charts read (their full profile): half the edits
+READ = [i for i in NUMERIC if table_of(i) in ("mod-top", "sweep-mod-l2", "sweep-mod-l1")]
+line_index = st.one_of(st.sampled_from(NUMERIC), st.sampled_from(READ))
+edit = line_index.flatmap(lambda i: st.tuples(st.just(i), st.one_of(number, near(i), near(i))))
+
+
+def with_values(edits) -> str:
+    lines = EXPERIMENTS.splitlines()
+    for index, value in edits:
+        key = NUMERIC_LINE.match(lines[index]).group(1)
+        lines[index] = f"{key} = {value}"
+    return "\n".join(lines) + "\n"
+
+
+def test_the_numeric_lines_cover_the_settings():
+    keys = {NUMERIC_LINE.match(EXPERIMENTS.splitlines()[i]).group(1) for i in NUMERIC}
+    assert len(READ) > 20
+    assert {"steps", "lr", "eps", "weight_decay", "train_fraction", "p", "hidden", "embed", "seed", "metrics",
+            "checkpoints", "curve_points", "beta1", "beta2", "init_scale", "momentum"} <= keys
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(edit, min_size=1, max_size=2))
+def test_random_experiment_values_check_or_fail_in_one_line_at_the_toml(chart_cache, edits):
+    text = with_values(edits)
+    try:
+        config.parse(text)
+    except BuildError as exc:
+        assert AT_TOML_LINE.match(str(exc)), str(exc)
+        event("refused by the schema")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        root = write_project(Path(tmp) / "proj", index=CHECK_PAGE, bib=None)
+        (root / "content" / "experiments.toml").write_text(text)
+        shutil.copytree(REPO / "content" / "_freeze", root / "content" / "_freeze",
+                        ignore=shutil.ignore_patterns(".partial", ".manifest.lock"))
+        before = tree_hashes(root / "content")
+        try:
+            Builder(root, cache=chart_cache, train=False).build(Path(tmp) / "out")  # what `check` runs
+            event("checked: valid")
+        except BuildError as exc:
+            assert AT_TOML_LINE.match(str(exc)), str(exc)
+            event("checked: " + re.sub(r"[\d,.]+|\[.*?\]|\".*?\"", "_", str(exc).split(": ", 1)[1])[:60])
+        assert tree_hashes(root / "content") == before
+        assert not list((root / "content").rglob(".partial"))

@@ -119,6 +119,44 @@ def test_verify_never_writes_into_the_project_and_checks_names_first(project):
         verify.verify_command(["tinny"], project, scratch=project.parent / "s", progress=False)
 
 
+@pytest.mark.parametrize("where", ["another project", "a folder of the author's", "inside content"])
+def test_verify_deletes_nothing_it_did_not_make(project, tmp_path, where):
+    """verify clears what it trained before out of its scratch project: given another project
+    (or any folder with files in it) as --scratch, it used to delete that project's frozen
+    artifacts and overwrite its experiments.toml."""
+    other = tmp_path / "other"
+    if where == "another project":
+        (other / "content" / "_freeze" / "tiny").mkdir(parents=True)
+        (other / "content" / "_freeze" / "tiny" / "arrays.npz").write_bytes(b"someone else's")
+        (other / "content" / "experiments.toml").write_text("# theirs\n")
+        scratch = other
+    elif where == "a folder of the author's":
+        other.mkdir()
+        (other / "notes.txt").write_text("mine")
+        scratch = other
+    else:
+        scratch = project / "content" / "scratch"
+    before = tree_hashes(tmp_path)
+    with pytest.raises(BuildError) as info:
+        verify.verify_command(["tiny"], project, scratch=scratch, progress=False)
+    assert "scratch folder" in str(info.value) and "\n" not in str(info.value)
+    assert tree_hashes(tmp_path) == before
+
+
+def test_verify_reuses_its_own_scratch_folder(project, tmp_path):
+    scratch = verify.scratch_project(project, tmp_path / "scratch")
+    (scratch / "content" / "_freeze" / "tiny").mkdir(parents=True)
+    assert verify.scratch_project(project, tmp_path / "scratch") == scratch  # stamped: its own
+    # one made before the stamp (content/ with experiments.toml and _freeze/) is its own only at
+    # the default place: elsewhere it may be another project
+    for legacy in (project / ".cache" / "verify", tmp_path / "legacy"):
+        (legacy / "content" / "_freeze").mkdir(parents=True)
+        (legacy / "content" / "experiments.toml").write_text(TOML)
+    assert verify.scratch_project(project, project / ".cache" / "verify") == (project / ".cache" / "verify").resolve()
+    with pytest.raises(BuildError, match="verify did not write"):
+        verify.scratch_project(project, tmp_path / "legacy")
+
+
 def test_differences_per_array():
     committed = {"a": np.array([1.0, np.nan, 3.0], np.float32), "b": np.arange(3), "c": np.zeros(2),
                  "d": np.ones(2, np.float16)}

@@ -37,6 +37,10 @@ class Figure:
     # experiment names whose specs or artifacts it reads: its chart's cache key holds their specs
     # and frozen files (and no other experiment's); reading one not named here stops the build
     sources: tuple = ()
+    # draw a sweep among `sources` when only some of its runs are trained for its current
+    # settings (at least one): the caption then says how many it shows. False (the default): a
+    # sweep not wholly trained stops the build, naming `make train NAME=...`
+    partial: bool = False
     shares: tuple = ()  # params kept equal across the section's charts (as `step` is)
     limits: tuple = ()  # (input name, min signal, max signal): a bound slider's range follows them
     checks: tuple = ()  # callables run once per build when the figure is placed; ValueError fails it
@@ -85,6 +89,15 @@ class Registry:
     claims: dict = field(default_factory=dict)  # name -> builder.facts.Claim (declared with @claim)
 
     def add(self, module, ctx: BuildContext) -> None:
+        read = ctx.reading() if ctx is not None else set()
+        try:
+            self._add(module, ctx)
+        except BuildError:
+            raise
+        except Exception as exc:  # registration reads specs: say which settings the module cannot use
+            raise _registration_error(module, ctx, read, exc) from None
+
+    def _add(self, module, ctx: BuildContext) -> None:
         for value in vars(module).values():  # declared here, not imported from another module
             if getattr(value, "__module__", None) != module.__name__:
                 continue
@@ -106,6 +119,24 @@ class Registry:
             raise BuildError(module.__file__, None, f'id "{key}" is registered twice '
                              "(hint: figure, animation, section, fact and claim names are unique across builder/figures)")
         table[key] = value
+
+
+def _registration_error(module, ctx, read: set, exc: Exception) -> BuildError:
+    """A figure module that fails while registering (its figures, sections, animations) with
+    the settings it read: one line at the first of those experiments' tables, else at the
+    module."""
+    what = f"{type(exc).__name__}: {exc}"
+    where = getattr(module, "__file__", None) or getattr(module, "__name__", "a figure module")
+    if ctx is not None and read:
+        from builder.training import config
+        name = sorted(read)[0]
+        experiment = config.get(name, ctx.root)
+        return BuildError(experiment.path, config.locate(experiment.text, name),
+                          f"[{name}]: the figures of {getattr(module, '__name__', where)} cannot be laid out with these "
+                          f"settings ({what}) (hint: the settings are valid but the article's figures need others; "
+                          "compare them with the committed experiments.toml)")
+    return BuildError(where, None, f"registering its figures failed: {what} "
+                                   "(hint: call the module's figures(ctx) alone in Python to see the traceback)")
 
 
 def default_registry(ctx: BuildContext) -> Registry:

@@ -52,19 +52,27 @@ class BuildContext:
     def artifact(self, name: str):
         """The frozen artifact of experiment `name` (a builder.freeze.Frozen), loaded once per
         build. A stale or missing single run is trained when this build may train, else it is a
-        BuildError; a sweep gives its finished runs (builder.freeze.load_sweep)."""
+        BuildError at its table in experiments.toml; a sweep gives its finished runs
+        (builder.freeze.load_sweep), never trained here: one with no run trained for its
+        current settings is a BuildError naming `make train NAME=...` (whether a figure may
+        draw a partly trained one is the Builder's check, Figure.partial)."""
         if name not in self._artifacts:
             from builder import freeze
+            from builder.training import config
             spec = self.spec(name)
-            if self.train or spec["kind"] == "sweep":
+            if spec["kind"] == "sweep":
+                frozen = freeze.load_sweep(name, root=self.root)
+                if frozen.manifest["runs_done"] == 0:  # nothing to draw: never trained, or trained with other settings
+                    raise freeze.unfinished_sweep(name, self.root, freeze.sweep_status(name, root=self.root))
+            elif self.train:
                 frozen = freeze.ensure(name, root=self.root)
             else:
-                folder = freeze.artifact_dir(name, self.root)
-                frozen = freeze.read(name, folder, freeze.spec_key(spec))
+                frozen = freeze.read(name, freeze.artifact_dir(name, self.root), freeze.spec_key(spec))
                 if frozen is None:
-                    shown = folder.relative_to(self.root) if folder.is_relative_to(self.root) else folder
-                    raise BuildError(shown, None, f'experiment "{name}" has no artifact for its current spec, '
-                                                  f"and this build does not train (hint: make train NAME={name})")
+                    experiment = config.get(name, self.root)
+                    raise BuildError(experiment.path, config.locate(experiment.text, name),
+                                     f'[{name}] has no frozen artifact for these settings, and this build does not '
+                                     f"train (hint: make train NAME={name}, or make site, trains it)")
             self._artifacts[name] = frozen
         self.read.add(name)
         return self._artifacts[name]

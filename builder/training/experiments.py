@@ -42,6 +42,21 @@ def beta(value):
     return None if 0 <= value < 1 else f"must be in [0, 1), not {value}"
 
 
+# Upper bounds where a larger value is a slip, not an experiment: a billion steps is years of one
+# CPU, and the logged steps and checkpoints are laid out (trainer.schedule) before any training.
+MAX_STEPS, MAX_LOGGED, MAX_CHECKPOINTS = 10 ** 9, 100_000, 10_000
+
+
+def at_most(limit: int, check=None):
+    """A check: `check`'s, then at most `limit`."""
+    def bounded(value):
+        problem = check(value) if check else None
+        if problem:
+            return problem
+        return None if value <= limit else f"must be at most {limit:,}, not {value:,}"
+    return bounded
+
+
 # Settings every kind trains with: the regularizer's strength and full-batch AdamW (or SGD).
 # `optimizer`, `momentum`, `init_scale`, `batch_size` and `perturb` are left out of the resolved spec
 # unless written (as `snapshot` is), so every experiment that does not write them keeps its key.
@@ -52,8 +67,8 @@ OPTIMIZER = {
     "beta1": Setting("float", 0.9, beta),
     "beta2": Setting("float", 0.98, beta),
     "eps": Setting("float", 1e-8, positive),
-    "steps": Setting("int", None, positive),
-    "metrics": Setting("int", 500, lambda v: None if v >= 2 else "must be at least 2"),
+    "steps": Setting("int", None, at_most(MAX_STEPS, positive)),
+    "metrics": Setting("int", 500, at_most(MAX_LOGGED, lambda v: None if v >= 2 else "must be at least 2")),
     "optimizer": Setting("str", OMITTED, choices=trainer.OPTIMIZERS,
                          doc='"adamw" (unwritten: the default) or "sgd": SGD with momentum '
                              "(`momentum` required), weight decay decoupled as in AdamW"),
@@ -100,7 +115,8 @@ MODULAR = {
     "collapsed_output": Setting("bool", False),
     "regularizer": Setting("str", "l2", choices=("l2", "l1")),
     **OPTIMIZER,
-    "checkpoints": Setting("int", 101, lambda v: None if v == 0 or v >= 2 else "must be 0 (no weights) or at least 2"),
+    "checkpoints": Setting("int", 101, at_most(MAX_CHECKPOINTS, lambda v: None if v == 0 or v >= 2
+                                               else "must be 0 (no weights) or at least 2")),
     # Omitted from the resolved spec unless written, so an experiment that keeps the default
     # snapshot keeps its key, and one that asks for more gets a key (and artifact) of its own.
     "snapshot": Setting("names", OMITTED, choices=tuple(models.SNAPSHOT_EXTRAS),
@@ -121,7 +137,11 @@ def check_modular(spec: dict):
         model_config(spec).check()
     except ValueError as e:
         return "embed", str(e)
+    pairs = spec["p"] * (spec["p"] + 1) // 2  # as tasks.modular_addition splits them
     n_train = tasks.modular_train_size(spec["p"], spec["train_fraction"])
+    if not 0 < n_train < pairs:
+        return "train_fraction", (f"train_fraction = {spec['train_fraction']} of the {pairs:,} pairs of p = {spec['p']} "
+                                  f"leaves {'no training' if n_train == 0 else 'no test'} pair")
     problem = check_optimizer(spec, n_train, f"pairs (p = {spec['p']}, train_fraction = "
                                              f"{spec['train_fraction']})")
     if problem:
@@ -232,7 +252,7 @@ PARITY = {
     "hidden": Setting("int", None, positive),
     "regularizer": Setting("str", None, choices=("l1", "l2")),
     **OPTIMIZER,
-    "checkpoints": Setting("int", 101, lambda v: None if v >= 0 else "must be zero or more"),
+    "checkpoints": Setting("int", 101, at_most(MAX_CHECKPOINTS, non_negative)),
 }
 
 def check_parity(spec: dict):
@@ -291,7 +311,7 @@ SWEEP_OWN = {
     "of": Setting("str", "parity", choices=("parity", "modular"), doc="the kind of every run"),
     "shard_size": Setting("int", 0, non_negative,
                           doc="runs trained together; 0 picks a cache-sized batch per shape"),
-    "curve_points": Setting("int", 101, lambda v: None if v >= 2 else "must be at least 2",
+    "curve_points": Setting("int", 101, at_most(MAX_LOGGED, lambda v: None if v >= 2 else "must be at least 2"),
                             doc="logged steps kept of each run's loss curves"),
     # Omitted unless written (as a run's `snapshot`): the sweeps frozen before it keep their keys.
     "accuracy": Setting("bool", OMITTED,

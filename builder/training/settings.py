@@ -5,11 +5,13 @@ checks experiments.toml against them; neither imports the other for these.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from builder.errors import did_you_mean
 
 OMITTED = "<omitted>"  # a Setting default: left out of the resolved spec unless given
+INT64 = (-(2 ** 63), 2 ** 63 - 1)  # TOML's integers (tomllib reads larger ones too)
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,10 @@ def check_value(setting: Setting, value) -> str | None:
                   "names": 'a non-empty list of names like ["a", "b"]',
                   "tables": "a list of tables like [{key = value}, ...]"}[kind]
         return f"must be {wanted}, not {value!r}"
+    if kind == "float" and not (abs(value) < 1e308 if isinstance(value, int) else math.isfinite(value)):
+        return f"must be a finite number, not {value!r}"
+    if kind in ("int", "seed") and any(not INT64[0] <= v <= INT64[1] for v in (value if isinstance(value, list) else [value])):
+        return f"must fit in 64 bits, not {value!r}"
     for one in value if kind == "names" else [value]:
         if setting.choices and one not in setting.choices:
             return f"must be one of {', '.join(map(repr, setting.choices))}, not {one!r}" + (

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from builder.owned import alive as _alive
 from builder.training.experiments import KINDS, expand, spec_key
 from builder.training.trainer import one_thread, progress_bar, schedule
 
@@ -193,16 +194,6 @@ def _ray_shard(plan: Plan, shard: Shard, device: str):
     with one_thread():
         start = time.perf_counter()
         return run_shard(plan, shard, device=device), time.perf_counter() - start
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def claim(state_dir: Path, shard: Shard) -> Path | None:
