@@ -1,9 +1,24 @@
-"""Check every internal link, #anchor and src of the built site before it is swapped in."""
+"""Check every internal link, #anchor and src of the built site before it is swapped in.
+
+A relative address must name a file inside the site (the temporary folder being built) and a
+#fragment an id on its page. An address that leads out of the site is refused without looking
+at what is there (builder.urls refuses it earlier, at its Markdown line): the messages never
+depend on the files of the machine that builds the site.
+"""
 from __future__ import annotations
 
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
+
+from builder.errors import cut
+
+# Every attribute of HTML (and SVG's xlink:href) whose value is an address; the builder's own
+# HTML uses href and src, and raw HTML in the Markdown only those (builder.markdown.html_policy):
+# any other found here is a problem.
+ADDRESS_ATTRIBUTES = ("href", "src", "srcset", "poster", "action", "formaction", "data", "xlink:href",
+                      "background", "cite", "longdesc", "usemap", "manifest", "codebase", "archive", "ping",
+                      "icon", "profile", "lowsrc", "dynsrc", "imagesrcset")
 
 
 class _Collector(HTMLParser):
@@ -17,7 +32,7 @@ class _Collector(HTMLParser):
         for name, value in attrs:
             if name in ("id", "name") and value:
                 self.ids.add(value)
-            elif name in ("href", "src") and value is not None:
+            elif name in ADDRESS_ATTRIBUTES and value is not None and not (name == "data" and tag != "object"):
                 self.refs.append((name, value, self.getpos()[0]))
 
 
@@ -32,6 +47,7 @@ def check_links(site: Path) -> list[str]:
     """Return one message per broken internal link (empty when all resolve)."""
     pages: dict[Path, _Collector] = {}
     problems = []
+    root = site.resolve()
     for page in sorted(site.rglob("*.html")):
         c = _Collector()
         try:
@@ -40,24 +56,36 @@ def check_links(site: Path) -> list[str]:
         except (AssertionError, ValueError) as exc:  # html.parser gives up on some `<!` constructs
             problems.append(f"{page.relative_to(site)}:{c.getpos()[0]}: the page's HTML cannot be read: {exc} "
                             "(hint: check the raw HTML in the Markdown)")
-        pages[page] = c
+        pages[page.resolve()] = c
     for page, c in pages.items():
+        where = f"{page.relative_to(root)}"
         for attr, url, line in c.refs:
+            shown = cut(url)
+            if attr not in ("href", "src"):
+                problems.append(f'{where}:{line}: the attribute {attr}="{shown}" is not allowed (hint: an address goes in an href or a src)')
+                continue
             if _is_external(url):
                 if attr == "src" and not url.startswith("data:"):
-                    problems.append(f'{page.relative_to(site)}:{line}: loads "{url}" from outside the site (hint: copy it into content/ and link it relatively)')
+                    problems.append(f'{where}:{line}: loads "{shown}" from outside the site (hint: copy it into content/ and link it relatively)')
                 continue
             parts = urlsplit(url)
-            target = page if not parts.path else (page.parent / unquote(parts.path)).resolve()
-            if parts.path.endswith("/") or (target.is_dir()):
+            path = unquote(parts.path)
+            target = page
+            if path:
+                target = (page.parent / path).resolve() if "\x00" not in path and not path.startswith("/") else None
+            if target is None or not target.is_relative_to(root):  # never asks what is there
+                problems.append(f'{where}:{line}: broken link "{shown}" (it leads outside the site) '
+                                '(hint: link to a page built from content/*.md, or to a #heading on this page)')
+                continue
+            if parts.path.endswith("/") or target.is_dir():
                 target = target / "index.html"
             if not target.exists():
-                problems.append(f'{page.relative_to(site)}:{line}: broken link "{url}" (no file {parts.path}) '
+                problems.append(f'{where}:{line}: broken link "{shown}" (no file {cut(parts.path)}) '
                                 '(hint: link to a page built from content/*.md, or to a #heading on this page)')
                 continue
             if parts.fragment:
                 ids = pages[target].ids if target in pages else set()
                 if unquote(parts.fragment) not in ids:
-                    problems.append(f'{page.relative_to(site)}:{line}: broken link "{url}" (no element with id "{parts.fragment}") '
+                    problems.append(f'{where}:{line}: broken link "{shown}" (no element with id "{cut(parts.fragment)}") '
                                     '(hint: a heading\'s id is its text in lower case with dashes, e.g. #an-example-of-grokking)')
     return problems
