@@ -20,7 +20,7 @@ from pathlib import Path
 
 import jinja2
 
-from builder import paths
+from builder import facts, paths
 from builder.bib import load_bibliography
 from builder.errors import BuildError, cut, did_you_mean, read_source
 from builder.figures import Registry, default_registry
@@ -45,6 +45,7 @@ class BuildReport:
     seconds: float = 0.0
     cache_hits: int = 0
     cache_misses: int = 0
+    drift: list = field(default_factory=list)  # "path:line: written X, the data says Y" per stale fallback
 
 
 class Builder:
@@ -255,6 +256,8 @@ class Builder:
         bib = content / "references.bib"
         refs = load_bibliography(bib, bib.relative_to(self.root) if bib.is_relative_to(self.root) else bib)
         reg = self.registry = self.given if self.given is not None else default_registry(self.ctx)
+        self.book = facts.Book(reg.facts, reg.claims, self.ctx)
+        reg.figures = facts.filled(reg.figures, self.book)
         self._code_digest(reg)
         report = BuildReport()
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -264,7 +267,9 @@ class Builder:
             docs = []
             for src in sources:
                 rel = src.relative_to(self.root) if src.is_relative_to(self.root) else src
-                docs.append(render_markdown(read_source(src, rel), rel, refs, reg.figures, reg.animations, self.md))
+                docs.append(render_markdown(read_source(src, rel), rel, refs, reg.figures, reg.animations, self.md,
+                                            book=self.book))
+                report.drift += facts.drift(docs[-1])
             template = self.env.get_template("article.html.j2")
             for doc in docs:
                 self._run_checks([reg.figures[c] for c in doc.charts])

@@ -14,6 +14,9 @@ def _build(args) -> int:
     from builder.build import Builder
 
     report = Builder(Path(args.root)).build(Path(args.out) if args.out else None)
+    if report.drift:
+        print(f"note: {len(report.drift)} written number(s) differ from the data; the page shows the data "
+              "(make check lists them)", file=sys.stderr)
     print(f"built {len(report.pages)} page(s), {report.charts} chart(s) in {report.seconds:.2f} s -> {args.out or 'site/'}")
     return 0
 
@@ -24,7 +27,13 @@ def _check(args) -> int:
     from builder.build import Builder
 
     with tempfile.TemporaryDirectory() as tmp:
-        Builder(Path(args.root)).build(Path(tmp) / "site")
+        report = Builder(Path(args.root)).build(Path(tmp) / "site")
+    for line in report.drift:
+        print(line)
+    if report.drift:
+        print(f"content is valid; {len(report.drift)} written fallback(s) differ from the data "
+              "(the page shows the data; update the text)")
+        return 1 if args.strict else 0
     print("content is valid")
     return 0
 
@@ -68,7 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("build", help="train what is stale, then build site/")
     p.add_argument("--out", help="output directory (default: site/)")
     p.set_defaults(func=_build)
-    sub.add_parser("check", help="validate content without touching site/").set_defaults(func=_check)
+    p = sub.add_parser("check", help="validate content without touching site/, and list written facts "
+                       "whose fallback differs from the data")
+    p.add_argument("--strict", action="store_true", help="exit 1 when a written fallback differs from the data")
+    p.set_defaults(func=_check)
     p = sub.add_parser("serve", help="preview on 127.0.0.1, rebuilding on change")
     p.add_argument("--port", type=int, default=8000)
     p.set_defaults(func=_serve)

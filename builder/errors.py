@@ -149,3 +149,10 @@ def did_you_mean(word: str, choices) -> str:
         return " (none are defined)"
     shown = ", ".join(choices[:12]) + (", ..." if len(choices) > 12 else "")
     return f" (known: {shown})"
+
+
+def cut(text: str, limit: int = 120) -> str:
+    """`text` shortened to at most `limit` characters (an ellipsis marks the cut), for quoting a
+    value in a one-line message."""
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

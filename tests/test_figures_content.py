@@ -189,14 +189,9 @@ def test_appendix_number_inputs_have_clamping_handlers():
 
 # ---- the figures and equations the article must have (/work/shared/ARTICLE.md) -----------------
 @pytest.fixture(scope="module")
-def article(registry):
+def article(article_doc):
     """content/index.md rendered as the build renders it (charts are placed, not made)."""
-    from builder.bib import parse_bibliography
-    from builder.markdown import render_markdown
-
-    refs = parse_bibliography((ROOT / "content" / "references.bib").read_text(encoding="utf-8"), "content/references.bib")
-    text = (ROOT / "content" / "index.md").read_text(encoding="utf-8")
-    return render_markdown(text, ROOT / "content" / "index.md", refs, registry.figures, registry.animations)
+    return article_doc[0]
 
 
 def maths(html: str) -> list[str]:

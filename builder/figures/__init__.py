@@ -81,8 +81,17 @@ class Registry:
     animations: dict = field(default_factory=dict)
     sections: dict = field(default_factory=dict)
     modules: dict = field(default_factory=dict)  # figure id -> the module that registered it
+    facts: dict = field(default_factory=dict)  # name -> builder.facts.Fact (declared with @fact)
+    claims: dict = field(default_factory=dict)  # name -> builder.facts.Claim (declared with @claim)
 
     def add(self, module, ctx: BuildContext) -> None:
+        for value in vars(module).values():  # declared here, not imported from another module
+            if getattr(value, "__module__", None) != module.__name__:
+                continue
+            if hasattr(value, "__fact__"):
+                self._put(self.facts, value.__fact__.name, value.__fact__, module)
+            if hasattr(value, "__claim__"):
+                self._put(self.claims, value.__claim__.name, value.__claim__, module)
         for fig in getattr(module, "figures", lambda ctx: [])(ctx):
             self._put(self.figures, fig.id, fig, module)
             self.modules[fig.id] = module
@@ -95,7 +104,7 @@ class Registry:
     def _put(table: dict, key: str, value, module) -> None:
         if key in table:
             raise BuildError(module.__file__, None, f'id "{key}" is registered twice '
-                             "(hint: figure, animation and section ids are unique across builder/figures)")
+                             "(hint: figure, animation, section, fact and claim names are unique across builder/figures)")
         table[key] = value
 
 

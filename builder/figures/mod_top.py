@@ -10,8 +10,9 @@ import numpy as np
 
 from builder.analysis import fourier
 from builder.figures import Animation, Figure, Section, with_datasets, with_vega_data
-from builder.figures._common import (MOD_AXES, STEP_RULE, TRAIN_COLOR, accuracy_curves, checkpoint_steps, heatmap, heatmap_params,
-                                     packed, vmax_of)
+from builder.facts import claim, fact, listed, percent, rounded, words
+from builder.figures._common import (MOD_AXES, STEP_RULE, TRAIN_COLOR, accuracy_curves, checkpoint_steps, first_step, heatmap,
+                                     heatmap_params, packed, vmax_of)
 from builder.figures.context import BuildContext, loader
 
 EXPERIMENT = "mod-top"
@@ -143,3 +144,107 @@ def figures(ctx: BuildContext) -> list[Figure]:
                waves_chart, hover="n", sources=(EXPERIMENT,), narrow=lambda ctx: waves_chart(ctx, narrow=True),
                columns=WAVES_COLUMNS),
     ]
+
+
+# -- facts and claims: what the prose says about this run (builder.facts) -------------------
+def _step(ctx: BuildContext, key: str, level: float) -> int:
+    r = run(ctx)
+    step = first_step(r["metric_step"], r[key], level)
+    if step is None:
+        raise ValueError(f"the opening run's {key} never reaches {level}")
+    return step
+
+
+def _at(ctx: BuildContext, key: str, step: int) -> float:
+    r = run(ctx)
+    return float(r[key][int(np.argmin(abs(r["metric_step"] - step)))])
+
+
+@fact("opening.memorized", sources=(EXPERIMENT,))
+def memorized(ctx: BuildContext) -> int:
+    """The first logged step at which the opening run answers every training pair correctly."""
+    return _step(ctx, "train_acc", 1.0)
+
+
+@fact("opening.test-at-memorized", percent(1), sources=(EXPERIMENT,))
+def test_at_memorized(ctx: BuildContext) -> float:
+    """Test accuracy at that step."""
+    return _at(ctx, "test_acc", memorized(ctx))
+
+
+@fact("opening.test-30", rounded(1000), sources=(EXPERIMENT,))
+def test_30(ctx: BuildContext) -> int:
+    """First logged step with test accuracy at or above 30% (written "around")."""
+    return _step(ctx, "test_acc", 0.3)
+
+
+@fact("opening.test-99", sources=(EXPERIMENT,))
+def test_99(ctx: BuildContext) -> int:
+    """First logged step with test accuracy at or above 99%."""
+    return _step(ctx, "test_acc", 0.99)
+
+
+@fact("opening.quiet-steps", rounded(1000), sources=(EXPERIMENT,))
+def quiet_steps(ctx: BuildContext) -> int:
+    """How long test accuracy stays under 5% after memorization (written "about")."""
+    return _step(ctx, "test_acc", 0.05) - memorized(ctx)
+
+
+@fact("opening.play-from", sources=(EXPERIMENT,))
+def play_from(ctx: BuildContext) -> int:
+    """The first step the section's animation plays."""
+    return animations(ctx)[0].start
+
+
+@fact("opening.key-count", words, sources=(EXPERIMENT,))
+def key_count(ctx: BuildContext) -> int:
+    """How many frequency groups the opening run ends with."""
+    return len(fourier.key_frequencies(run(ctx)["w_in"][-1]))
+
+
+@fact("opening.keys", listed, sources=(EXPERIMENT,))
+def keys(ctx: BuildContext) -> list:
+    """The key frequencies, ascending."""
+    return sorted(fourier.key_frequencies(run(ctx)["w_in"][-1]))
+
+
+@fact("opening.fastest-key", sources=(EXPERIMENT,))
+def fastest_key(ctx: BuildContext) -> int:
+    """The key frequency whose cosine turns fastest over 0..p-1 (the one closest to p/2)."""
+    p = run(ctx)["p"]
+    return min(keys(ctx), key=lambda k: abs(p / 2 - min(k, p - k)))
+
+
+@fact("opening.fastest-period", "{:.1f}", sources=(EXPERIMENT,))
+def fastest_period(ctx: BuildContext) -> float:
+    """Inputs per cycle of that frequency's cosine."""
+    return run(ctx)["p"] / fastest_key(ctx)
+
+
+@claim("opening.memorizes-at-chance", sources=(EXPERIMENT,))
+def memorizes_at_chance(ctx: BuildContext):
+    """When the training pairs are all answered, test accuracy is no better than guessing."""
+    acc, chance = test_at_memorized(ctx), 1 / run(ctx)["p"]
+    return acc <= chance, f"test accuracy {acc:.2%} at step {memorized(ctx):,} (chance {chance:.2%})"
+
+
+@claim("opening.long-quiet", sources=(EXPERIMENT,))
+def long_quiet(ctx: BuildContext):
+    """Test accuracy stays under 5% for at least ten thousand steps after memorizing."""
+    return quiet_steps(ctx) >= 10_000, f"{quiet_steps(ctx):,} steps from memorizing to 5% test accuracy"
+
+
+@claim("opening.stays-generalized", sources=(EXPERIMENT,))
+def stays_generalized(ctx: BuildContext):
+    """Once over 99%, test accuracy stays over 99% to the end."""
+    r = run(ctx)
+    after = r["test_acc"][r["metric_step"] >= test_99(ctx)]
+    return bool(after.min() >= 0.99), f"lowest test accuracy after step {test_99(ctx):,}: {after.min():.2%}"
+
+
+@claim("opening.every-neuron-grouped", sources=(EXPERIMENT,))
+def every_neuron_grouped(ctx: BuildContext):
+    """Every neuron belongs to one of the key frequency groups at the end."""
+    groups = fourier.key_frequencies(run(ctx)["w_in"][-1])
+    grouped = sum(len(n) for n in groups.values())
+    return grouped == run(ctx)["hidden"], f"{grouped} of {run(ctx)['hidden']} neurons in a group"

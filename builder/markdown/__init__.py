@@ -12,6 +12,7 @@ from builder.markdown.charts import charts_plugin
 from builder.markdown.checks import checks_plugin
 from builder.markdown.citations import citations_plugin
 from builder.markdown.containers import containers_plugin
+from builder.markdown.facts import facts_plugin
 from builder.markdown.footnotes import footnotes_plugin
 from builder.markdown.frontmatter import front_matter_plugin
 from builder.markdown.headings import headings_plugin
@@ -31,6 +32,8 @@ class Document:
     # build checks that a chart of the section on this page has that signal
     signals: list = field(default_factory=list)
     links: list = field(default_factory=list)  # (href or src, line) of each link, image and raw HTML address
+    facts: list = field(default_factory=list)  # (name, line, written fallback, value shown) of each fact used
+    claims: list = field(default_factory=list)  # (name, line, what was measured) of each claim checked
 
 
 def make_parser() -> MarkdownIt:
@@ -47,6 +50,7 @@ def make_parser() -> MarkdownIt:
     checks_plugin(md)  # after lines: unclosed math, unsafe links, footnotes defined twice or unused
     citations_plugin(md)
     animate_plugin(md)
+    facts_plugin(md)
     charts_plugin(md)
     containers_plugin(md)
     headings_plugin(md)
@@ -54,15 +58,17 @@ def make_parser() -> MarkdownIt:
 
 
 def render_markdown(text: str, path: Path, refs: dict, figures: dict, animations: dict,
-                    md: MarkdownIt | None = None) -> Document:
-    """Parse and render one page. Raises BuildError on any authoring mistake."""
+                    md: MarkdownIt | None = None, book=None) -> Document:
+    """Parse and render one page. Raises BuildError on any authoring mistake (a claim that does
+    not hold included). `book`: the facts and claims (builder.facts.Book) the prose may use."""
     check_text(text, path)
     md = md or make_parser()
-    env = {"path": path, "refs": refs, "figures": figures, "animations": animations}
+    env = {"path": path, "refs": refs, "figures": figures, "animations": animations, "book": book}
     tokens = md.parse(text, env)  # every check, and everything the page uses, is done here
     body = md.renderer.render(tokens, md.options, env)  # only formats the tokens
     return Document(
         path=path, front=env["front"], html=body, citations=env.get("citations", {}),
         charts=env.get("charts", []), animations=env.get("animations_used", []),
         signals=env.get("signals_used", []), links=env.get("links", []),
+        facts=env.get("fact_uses", []), claims=env.get("claim_uses", []),
     )

@@ -22,7 +22,7 @@ from builder.errors import BuildError, did_you_mean
 from builder.markdown.lines import line_of
 from builder.markdown.resolve import on_token
 
-ALLOWED = ["animate", "show", "class", "id"]
+ALLOWED = ["animate", "show", "fact", "claim", "class", "id"]
 
 
 def _resolve_open(tokens, idx, env) -> None:
@@ -40,14 +40,22 @@ def _resolve_open(tokens, idx, env) -> None:
         env.setdefault("animations_used", []).append(anim)
         token.meta["element"] = "button"
         token.meta["animation"] = (anim, animations[anim])
+    elif "fact" in token.attrs or "claim" in token.attrs:
+        return  # builder.markdown.facts resolves it
     else:
         token.meta["element"] = "span"
-    depth = 0  # attrs spans nest within one inline token: find this one's closing token
-    for close in tokens[idx + 1:]:
-        depth += {"span_open": 1, "span_close": -1}.get(close.type, 0)
+    closing(tokens, idx).meta["element"] = token.meta["element"]
+
+
+def closing(tokens, idx: int):
+    """The span_close token of the span opened at `idx` (attrs spans nest within one inline
+    token)."""
+    depth = 0
+    for i in range(idx + 1, len(tokens)):
+        depth += {"span_open": 1, "span_close": -1}.get(tokens[i].type, 0)
         if depth < 0:
-            close.meta["element"] = token.meta["element"]
-            return
+            return tokens[i]
+    raise AssertionError("an attrs span without its closing token")
 
 
 def _resolve_show(target: str, token, env) -> tuple[str, str]:
@@ -68,6 +76,10 @@ def _open(self, tokens, idx, options, env) -> str:
                 f'data-signal="{html.escape(signal)}" aria-live="polite">')
     if token.meta["element"] == "span":
         return self.renderToken(tokens, idx, options, env)
+    if token.meta["element"] in ("fact", "claim"):
+        kind = token.meta["element"]
+        return f'<span class="{kind}" data-{kind}="{html.escape(token.meta[kind])}">'
+
     anim, a = token.meta["animation"]
     label = html.escape(f"Play steps {a.start:,} to {a.end:,}")
     return (
@@ -77,7 +89,8 @@ def _open(self, tokens, idx, options, env) -> str:
 
 
 def _close(self, tokens, idx, options, env) -> str:
-    return f'</{tokens[idx].meta["element"]}>'
+    element = tokens[idx].meta["element"]
+    return "</span>" if element in ("fact", "claim") else f"</{element}>"
 
 
 def animate_plugin(md: MarkdownIt) -> None:

@@ -26,23 +26,25 @@ Resolver = Callable[[list[Token], int, dict], None]  # (tokens, index of the tok
 
 
 def _resolve(state: StateCore) -> None:
-    resolvers: dict[str, Resolver] = state.md.options[RULE]
+    resolvers: dict[str, list[Resolver]] = state.md.options[RULE]
     for block_index, block in enumerate(state.tokens):
         if block.type == "inline":
             children = block.children or []
             for index, child in enumerate(children):
-                if child.type in resolvers:
-                    resolvers[child.type](children, index, state.env)
-        elif block.type in resolvers:
-            resolvers[block.type](state.tokens, block_index, state.env)
+                for resolver in resolvers.get(child.type, ()):
+                    resolver(children, index, state.env)
+        else:
+            for resolver in resolvers.get(block.type, ()):
+                resolver(state.tokens, block_index, state.env)
 
 
 def on_token(md: MarkdownIt, token_type: str, resolver: Resolver) -> None:
-    """Have `resolver` run on every token of `token_type`, in reading order, at parse time."""
+    """Have `resolver` run on every token of `token_type`, in reading order, at parse time
+    (after the resolvers registered for that type before it)."""
     if RULE not in md.core.ruler.get_all_rules():
         md.options[RULE] = {}
         md.core.ruler.push(RULE, _resolve)
-    md.options[RULE][token_type] = resolver
+    md.options[RULE].setdefault(token_type, []).append(resolver)
 
 
 def before_resolve(md: MarkdownIt, name: str, rule: Callable[[StateCore], None]) -> None:
