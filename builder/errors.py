@@ -47,11 +47,12 @@ class _Repr(reprlib.Repr):
 _REPR = _Repr()
 
 
-def cut(text: str, limit: int = QUOTE_LIMIT) -> str:
-    """Text quoted from the input, cut to `limit` characters with '...', as one line."""
+def cut(text, limit: int = QUOTE_LIMIT) -> str:
+    """Text quoted in a one-line message: on one line, and at most `limit` characters ('...'
+    marks a cut)."""
     text = str(text)
     head = one_line(text[:limit + 1])
-    return head if len(head) <= limit and len(text) <= limit else head[:limit].rstrip() + "..."
+    return head if len(head) <= limit and len(text) <= limit else head[:max(limit - 3, 1)].rstrip() + "..."
 
 
 def shown(value, limit: int = QUOTE_LIMIT) -> str:
@@ -150,9 +151,3 @@ def did_you_mean(word: str, choices) -> str:
     shown = ", ".join(choices[:12]) + (", ..." if len(choices) > 12 else "")
     return f" (known: {shown})"
 
-
-def cut(text: str, limit: int = 120) -> str:
-    """`text` shortened to at most `limit` characters (an ellipsis marks the cut), for quoting a
-    value in a one-line message."""
-    text = str(text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
