@@ -24,7 +24,7 @@ import re
 from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore
 
-from builder.errors import BuildError, did_you_mean
+from builder.errors import BuildError, cut, did_you_mean
 from builder.markdown import html_policy
 from builder.markdown.animate import ALLOWED
 from builder.markdown.lines import line_of
@@ -120,13 +120,13 @@ def _check_footnotes(state: StateCore) -> None:
     defined: dict[str, int] = {}
     for label, line in state.env.get("footnote_definitions", []):
         if label in defined:
-            raise BuildError(path, line, f'footnote "[^{label}]" is defined twice (first on line {defined[label]}) '
+            raise BuildError(path, line, f'footnote "[^{cut(label)}]" is defined twice (first on line {defined[label]}) '
                                          "(hint: give each footnote its own name)")
         defined[label] = line
     for label, line in defined.items():
         if refs.get(":" + label, -1) < 0:
-            raise BuildError(path, line, f'footnote "[^{label}]" is defined but never used '
-                                         f'(hint: refer to it with [^{label}] in the text, or delete it)')
+            raise BuildError(path, line, f'footnote "[^{cut(label)}]" is defined but never used '
+                                         f'(hint: refer to it with [^{cut(label)}] in the text, or delete it)')
 
 
 def _check(state: StateCore) -> None:
@@ -151,7 +151,7 @@ def _check(state: StateCore) -> None:
             bad = (child.meta or {}).get("insecure_attrs")
             if bad:
                 name = next(iter(bad))
-                raise BuildError(path, line, f'unknown attribute "{name}" in {{...}}' + did_you_mean(name, ALLOWED)
+                raise BuildError(path, line, f'unknown attribute "{cut(name)}" in {{...}}' + did_you_mean(name, ALLOWED)
                                  + ' (hint: [text]{show="section.signal"}, [text]{animate="id"} or {.class})')
     _footnote_definitions(state)
 

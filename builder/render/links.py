@@ -1,6 +1,6 @@
 """Check every internal link, #anchor and src of the built site before it is swapped in.
 
-A relative address must name a file inside the site (the temporary folder being built) and a
+No id may be given twice on a page. A relative address must name a file inside the site (the temporary folder being built) and a
 #fragment an id on its page. An address that leads out of the site is refused without looking
 at what is there (builder.urls refuses it earlier, at its Markdown line): the messages never
 depend on the files of the machine that builds the site.
@@ -25,11 +25,14 @@ class _Collector(HTMLParser):
     def __init__(self):
         super().__init__(convert_charrefs=True)
         self.ids: set[str] = set()
+        self.duplicates: list[tuple[str, int]] = []  # (id, line) of each id given a second time
         self.refs: list[tuple[str, str, int]] = []  # (attr, value, line)
         self.in_noscript = False
 
     def handle_starttag(self, tag, attrs):
         for name, value in attrs:
+            if name == "id" and value in self.ids:
+                self.duplicates.append((value, self.getpos()[0]))
             if name in ("id", "name") and value:
                 self.ids.add(value)
             elif name in ADDRESS_ATTRIBUTES and value is not None and not (name == "data" and tag != "object"):
@@ -59,6 +62,8 @@ def check_links(site: Path) -> list[str]:
         pages[page.resolve()] = c
     for page, c in pages.items():
         where = f"{page.relative_to(root)}"
+        for ident, line in c.duplicates:  # builder.markdown.ids makes them unique: this is a bug of the builder's
+            problems.append(f'{where}:{line}: duplicate id "{cut(ident)}" (hint: every id of a page must be unique)')
         for attr, url, line in c.refs:
             shown = cut(url)
             if attr not in ("href", "src"):
