@@ -14,7 +14,7 @@ from pybtex.backends.html import Backend as HtmlBackend
 from pybtex.richtext import Text
 from pybtex.scanner import PybtexSyntaxError
 
-from builder.errors import BuildError, read_source
+from builder.errors import BuildError, cut, read_source, shown
 from builder.urls import url_problem
 
 REQUIRED = ("title", "year")
@@ -76,7 +76,7 @@ def _links(fields, path=None, line=None, key="") -> dict:
     if url and url.strip():
         problem = url_problem(url.strip())
         if problem:
-            raise BuildError(path, line, f'entry "{key}", url: {problem}')
+            raise BuildError(path, line, f'entry "{cut(key)}", url: {problem}')
         if url.strip() not in links.values():
             links["link"] = url.strip()
     return links
@@ -149,7 +149,7 @@ def parse_bibliography(text: str, path: str | Path) -> dict[str, Reference]:
         data = parse_string(text, "bibtex")
     except PybtexSyntaxError as exc:
         reason = re.sub(r"^syntax error in line \d+: ", "", str(exc))
-        raise BuildError(path, exc.lineno, f"malformed BibTeX entry: {reason} (hint: check commas, braces and quotes)") from None
+        raise BuildError(path, exc.lineno, f"malformed BibTeX entry: {cut(reason, 160)} (hint: check commas, braces and quotes)") from None
     except BibliographyDataError as exc:
         msg = str(exc)
         m = re.search(r"repeated bibliograp?hp?y entry: (\S+)", msg)
@@ -162,11 +162,11 @@ def parse_bibliography(text: str, path: str | Path) -> dict[str, Reference]:
             hint = "give each field once per entry"
             line = _field_line(lines, starts.get(field.group(1)) or _line_of(lines, field.group(1)) or line,
                                field.group(2), nth=2)
-        raise BuildError(path, line, f"{msg} (hint: {hint})") from None
+        raise BuildError(path, line, f"{cut(msg, 160)} (hint: {hint})") from None
     except Exception as exc:  # anything else pybtex raises on odd input
         hint = ('separate names with "and": Last, First and Last, First' if "commas" in str(exc)
                 else "each entry is @type{key, field = {value}, ...}")
-        raise BuildError(path, _error_line(text, exc) or 1, f"cannot read BibTeX: {exc} (hint: {hint})") from None
+        raise BuildError(path, _error_line(text, exc) or 1, f"cannot read BibTeX: {cut(exc, 160)} (hint: {hint})") from None
     sources = _entry_sources(lines, starts)
     refs: dict[str, Reference] = {}
     for key, entry in data.entries.items():
@@ -174,19 +174,19 @@ def parse_bibliography(text: str, path: str | Path) -> dict[str, Reference]:
         fields = {k.lower(): v for k, v in entry.fields.items()}
         if entry.type.lower() not in TYPES:
             near = difflib.get_close_matches(entry.type.lower(), TYPES, n=1, cutoff=0.75)
-            raise BuildError(path, line, f'entry "{key}" has the unknown type "@{entry.type}"'
+            raise BuildError(path, line, f'entry "{cut(key)}" has the unknown type "@{cut(entry.type)}"'
                              + (f' (did you mean "@{near[0]}"?)' if near else
                                 " (hint: a standard type: @article, @inproceedings, @book, @misc, ...)"))
         for name in REQUIRED:
             if not fields.get(name, "").strip():
-                raise BuildError(path, line, f'entry "{key}" has no {name} (hint: add {name} = {{...}})')
+                raise BuildError(path, line, f'entry "{cut(key)}" has no {name} (hint: add {name} = {{...}})')
         year = fields["year"].strip()
         if not YEAR.match(year):
             raise BuildError(path, _field_line(lines, line, "year"),
-                             f'entry "{key}" has the year {year!r}, not a number (hint: year = {{2022}}; '
+                             f'entry "{cut(key)}" has the year {shown(year)}, not a number (hint: year = {{2022}}; '
                              'write "to appear" in a note field)')
         if not (entry.persons.get("author") or entry.persons.get("editor")):
-            raise BuildError(path, line, f'entry "{key}" has no author (hint: add author = {{Last, First and ...}})')
+            raise BuildError(path, line, f'entry "{cut(key)}" has no author (hint: add author = {{Last, First and ...}})')
         links = _links(fields, path, _field_line(lines, line, "url"), key)
         refs[key] = Reference(key, format_entry(entry, links), sources.get(key, ""), line or 0, links)
     return refs

@@ -138,7 +138,7 @@ class _Policy(HTMLParser):
 
     def handle_data(self, data):
         if self.after_lt and re.match(r"[A-Za-z/!?]", data):  # "<" then a tag html.parser could not finish
-            self.fail(f'raw HTML "<{cut(data, 30)}" is not a complete tag (hint: close it with >, or write < as &lt;)')
+            self.fail(f'raw HTML "<{cut(data.rstrip(), 30)}" is not a complete tag (hint: close it with >, or write < as &lt;)')
         self.after_lt = data.endswith("<")
         self.out.append(html.escape(data, quote=False))
 
