@@ -14,6 +14,7 @@ from conftest import DEMO_BIB, FRONT, REPO, run_cli, tree_hashes, with_experimen
 from builder import cli
 from builder.build import Builder
 from builder.errors import BuildError, closest, did_you_mean
+from builder.markdown import html_policy
 from builder.urls import url_problem
 
 BAD_BIB = "@article{power2022,\n  title = {T}\n  author = {X, Y},\n  year = {2020}\n}\n"
@@ -225,6 +226,22 @@ INPUT_CASES = {
         "content/index.md:5: raw HTML cannot be read: expected name token at '<![ x\\n</div>\\n' (hint: write < as &lt; in text, or complete the tag)"),
     "raw-html-href-javascript": ({"index.md": FRONT + 'A <a href="JaVaScRiPt:alert(1)">link</a>.\n'},
         'content/index.md:4: raw HTML <a href>: unsafe link "JaVaScRiPt:alert(1)": only http(s), mailto, doi and relative links are allowed, not "javascript:" (hint: link to an https:// address or a file in the site)'),
+    # issue 25: front matter that could exhaust memory, links out of the site, raw HTML outside
+    # the allowlist, an id given twice (each built before, or a traceback)
+    "front-matter-anchor": ({"index.md": "---\ntitle: &t T\ndescription: *t\n---\n"},
+        'content/index.md:2: bad front matter: the anchor &t is not allowed in front matter (hint: write each value out in full)'),
+    "front-matter-long-value": ({"index.md": "---\ntitle: T\nlang: " + "x" * 50_000 + "\n---\n"},
+        "content/index.md:3: front matter \"lang\" must be a language code, not '" + "x" * 27 + "..." + "x" * 28 + "' (hint: write lang: en)"),
+    "image-outside-the-site": ({"index.md": FRONT + "![x](../../../../etc/passwd)\n"},
+        'content/index.md:4: image: link "../../../../etc/passwd" leads outside the site (hint: a path relative to the page, e.g. figures/plot.svg or notes.html#intro, or an https:// address)'),
+    "link-to-an-absolute-path": ({"index.md": FRONT + "Intro.\n\n[y](/etc/shadow)\n"},
+        'content/index.md:6: link "/etc/shadow" is an absolute path, outside the site (hint: a path relative to the page, e.g. figures/plot.svg or notes.html#intro, or an https:// address)'),
+    "raw-html-meta-refresh": ({"index.md": FRONT + 'Intro.\n\n<meta http-equiv="refresh" content="0; url=https://example.org/">\n'},
+        'content/index.md:6: raw HTML <meta> is not allowed (hint: the page\'s metadata comes from the front matter; raw HTML may use ' + ", ".join(sorted(html_policy.ELEMENTS)) + ")"),
+    "raw-html-srcset": ({"index.md": FRONT + 'An <img src="figures/demo-line.svg" srcset="x.png 2x" alt=""> image.\n'},
+        'content/index.md:4: raw HTML <img srcset> is not allowed (hint: one image in src; on <img> raw HTML may use src, alt, width, height, id, class, title, lang, dir, aria-label, aria-hidden)'),
+    "duplicate-heading-label": ({"index.md": FRONT + "## One {#sec-x}\n\nText.\n\n## Two {#sec-x}\n"},
+        'content/index.md:8: duplicate id "sec-x" (first used at content/index.md:4) (hint: give one of them another name)'),
 }
 
 

@@ -59,7 +59,7 @@ class _StrictLoader(yaml.SafeLoader):
             return super().construct_object(node, deep)
         except yaml.YAMLError:
             raise
-        except (ValueError, TypeError, OverflowError) as exc:
+        except Exception as exc:  # a constructor's own failure (ValueError from a date, AttributeError from !!timestamp x)
             what = "is not a date in the calendar" if node.tag.endswith(":timestamp") else "cannot be read"
             raise ConstructorError(None, None, f"{shown(node.value)} {what} ({cut(exc)})", node.start_mark) from None
 
