@@ -152,10 +152,12 @@ def test_the_site_link_check_refuses_what_leads_outside_without_looking(tmp_path
     (site / "a.html").write_text('<p id="x">x</p>\n')
     links = ["../../../../etc/passwd", "/etc/shadow", "../../../../etc/no-such-file", "/no/such/file",
              "..%2f..%2f..%2f..%2fetc%2fpasswd", "a.html#x", "a.html"]
-    (site / "index.html").write_text("".join(f'<a href="{u}">l</a>\n' for u in links) + '<img src="/etc/hostname" alt="">\n')
+    (site / "index.html").write_text("".join(f'<a href="{u}">l</a>\n' for u in links) + '<img src="/etc/hostname" alt="">\n'
+                                     '<picture><source srcset="a.html 1x, ../../etc/passwd 2x"><img src="a.html" alt=""></picture>\n'
+                                     '<video poster="/etc/passwd"></video><form action="../../../etc/passwd"></form>\n')
     problems = check_links(site)
     outside = [p for p in problems if "(it leads outside the site)" in p]
-    assert len(outside) == 6 and len(problems) == 6, problems
+    assert len(outside) == 9 and len(problems) == 9, problems
     for problem in problems:  # nothing says whether the file is there
         assert "no file" not in problem
 

@@ -13,12 +13,14 @@ from urllib.parse import unquote, urlsplit
 
 from builder.errors import cut
 
-# Every attribute of HTML (and SVG's xlink:href) whose value is an address; the builder's own
-# HTML uses href and src, and raw HTML in the Markdown only those (builder.markdown.html_policy):
-# any other found here is a problem.
+# Every attribute of HTML (and SVG's xlink:href) whose value is an address, each checked here
+# (raw HTML in the Markdown may only use <a href> and <img src>: builder.markdown.html_policy;
+# the builder's own placeholders use <source srcset>). A reader follows those of NAVIGATION; the
+# browser loads the others itself, so they must not reach outside the site.
 ADDRESS_ATTRIBUTES = ("href", "src", "srcset", "poster", "action", "formaction", "data", "xlink:href",
                       "background", "cite", "longdesc", "usemap", "manifest", "codebase", "archive", "ping",
                       "icon", "profile", "lowsrc", "dynsrc", "imagesrcset")
+NAVIGATION = ("href", "action", "formaction", "cite", "longdesc")
 
 
 class _Collector(HTMLParser):
@@ -36,7 +38,8 @@ class _Collector(HTMLParser):
             if name in ("id", "name") and value:
                 self.ids.add(value)
             elif name in ADDRESS_ATTRIBUTES and value is not None and not (name == "data" and tag != "object"):
-                self.refs.append((name, value, self.getpos()[0]))
+                urls = [c.split()[0] for c in value.split(",") if c.split()] if name.endswith("srcset") else [value]
+                self.refs += [(name, url, self.getpos()[0]) for url in urls]
 
 
 def _is_external(url: str) -> bool:
@@ -66,11 +69,8 @@ def check_links(site: Path) -> list[str]:
             problems.append(f'{where}:{line}: duplicate id "{cut(ident)}" (hint: every id of a page must be unique)')
         for attr, url, line in c.refs:
             shown = cut(url)
-            if attr not in ("href", "src"):
-                problems.append(f'{where}:{line}: the attribute {attr}="{shown}" is not allowed (hint: an address goes in an href or a src)')
-                continue
             if _is_external(url):
-                if attr == "src" and not url.startswith("data:"):
+                if attr not in NAVIGATION and not url.startswith("data:"):
                     problems.append(f'{where}:{line}: loads "{shown}" from outside the site (hint: copy it into content/ and link it relatively)')
                 continue
             parts = urlsplit(url)
