@@ -24,7 +24,7 @@ import jinja2
 
 from builder import facts, owned, paths
 from builder.bib import load_bibliography
-from builder.errors import BuildError, did_you_mean, read_source
+from builder.errors import BuildError, cut, did_you_mean, read_source
 from builder.figures import Registry, default_registry
 from builder.figures.context import BuildContext
 from builder.markdown import Document, make_parser, render_markdown
@@ -446,7 +446,7 @@ class Builder:
                 if page.page_name(doc) != name:
                     continue
                 for url, line in doc.links:
-                    if url == m.group(1):
+                    if cut(url) == m.group(1):  # the message quotes it cut short
                         return BuildError(doc.path, line, problem.split(": ", 1)[1])
             for doc in docs:
                 text = read_source(doc.path if doc.path.is_absolute() else self.root / doc.path, doc.path)

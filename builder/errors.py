@@ -4,7 +4,12 @@ from __future__ import annotations
 import codecs
 import difflib
 import re
+import reprlib
 from pathlib import Path
+
+# The most an error message quotes of one value (`shown`, `cut`), and of itself (BuildError).
+QUOTE_LIMIT = 60
+MESSAGE_LIMIT = 600
 
 
 class BuildError(Exception):
@@ -13,6 +18,8 @@ class BuildError(Exception):
     def __init__(self, path: str | Path | None, line: int | None, message: str):
         self.path = str(path) if path is not None else None
         self.line = line
+        if len(message) > MESSAGE_LIMIT:  # a value quoted without `shown`: keep the start and the hint
+            message = message[:MESSAGE_LIMIT // 2] + " ... " + message[-MESSAGE_LIMIT // 3:]
         self.message = message
         super().__init__(str(self))
 
@@ -21,6 +28,38 @@ class BuildError(Exception):
         if self.line is not None:
             where = f"{where}:{self.line}"
         return one_line(f"{where}: {self.message}")
+
+
+class _Repr(reprlib.Repr):
+    """Python's repr of a value, bounded in depth, items and length at every level, so that a
+    large or deeply shared value (a YAML alias bomb) costs a few hundred characters to show."""
+
+    def __init__(self):
+        super().__init__()
+        self.maxlevel, self.maxtuple, self.maxlist, self.maxarray, self.maxdict = 3, 4, 4, 4, 4
+        self.maxset, self.maxfrozenset, self.maxdeque = 4, 4, 4
+        self.maxstring, self.maxlong, self.maxother = QUOTE_LIMIT, 40, QUOTE_LIMIT
+
+    def repr_int(self, x, level):  # str() of a huge int is itself slow, or refused
+        return repr(x) if x.bit_length() < 128 else f"<an integer of about {int(x.bit_length() * 0.30103)} digits>"
+
+
+_REPR = _Repr()
+
+
+def cut(text, limit: int = QUOTE_LIMIT) -> str:
+    """Text quoted in a one-line message: on one line, and at most `limit` characters ('...'
+    marks a cut)."""
+    text = str(text)
+    head = one_line(text[:limit + 1])
+    return head if len(head) <= limit and len(text) <= limit else head[:max(limit - 3, 1)].rstrip() + "..."
+
+
+def shown(value, limit: int = QUOTE_LIMIT) -> str:
+    """A value quoted in an error message as Python writes it ('text', [1, 2], None), cut to
+    about `limit` characters. Every error message that quotes a value the author wrote uses this
+    or `cut`: the whole repr of a large value is never built."""
+    return cut(_REPR.repr(value), limit)
 
 
 _BREAKS = re.compile(r"\s*[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]\s*")
@@ -93,8 +132,12 @@ def read_source(file: Path, shown=None) -> str:
 
 
 def closest(word: str, choices, n: int = 1) -> list[str]:
-    """The nearest valid choices to a misspelt name, best first."""
-    return difflib.get_close_matches(word, list(choices), n=n, cutoff=0.4)
+    """The nearest valid choices to a misspelt name, best first (none for a name far longer
+    than any choice)."""
+    choices = list(choices)
+    if len(word) > 4 * max((len(str(c)) for c in choices), default=0) + 20:
+        return []
+    return difflib.get_close_matches(word, choices, n=n, cutoff=0.4)
 
 
 def did_you_mean(word: str, choices) -> str:
@@ -108,9 +151,3 @@ def did_you_mean(word: str, choices) -> str:
     shown = ", ".join(choices[:12]) + (", ..." if len(choices) > 12 else "")
     return f" (known: {shown})"
 
-
-def cut(text: str, limit: int = 120) -> str:
-    """`text` shortened to at most `limit` characters (an ellipsis marks the cut), for quoting a
-    value in a one-line message."""
-    text = str(text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"

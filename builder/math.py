@@ -14,7 +14,7 @@ from xml.etree.ElementTree import tostring
 
 import latex2mathml.converter
 
-from builder.errors import BuildError
+from builder.errors import BuildError, cut
 
 # Macros the article uses that latex2mathml lacks. Applied as whole-word replacements.
 MACROS = {
@@ -135,9 +135,7 @@ def render(tex: str, display: bool, path, line: int | None) -> str:
     try:
         return tex_to_mathml(tex, display)
     except MathError as exc:
-        shown = tex.strip().replace("\n", " ")
-        if len(shown) > 40:
-            shown = shown[:37] + "..."
+        shown = cut(tex.strip().replace("\n", " "), 40)
         raise BuildError(
-            path, line, f"{exc} in math ${shown}$ (hint: check braces and command names)"
+            path, line, f"{cut(exc, 120)} in math ${shown}$ (hint: check braces and command names)"
         ) from None

@@ -54,6 +54,27 @@ def step(page):
     return page.evaluate(f"window.article.current['{SECTION}']")
 
 
+def test_every_id_of_the_built_page_is_unique(article_site):
+    """Headings, charts, citations, footnotes and the template share one id space
+    (builder.markdown.ids); the link check also refuses a page with an id given twice."""
+    from html.parser import HTMLParser
+
+    class Ids(HTMLParser):
+        def __init__(self):
+            super().__init__(convert_charrefs=True)
+            self.ids = []
+
+        def handle_starttag(self, tag, attrs):
+            self.ids += [v for k, v in attrs if k == "id"]
+
+    for name in ("index.html",):
+        parser = Ids()
+        parser.feed((article_site / name).read_text(encoding="utf-8"))
+        assert len(parser.ids) > 50 and all(parser.ids)
+        repeated = sorted({i for i in parser.ids if parser.ids.count(i) > 1})
+        assert not repeated, repeated
+
+
 def test_article_loads_clean_and_local(page, article_site):
     assert page.problems == []
     site_prefix = article_site.as_uri()

@@ -88,3 +88,37 @@ def test_entry_without_key_still_gets_a_line():
     with pytest.raises(BuildError) as info:
         parse_bibliography("% c\n\n@article{title={T}}\n", PATH)
     assert str(info.value).startswith(f"{PATH}:3: ")
+
+
+class _CountedText(str):
+    """A .bib text that counts the calls that scan all of it (slices are plain str)."""
+    scans = 0
+
+
+for _name in ("count", "splitlines", "split", "find", "rfind", "index"):
+    def _counting(self, *args, _orig=getattr(str, _name), **kwargs):
+        type(self).scans += 1
+        return _orig(self, *args, **kwargs)
+    setattr(_CountedText, _name, _counting)
+
+
+@pytest.mark.parametrize("n", [50, 400])
+def test_line_numbers_cost_one_pass_over_the_file_not_one_per_entry(n):
+    """Each entry's line, and its url field's, were found by counting or splitting the whole
+    text again (quadratic: a 22,000-entry file did not finish in minutes). The number of scans
+    of the whole text must not grow with the number of entries."""
+    text = "".join(f"@misc{{k{i},\n  title = {{T {i}}},\n  author = {{Doe, Jane}},\n  year = {{2020}},\n"
+                   f"  url = {{https://example.org/{i}}}\n}}\n" for i in range(n))
+    counted = _CountedText(text)
+    _CountedText.scans = 0
+    refs = parse_bibliography(counted, PATH)
+    assert len(refs) == n and refs[f"k{n - 1}"].line == 6 * (n - 1) + 1
+    assert _CountedText.scans <= 2, _CountedText.scans
+
+
+def test_a_bad_url_late_in_a_long_file_names_its_own_line():
+    entries = [f"@misc{{k{i},\n  title = {{T}},\n  author = {{Doe, Jane}},\n  year = {{2020}},\n}}\n" for i in range(300)]
+    entries.append("@misc{bad,\n  title = {T},\n  author = {Doe, Jane},\n  year = {2020},\n  url = {javascript:alert(1)}\n}\n")
+    with pytest.raises(BuildError) as err:
+        parse_bibliography("".join(entries), PATH)
+    assert str(err.value).startswith(f"{PATH}:{300 * 5 + 5}: ")

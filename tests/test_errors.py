@@ -14,6 +14,7 @@ from conftest import DEMO_BIB, FRONT, REPO, run_cli, tree_hashes, with_experimen
 from builder import cli
 from builder.build import Builder
 from builder.errors import BuildError, closest, did_you_mean
+from builder.markdown import html_policy
 from builder.urls import url_problem
 
 BAD_BIB = "@article{power2022,\n  title = {T}\n  author = {X, Y},\n  year = {2020}\n}\n"
@@ -214,9 +215,9 @@ INPUT_CASES = {
     "markdown-link-javascript": ({"index.md": FRONT + "Intro.\n\nA [link](javascript:alert(1)).\n"},
         'content/index.md:6: unsafe link "javascript:alert(1)": only http(s), mailto, doi and relative links are allowed, not "javascript:" (hint: link to an https:// address or a file in the site)'),
     "markdown-link-tab-in-scheme": ({"index.md": FRONT + "A [link](<java\tscript:alert(1)>).\n"},
-        'content/index.md:4: broken link "java%09script:alert(1)" (no file java%09script:alert(1)) (hint: link to a page built from content/*.md, or to a #heading on this page)'),
+        'content/index.md:4: link "java%09script:alert(1)" holds %09, an encoded tab, line break or control character (hint: remove it)'),
     "raw-html-entity-tab-in-scheme": ({"index.md": FRONT + 'A <a href="java&#9;script:alert(1)">link</a>.\n'},
-        'content/index.md:4: raw HTML: unsafe link "java\\tscript:alert(1)": only http(s), mailto, doi and relative links are allowed, not "javascript:" (hint: link to an https:// address or a file in the site)'),
+        'content/index.md:4: raw HTML <a href>: unsafe link "java\\tscript:alert(1)": only http(s), mailto, doi and relative links are allowed, not "javascript:" (hint: link to an https:// address or a file in the site)'),
     "markdown-autolink-vbscript": ({"index.md": FRONT + "A <vbscript:msgbox(1)> link.\n"},
         'content/index.md:4: unsafe link "vbscript:msgbox(1)": only http(s), mailto, doi and relative links are allowed, not "vbscript:" (hint: link to an https:// address or a file in the site)'),
     "markdown-image-data": ({"index.md": FRONT + "![x](data:image/png;base64,AAAA)\n"},
@@ -224,9 +225,25 @@ INPUT_CASES = {
     "markdown-reference-link-file": ({"index.md": FRONT + "A [link][x].\n\n[x]: file:///etc/passwd\n"},
         'content/index.md:4: unsafe link "file:///etc/passwd": only http(s), mailto, doi and relative links are allowed, not "file:" (hint: link to an https:// address or a file in the site)'),
     "raw-html-unreadable": ({"index.md": FRONT + "<div>\n<![ x\n</div>\n"},
-        "content/index.md:4: raw HTML cannot be read: expected name token at '<![ x\\n</div>\\n' (hint: write < as &lt; in text, or complete the tag)"),
+        "content/index.md:5: raw HTML cannot be read: expected name token at '<![ x\\n</div>\\n' (hint: write < as &lt; in text, or complete the tag)"),
     "raw-html-href-javascript": ({"index.md": FRONT + 'A <a href="JaVaScRiPt:alert(1)">link</a>.\n'},
-        'content/index.md:4: raw HTML: unsafe link "JaVaScRiPt:alert(1)": only http(s), mailto, doi and relative links are allowed, not "javascript:" (hint: link to an https:// address or a file in the site)'),
+        'content/index.md:4: raw HTML <a href>: unsafe link "JaVaScRiPt:alert(1)": only http(s), mailto, doi and relative links are allowed, not "javascript:" (hint: link to an https:// address or a file in the site)'),
+    # issue 25: front matter that could exhaust memory, links out of the site, raw HTML outside
+    # the allowlist, an id given twice (each built before, or a traceback)
+    "front-matter-anchor": ({"index.md": "---\ntitle: &t T\ndescription: *t\n---\n"},
+        'content/index.md:2: bad front matter: the anchor &t is not allowed in front matter (hint: write each value out in full)'),
+    "front-matter-long-value": ({"index.md": "---\ntitle: T\nlang: " + "x" * 50_000 + "\n---\n"},
+        "content/index.md:3: front matter \"lang\" must be a language code, not '" + "x" * 27 + "..." + "x" * 28 + "' (hint: write lang: en)"),
+    "image-outside-the-site": ({"index.md": FRONT + "![x](../../../../etc/passwd)\n"},
+        'content/index.md:4: image: link "../../../../etc/passwd" leads outside the site (hint: a path relative to the page, e.g. figures/plot.svg or notes.html#intro, or an https:// address)'),
+    "link-to-an-absolute-path": ({"index.md": FRONT + "Intro.\n\n[y](/etc/shadow)\n"},
+        'content/index.md:6: link "/etc/shadow" is an absolute path, outside the site (hint: a path relative to the page, e.g. figures/plot.svg or notes.html#intro, or an https:// address)'),
+    "raw-html-meta-refresh": ({"index.md": FRONT + 'Intro.\n\n<meta http-equiv="refresh" content="0; url=https://example.org/">\n'},
+        'content/index.md:6: raw HTML <meta> is not allowed (hint: the page\'s metadata comes from the front matter; raw HTML may use ' + ", ".join(sorted(html_policy.ELEMENTS)) + ")"),
+    "raw-html-srcset": ({"index.md": FRONT + 'An <img src="figures/demo-line.svg" srcset="x.png 2x" alt=""> image.\n'},
+        'content/index.md:4: raw HTML <img srcset> is not allowed (hint: one image in src; on <img> raw HTML may use src, alt, width, height, id, class, title, lang, dir, aria-label, aria-hidden)'),
+    "duplicate-heading-label": ({"index.md": FRONT + "## One {#sec-x}\n\nText.\n\n## Two {#sec-x}\n"},
+        'content/index.md:8: duplicate id "sec-x" (first used at content/index.md:4) (hint: give one of them another name)'),
 }
 
 
@@ -395,7 +412,9 @@ def test_windows_and_old_mac_line_ends_count_one_line_each(newline, input_projec
 
 @pytest.mark.parametrize("url, allowed", [
     ("https://example.org/x", True), ("http://example.org", True), ("mailto:a@b.org", True), ("doi:10.1/x", True),
-    ("#anchor", True), ("notes.html#x", True), ("figures/a.svg", True), ("//cdn.example.org/x", True),
+    ("#anchor", True), ("notes.html#x", True), ("figures/a.svg", True), ("a/../b.html", True),
+    ("//cdn.example.org/x", False), ("/etc/shadow", False), ("../../../../etc/passwd", False), ("a/../../x", False),
+    ("%2e%2e/x", False), ("..%2f..%2fetc/passwd", False), ("\\\\host\\x", False), ("a%00.html", False),
     ("javascript:alert(1)", False), (" JavaScript:alert(1)", False), ("JAVASCRIPT:x", False),
     ("java\tscript:x", False), ("\x01javascript:x", False), ("java\nscript:x", False), ("data:text/html,x", False),
     ("vbscript:x", False), ("file:///etc/passwd", False), ("ftp://example.org", False), ("C:\\x", False),

@@ -1,12 +1,16 @@
-"""Random Markdown, BibTeX, TeX and experiments.toml values thrown at the engine: a clean page
-(or a clean `check`) or a clean one-line BuildError, never any other exception."""
+"""Random Markdown, BibTeX, TeX, front matter, raw HTML and experiments.toml values thrown at the
+engine: a clean page (or a clean `check`) or a clean one-line BuildError, never any other
+exception; and nothing outside the raw HTML policy (builder.markdown.html_policy) in a page that
+builds."""
 from __future__ import annotations
 
+import datetime as dt
 import re
 import shutil
 import tempfile
 import tomllib
 import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -18,8 +22,11 @@ from conftest import DEMO_BIB, FRONT, REPO, tree_hashes, write_project
 
 from builder.bib import parse_bibliography
 from builder.build import Builder
-from builder.errors import BuildError
-from builder.markdown import make_parser, render_markdown
+from builder.errors import MESSAGE_LIMIT, BuildError
+from builder.markdown import html_policy, make_parser, render_markdown
+from builder.markdown.frontmatter import KNOWN, parse_front_matter
+from builder.render.links import ADDRESS_ATTRIBUTES
+from builder.urls import url_problem
 from builder.math import MathError, render as render_math, tex_to_mathml
 from builder.training import config
 
@@ -252,3 +259,152 @@ def test_random_experiment_values_check_or_fail_in_one_line_at_the_toml(chart_ca
             event("checked: " + re.sub(r"[\d,.]+|\[.*?\]|\".*?\"", "_", str(exc).split(": ", 1)[1])[:60])
         assert tree_hashes(root / "content") == before
         assert not list((root / "content").rglob(".partial"))
+
+
+# ---- front matter (issue 25) ----------------------------------------------------------------
+# YAML as an author might write it, and as nobody should: anchors and aliases (a few lines of
+# them can stand for billions of values), merge keys, tags, odd scalars, nesting, long values.
+yaml_scalar = st.one_of(
+    st.sampled_from(["T", "'quoted'", '"dq \\u00e9"', "~", "null", "yes", "no", "true", "1e999", "-.inf", ".nan",
+                     "0x1F", "0o17", "2026-11-22", "2026-02-30", "2026-11-22 10:00:00", "2026-11-22T25:00:00Z",
+                     "!!binary aGVsbG8=", "!!str 3", "!!int x", "!!float y", "!!timestamp nope", "!!python/object:os.system x",
+                     "!foo bar", "|\n    block\n    text", ">\n    folded", "'a'b'", '"\\x"', "@x", "`x`", "%x", "*x",
+                     "https://example.org/", "javascript:alert(1)", "data:,x", "en", "en-GB", "e n", "[", "{", "]", "}",
+                     "- x", ": x", "? x", "&a", "&a x", "*a", "*b", "<<"]),
+    st.integers(-10, 10**30).map(str),
+    st.integers(100, 3000).map(lambda n: "9" * n),
+    st.integers(50, 5000).map(lambda n: "x" * n),
+    st.text(alphabet="ab :#-'\"[]{},&*!|>", max_size=12),
+)
+
+
+def _yaml_value(depth: int):
+    if depth == 0:
+        return yaml_scalar
+    inner = _yaml_value(depth - 1)
+    anchored = st.tuples(st.sampled_from(["", "", "&a ", "&b ", "&c "]), inner).map("".join)
+    return st.one_of(
+        inner, anchored,
+        st.lists(anchored, max_size=4).map(lambda xs: "[" + ", ".join(xs) + "]"),
+        st.lists(st.tuples(st.sampled_from(["name", "affiliation", "x", "<<", "name"]), anchored), max_size=3)
+          .map(lambda kv: "{" + ", ".join(f"{k}: {v}" for k, v in kv) + "}"),
+        st.sampled_from(["[*a, *a, *a, *a]", "[*a, *b]", "*a", "{<<: *a}", "[" * 40 + "]" * 40, "{a: {b: {c: [d]}}}"]),
+    )
+
+
+yaml_key = st.sampled_from(["title", "title", "description", "authors", "date", "url", "image", "keywords", "license",
+                            "lang", "draft", "autor", "title ", "'title'", "? title", "1", "null", "[a]", "k" * 300])
+yaml_line = st.one_of(
+    st.tuples(yaml_key, _yaml_value(2)).map(lambda kv: f"{kv[0]}: {kv[1]}"),
+    st.tuples(yaml_key, st.lists(_yaml_value(1), min_size=1, max_size=3)).map(
+        lambda kv: kv[0] + ":\n" + "".join(f"  - {v}\n" for v in kv[1]).rstrip("\n")),
+    st.sampled_from(["", "# comment", "---", "...", "  indented: x", "\t- tab", "%YAML 1.1", "%TAG ! tag:x,1:"]),
+)
+front_matter = st.lists(yaml_line, max_size=6).map(lambda ls: "---\n" + "\n".join(ls) + "\n---\nText.\n")
+
+
+@settings(FAST, max_examples=400)
+@given(front_matter)
+def test_random_front_matter_reads_or_fails_in_one_short_line(text):
+    try:
+        data = parse_front_matter(text, "content/index.md")
+    except BuildError as exc:
+        check_error(exc)
+        assert exc.path == "content/index.md" and 1 <= exc.line <= text.count("\n") + 1
+        assert len(str(exc)) < MESSAGE_LIMIT + 60, str(exc)[:300]  # a value quoted is cut short
+        return
+    assert isinstance(data.get("title"), str) and data["title"].strip()
+    for key, value in data.items():
+        assert key in KNOWN and isinstance(value, (str, list, bool, dt.date)), (key, value)
+
+
+# ---- raw HTML (issue 25) --------------------------------------------------------------------
+# Elements and attributes from the allowlist and from outside it, with addresses of every kind;
+# a page either builds with nothing outside the policy in it, or stops at one line.
+html_tag = st.sampled_from(sorted(html_policy.ELEMENTS) + [
+    "script", "style", "iframe", "object", "embed", "form", "meta", "base", "link", "svg", "math", "video",
+    "audio", "input", "button", "template", "h2", "main", "frame", "applet", "x-foo", "scr<ipt", "A", "IMG"])
+url = st.one_of(
+    st.sampled_from(["#x", "#", "", "figures/demo-line.svg", "notes.html", "a/../b", "../x", "/etc/passwd",
+                     "../../../../etc/passwd", "%2e%2e/x", "..%2fx", "//evil.example/x", "\\\\evil\\x", "a\\b",
+                     "https://example.org/", "http://example.org/?a=1&b=2", "mailto:a@b.org", "doi:10.1/x",
+                     "javascript:alert(1)", "JaVaScRiPt:x", "java&#9;script:x", "&#106;avascript:x", " javascript:x",
+                     "data:text/html,<script>x</script>", "vbscript:x", "file:///etc/passwd", "x%00", "ftp://x"]),
+    st.text(alphabet="ab/.:%#?&;=-\\ ", max_size=10),
+)
+html_attr = st.one_of(
+    st.tuples(st.sampled_from(["href", "src", "alt", "title", "class", "id", "lang", "width", "colspan", "open",
+                               "srcset", "poster", "action", "formaction", "data", "xlink:href", "background",
+                               "cite", "style", "onclick", "onerror", "OnLoad", "data-popup", "target", "name",
+                               "http-equiv", "content", "rel"]), url),
+    st.tuples(st.just("style"), st.sampled_from(["color:red", "background:url(https://evil.example/x)"])),
+    st.tuples(st.just("id"), st.sampled_from(["x", "x", "sec-a", "fn-1", "article", "cite", "demo-line", "2x", ""])),
+)
+
+
+def _tag(name, attrs, closing: bool) -> str:
+    written = "".join(f' {k}="{v}"' if v is not None else f" {k}" for k, v in attrs)
+    return f"<{name}{written}>" + ("text" + f"</{name}>" if closing else "")
+
+
+html_piece = st.one_of(
+    st.builds(_tag, html_tag, st.lists(html_attr, max_size=3), st.booleans()),
+    st.sampled_from(["<!-- c -->", "<!-->", "<!DOCTYPE html>", "<?x?>", "<![CDATA[x]]>", "</div>", "<b", "a < b",
+                     "&lt;script&gt;", "<b>&amp; &bogus; &#0;</b>", "<div>\n\n*md*\n\n</div>", "</ b>"]),
+)
+html_markdown = st.tuples(
+    st.sampled_from(["## Intro\n\n", "## Intro {#sec-a}\n\n", "", "{{< chart demo-line >}}\n\n"]),
+    st.lists(st.tuples(html_piece, st.booleans()), min_size=1, max_size=4),
+).map(lambda t: FRONT_LINES + t[0] + "".join(p + ("\n\n" if block else " and ") for p, block in t[1]) + "\nEnd.\n")
+FRONT_LINES = "---\ntitle: T\n---\n"
+BUILDER_TAGS = {"p", "h2", "section", "ol", "li", "sup", "a", "figure", "div", "img", "figcaption", "span", "em", "br",
+                "code", "pre", "strong", "ul", "blockquote", "hr", "table", "thead", "tbody", "tr", "th", "td"}
+
+
+class _Tags(HTMLParser):
+    def __init__(self, text):
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, list]] = []
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, attrs))
+
+    handle_startendtag = handle_starttag
+
+
+@settings(FAST, max_examples=400)
+@given(html_markdown)
+def test_random_raw_html_renders_within_the_policy_or_fails_cleanly(text):
+    try:
+        doc = render_markdown(text, Path("content/index.md"), REFS, REGISTRY.figures, REGISTRY.animations, MD)
+    except BuildError as exc:
+        check_error(exc)
+        assert exc.path == "content/index.md" and 1 <= exc.line <= text.count("\n") + 1
+        return
+    ids = []
+    for tag, attrs in _Tags(doc.html).tags:
+        assert tag in html_policy.ELEMENTS or tag in BUILDER_TAGS, tag
+        for name, value in attrs:
+            assert not name.startswith("on") and name not in ("style", "srcset", "target", "name"), (tag, name)
+            assert name not in ADDRESS_ATTRIBUTES or name in ("href", "src"), (tag, name)
+            if name in ("href", "src"):
+                assert url_problem(value or "") is None, (tag, name, value)
+            if name == "id":
+                ids.append(value)
+    assert len(ids) == len(set(ids)), ids
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.one_of(front_matter, html_markdown))
+def test_random_front_matter_and_raw_html_build_or_fail_cleanly(chart_cache, text):
+    with tempfile.TemporaryDirectory() as tmp:
+        root = write_project(Path(tmp), index=text)
+        try:
+            Builder(root, registry=REGISTRY, cache=chart_cache).build()
+        except BuildError as exc:
+            check_error(exc)
+            assert not (root / "site").exists()
+            return
+        assert (root / "site" / "index.html").is_file()

@@ -16,6 +16,7 @@ from builder.markdown.facts import facts_plugin
 from builder.markdown.footnotes import footnotes_plugin
 from builder.markdown.frontmatter import front_matter_plugin
 from builder.markdown.headings import headings_plugin
+from builder.markdown.ids import ids_plugin, page_ids
 from builder.markdown.lines import lines_plugin
 from builder.markdown.math import math_plugin
 
@@ -34,6 +35,7 @@ class Document:
     links: list = field(default_factory=list)  # (href or src, line) of each link, image and raw HTML address
     facts: list = field(default_factory=list)  # (name, line, written fallback, value shown) of each fact used
     claims: list = field(default_factory=list)  # (name, line, what was measured) of each claim checked
+    ids: object = None  # builder.markdown.ids.PageIds: every id of the page, its kind and line
 
 
 def make_parser() -> MarkdownIt:
@@ -41,7 +43,9 @@ def make_parser() -> MarkdownIt:
     checked; containers and code fences checked; inline parsing; lines stamped; input checks;
     footnotes moved to the end and checked; sticky groups split; then one walk in reading order
     (builder.markdown.resolve) that checks and numbers citations, charts, animate links, live
-    values and `::: when`, and converts math. Renderers only format the tokens."""
+    values and `::: when`, converts math, and claims each fixed and explicit id of the page
+    (builder.markdown.ids); last, the headings without a label get unique slugs. Renderers only
+    format the tokens."""
     md = MarkdownIt("commonmark", {"typographer": True}).enable(["table", "strikethrough", "replacements", "smartquotes"])
     front_matter_plugin(md)
     footnotes_plugin(md)
@@ -53,7 +57,8 @@ def make_parser() -> MarkdownIt:
     facts_plugin(md)
     charts_plugin(md)
     containers_plugin(md)
-    headings_plugin(md)
+    ids_plugin(md)
+    headings_plugin(md)  # last: a heading's slug is made unique against every other id
     return md
 
 
@@ -70,5 +75,5 @@ def render_markdown(text: str, path: Path, refs: dict, figures: dict, animations
         path=path, front=env["front"], html=body, citations=env.get("citations", {}),
         charts=env.get("charts", []), animations=env.get("animations_used", []),
         signals=env.get("signals_used", []), links=env.get("links", []),
-        facts=env.get("fact_uses", []), claims=env.get("claim_uses", []),
+        facts=env.get("fact_uses", []), claims=env.get("claim_uses", []), ids=page_ids(env),
     )

@@ -18,7 +18,7 @@ import html
 from markdown_it import MarkdownIt
 from mdit_py_plugins.attrs import attrs_plugin
 
-from builder.errors import BuildError, did_you_mean
+from builder.errors import BuildError, cut, did_you_mean
 from builder.markdown.lines import line_of
 from builder.markdown.resolve import on_token
 
@@ -35,7 +35,7 @@ def _resolve_open(tokens, idx, env) -> None:
         animations = env["animations"]
         if anim not in animations:
             raise BuildError(
-                env.get("path"), line_of(token), f'unknown animate id "{anim}"' + did_you_mean(anim, animations)
+                env.get("path"), line_of(token), f'unknown animate id "{cut(anim)}"' + did_you_mean(anim, animations)
             )
         env.setdefault("animations_used", []).append(anim)
         token.meta["element"] = "button"
@@ -63,8 +63,8 @@ def _resolve_show(target: str, token, env) -> tuple[str, str]:
     sections = sorted({fig.section for fig in env["figures"].values()})
     if not signal or section not in sections:
         hint = did_you_mean(section, sections) if signal else " (hint: write section.signal)"
-        raise BuildError(env.get("path"), line_of(token), f'show="{target}" names no chart section{hint}')
-    env.setdefault("signals_used", []).append((section, signal, line_of(token), f'show="{target}"'))
+        raise BuildError(env.get("path"), line_of(token), f'show="{cut(target)}" names no chart section{hint}')
+    env.setdefault("signals_used", []).append((section, signal, line_of(token), f'show="{cut(target)}"'))
     return section, signal
 
 

@@ -12,7 +12,8 @@ import re
 from markdown_it import MarkdownIt
 from markdown_it.rules_block import StateBlock
 
-from builder.errors import BuildError, did_you_mean
+from builder.errors import BuildError, cut, did_you_mean
+from builder.markdown.ids import page_ids
 from builder.markdown.lines import line_of
 from builder.markdown.resolve import on_token
 
@@ -43,15 +44,16 @@ def _resolve_chart(tokens, idx, env) -> None:
     token = tokens[idx]
     path, line = env.get("path"), line_of(token)
     if token.meta["id"] is None:
-        raise BuildError(path, line, f'unknown shortcode "{token.meta["bad"]}" (hint: write {{{{< chart ID >}}}})')
+        raise BuildError(path, line, f'unknown shortcode "{cut(token.meta["bad"])}" (hint: write {{{{< chart ID >}}}})')
     figures = env["figures"]
     chart_id = token.meta["id"]
     if chart_id not in figures:
-        raise BuildError(path, line, f'unknown chart id "{chart_id}"' + did_you_mean(chart_id, figures))
+        raise BuildError(path, line, f'unknown chart id "{cut(chart_id)}"' + did_you_mean(chart_id, figures))
     used = env.setdefault("charts", [])
     if chart_id in used:
         raise BuildError(path, line, f'chart "{chart_id}" is placed twice (hint: each chart appears once per page)')
     used.append(chart_id)
+    page_ids(env).claim(chart_id, "chart", line, hint="the chart's element has its chart id; give the other a different one")
     token.meta["figure"] = figures[chart_id]
 
 

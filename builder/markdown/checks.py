@@ -11,19 +11,21 @@ escapes (`\\$`) are still tokens of their own, and raises on:
   read, and attributes outside animate/show/class/id;
 - a footnote defined twice, or defined and never used;
 - a link or image address that may not be written into the page (builder.urls): Markdown
-  links, autolinks, images and href/src attributes of raw HTML;
+  links, autolinks and images;
+- raw HTML outside the policy of builder.markdown.html_policy (which also checks its addresses
+  with builder.urls); each raw HTML token's content is replaced by the policy's rewriting of it;
 - a raw HTML comment or <script>/<pre>/<style>/<textarea> block that is never closed (markdown-it
   would swallow the rest of the file into it).
 """
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
 
 from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore
 
-from builder.errors import BuildError, did_you_mean
+from builder.errors import BuildError, cut, did_you_mean
+from builder.markdown import html_policy
 from builder.markdown.animate import ALLOWED
 from builder.markdown.lines import line_of
 from builder.urls import url_problem
@@ -33,7 +35,6 @@ from builder.urls import url_problem
 _OPENER = re.compile(r"\$(?=[^\s\d.,;:!?)\]}'\"\u2019\u201d])")
 _SHORTCODE = re.compile(r"\{\{<")
 _ATTRS = re.compile(r"\]\{")
-URL_ATTRS = ("href", "src", "action", "formaction", "poster", "cite", "background", "xlink:href")
 _UNCLOSED_BLOCKS = (  # (how an html_block starts, what must close it, what to show)
     (re.compile(r"^\s*<!--"), "-->", "HTML comment <!--", '"-->"'),
     (re.compile(r"^\s*<(script|pre|style|textarea)(?=[\s>]|$)", re.IGNORECASE), None, "", ""),
@@ -67,27 +68,14 @@ def _check_text(child, path, line: int | None) -> None:
                                      '(hint: write [text]{show="section.signal"} or [text]{animate="id"}, quotes and braces closed)')
 
 
-class _UrlAttrs(HTMLParser):
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.urls: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        self.urls += [value for name, value in attrs if name in URL_ATTRS and value is not None]
-
-    handle_startendtag = handle_starttag
-
-
-def _html_urls(html: str, path, line) -> list[str]:
-    """The addresses in the href/src/... attributes of a piece of raw HTML."""
-    parser = _UrlAttrs()
-    try:
-        parser.feed(html)
-        parser.close()
-    except (AssertionError, ValueError) as exc:  # html.parser gives up on some `<!` constructs
-        raise BuildError(path, line, f"raw HTML cannot be read: {exc} "
-                                     "(hint: write < as &lt; in text, or complete the tag)") from None
-    return parser.urls
+def _check_html(token, path, line: int, env: dict) -> None:
+    """Raw HTML through the policy: its addresses checked, its ids kept for the page's id
+    registry (token.meta["html_ids"]), and its content replaced by what the policy wrote."""
+    fragment = html_policy.clean(token.content, path, line)
+    for tag, attr, url, at in fragment.addresses:
+        _check_url(url, f"raw HTML <{tag} {attr}>", path, at, env)
+    token.content = fragment.html
+    token.meta = {**(token.meta or {}), "html_ids": fragment.ids}
 
 
 def _check_url(url: str, what: str, path, line, env: dict) -> None:
@@ -116,8 +104,7 @@ def _check_html_block(token, path, env: dict) -> None:
         if text.lstrip().startswith("{{<"):
             raise BuildError(path, line + offset, "a shortcode inside an HTML block is not read (hint: leave a blank line "
                                                   "between the HTML and the shortcode)")
-    for url in _html_urls(content, path, line):
-        _check_url(url, "raw HTML", path, line, env)
+    _check_html(token, path, line, env)
 
 
 def _footnote_definitions(state: StateCore) -> None:
@@ -133,13 +120,13 @@ def _check_footnotes(state: StateCore) -> None:
     defined: dict[str, int] = {}
     for label, line in state.env.get("footnote_definitions", []):
         if label in defined:
-            raise BuildError(path, line, f'footnote "[^{label}]" is defined twice (first on line {defined[label]}) '
+            raise BuildError(path, line, f'footnote "[^{cut(label)}]" is defined twice (first on line {defined[label]}) '
                                          "(hint: give each footnote its own name)")
         defined[label] = line
     for label, line in defined.items():
         if refs.get(":" + label, -1) < 0:
-            raise BuildError(path, line, f'footnote "[^{label}]" is defined but never used '
-                                         f'(hint: refer to it with [^{label}] in the text, or delete it)')
+            raise BuildError(path, line, f'footnote "[^{cut(label)}]" is defined but never used '
+                                         f'(hint: refer to it with [^{cut(label)}] in the text, or delete it)')
 
 
 def _check(state: StateCore) -> None:
@@ -160,12 +147,11 @@ def _check(state: StateCore) -> None:
             elif child.type == "image":
                 _check_url(child.attrGet("src") or "", "image", path, line, state.env)
             elif child.type == "html_inline":
-                for url in _html_urls(child.content, path, line):
-                    _check_url(url, "raw HTML", path, line, state.env)
+                _check_html(child, path, line, state.env)
             bad = (child.meta or {}).get("insecure_attrs")
             if bad:
                 name = next(iter(bad))
-                raise BuildError(path, line, f'unknown attribute "{name}" in {{...}}' + did_you_mean(name, ALLOWED)
+                raise BuildError(path, line, f'unknown attribute "{cut(name)}" in {{...}}' + did_you_mean(name, ALLOWED)
                                  + ' (hint: [text]{show="section.signal"}, [text]{animate="id"} or {.class})')
     _footnote_definitions(state)
 

@@ -13,7 +13,8 @@ import re
 from markdown_it import MarkdownIt
 from markdown_it.rules_inline import StateInline
 
-from builder.errors import BuildError, did_you_mean
+from builder.errors import BuildError, cut, did_you_mean
+from builder.markdown.ids import page_ids
 from builder.markdown.lines import line_of
 from builder.markdown.resolve import on_token
 
@@ -57,7 +58,7 @@ def _resolve_citation(tokens, idx, env) -> None:
     if token.meta.get("unclosed"):
         raise BuildError(
             env.get("path"), line_of(token),
-            f'citation "[{token.content}..." is never closed (hint: end it with "]", as in [@key] or [@a; @b])',
+            f'citation "[{cut(token.content, 30)}..." is never closed (hint: end it with "]", as in [@key] or [@a; @b])',
         )
     if token.meta["malformed"]:
         shown = " ".join(token.content.split())
@@ -70,10 +71,14 @@ def _resolve_citation(tokens, idx, env) -> None:
     for key in token.meta["keys"]:
         if key not in refs:
             raise BuildError(
-                env.get("path"), line_of(token), f'unknown citation key "{key}"' + did_you_mean(key, refs)
+                env.get("path"), line_of(token), f'unknown citation key "{cut(key)}"' + did_you_mean(key, refs)
             )
         uses = order.setdefault(key, [])
         anchor = f"cite-{key}-{len(uses) + 1}"
+        ids = page_ids(env)
+        if not uses:  # its entry in the References section
+            ids.claim(f"ref-{key}", "reference", line_of(token))
+        ids.claim(anchor, "citation", line_of(token))
         uses.append(anchor)
         cites.append((key, list(order).index(key) + 1, anchor))
     token.meta["cites"] = cites

@@ -22,7 +22,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from mdit_py_plugins.container import container_plugin
 
-from builder.errors import BuildError, did_you_mean
+from builder.errors import BuildError, cut, did_you_mean
 from builder.markdown.lines import line_of
 from builder.markdown.resolve import before_resolve, on_token
 
@@ -81,11 +81,11 @@ def _check(state) -> None:
         if token.type == f"container_{OTHER}_open":
             name = _name(token)
             if name:
-                raise BuildError(path, line, f'unknown container "{name}"' + did_you_mean(name, NAMES))
+                raise BuildError(path, line, f'unknown container "{cut(name)}"' + did_you_mean(name, NAMES))
             raise BuildError(path, line, "':::' closes no open container (hint: remove it or open one with '::: sticky')")
         if token.type == "container_when_open" and not _when(token):
             shown = (token.markup + token.info).strip()
-            raise BuildError(path, line, f'"{shown}" names no signal value (hint: "::: when section.signal=value")')
+            raise BuildError(path, line, f'"{cut(shown)}" names no signal value (hint: "::: when section.signal=value")')
         if quoted:
             continue
         if token.type == "fence" and not _fence_closed(token):  # it hides what follows
@@ -94,7 +94,7 @@ def _check(state) -> None:
         if token.type.startswith("container_") and token.nesting == 1 and not token.meta["closed"]:
             unclosed = token
     if unclosed is not None:
-        raise BuildError(path, unclosed.map[0] + 1, f'container "{_name(unclosed)}" is never closed '
+        raise BuildError(path, unclosed.map[0] + 1, f'container "{cut(_name(unclosed))}" is never closed '
                                                     '(hint: add a line ":::" after its content)')
 
 
@@ -131,9 +131,9 @@ def _resolve_when(tokens, idx, env) -> None:
     section, signal, value = _when(token).groups()
     sections = sorted({fig.section for fig in env["figures"].values()})
     if section not in sections:
-        raise BuildError(env.get("path"), line_of(token), f'"::: when {section}.{signal}={value}" names no chart section'
+        raise BuildError(env.get("path"), line_of(token), f'"::: when {cut(f"{section}.{signal}={value}")}" names no chart section'
                          + did_you_mean(section, sections))
-    env.setdefault("signals_used", []).append((section, signal, line_of(token), f'"::: when {section}.{signal}={value}"'))
+    env.setdefault("signals_used", []).append((section, signal, line_of(token), f'"::: when {cut(f"{section}.{signal}={value}")}"'))
     token.meta["when"] = (section, signal, value)
 
 

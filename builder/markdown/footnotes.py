@@ -2,7 +2,8 @@
 
 Parsing is mdit-py-plugins' footnote plugin; this module only replaces its renderers, so ids are
 stable (`fn-LABEL`, `fnref-LABEL-N`) and each reference is a popup trigger. A reference to an
-undefined footnote is a build error.
+undefined footnote is a build error, as is a footnote whose id another element of the page has
+(builder.markdown.ids: `[^a.b]` and `[^a-b]` would both be fn-a-b).
 """
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ import re
 from markdown_it import MarkdownIt
 from mdit_py_plugins.footnote import footnote_plugin
 
-from builder.errors import BuildError, did_you_mean
+from builder.errors import BuildError, cut, did_you_mean
+from builder.markdown.ids import page_ids
 from builder.markdown.lines import line_of
+from builder.markdown.resolve import on_token
 
 UNDEFINED = re.compile(r"\[\^([^\]\n]*)\]")
 
@@ -21,6 +24,24 @@ UNDEFINED = re.compile(r"\[\^([^\]\n]*)\]")
 def _label(token) -> str:
     label = token.meta.get("label")
     return re.sub(r"[^A-Za-z0-9_-]", "-", label) if label else f"inline-{token.meta['id'] + 1}"
+
+
+def _claim(tokens, idx, env) -> None:
+    """A reference's ids, in reading order: fnref-LABEL-N, and at the first reference to a
+    footnote its fn-LABEL (the footnote itself, in the Footnotes section: #footnotes)."""
+    token = tokens[idx]
+    label, sub, line = _label(token), token.meta.get("subId", 0), line_of(token)
+    ids = page_ids(env)
+    first = ids.entries.get(SECTION)
+    if first is None or first.kind != "footnotes":
+        ids.claim(SECTION, "footnotes", line)
+    for ident, kind in ([(f"fn-{label}", "footnote")] if sub == 0 else []) + [(f"fnref-{label}-{sub}", "footnote-ref")]:
+        other = ids.entries.get(ident)
+        ids.claim(ident, kind, line, "footnote names that differ only in punctuation get the same id; rename one"
+                  if other is not None and other.kind.startswith("footnote") else "give the other element another id")
+
+
+SECTION = "footnotes"  # the id of the Footnotes section
 
 
 def _ref(self, tokens, idx, options, env) -> str:
@@ -35,7 +56,7 @@ def _ref(self, tokens, idx, options, env) -> str:
 
 
 def _block_open(self, tokens, idx, options, env) -> str:
-    return '<section class="footnotes" id="footnotes">\n<h2>Footnotes</h2>\n<ol>\n'
+    return f'<section class="footnotes" id="{SECTION}">\n<h2>Footnotes</h2>\n<ol>\n'
 
 
 def _block_close(self, tokens, idx, options, env) -> str:
@@ -68,22 +89,23 @@ def _check_undefined(state) -> None:
             m = UNDEFINED.search(child.content)
             if m and not m.group(1).strip():
                 raise BuildError(state.env.get("path"), line_of(child, line_of(block)),
-                                 f'footnote "{m.group()}" has no name (hint: write [^name] and a line "[^name]: text")')
+                                 f'footnote "{cut(m.group())}" has no name (hint: write [^name] and a line "[^name]: text")')
             if m and re.search(r"\s", m.group(1)):
                 raise BuildError(state.env.get("path"), line_of(child, line_of(block)),
-                                 f'footnote "{m.group()}" has a space in its name '
-                                 f'(hint: write [^{"-".join(m.group(1).split())}], here and where it is defined)')
+                                 f'footnote "{cut(m.group())}" has a space in its name '
+                                 f'(hint: write [^{cut("-".join(m.group(1).split()))}], here and where it is defined)')
             if m:
                 raise BuildError(
                     state.env.get("path"), line_of(child, line_of(block)),
-                    f'footnote "[^{m.group(1)}]" is never defined' + did_you_mean(m.group(1), names)
-                    + f" (hint: add a line \"[^{m.group(1)}]: text\")",
+                    f'footnote "[^{cut(m.group(1))}]" is never defined' + did_you_mean(m.group(1), names)
+                    + f" (hint: add a line \"[^{cut(m.group(1))}]: text\")",
                 )
 
 
 def footnotes_plugin(md: MarkdownIt) -> None:
     footnote_plugin(md)
     md.core.ruler.after("footnote_tail", "footnote_check", _check_undefined)
+    on_token(md, "footnote_ref", _claim)
     for name, rule in {
         "footnote_ref": _ref, "footnote_block_open": _block_open, "footnote_block_close": _block_close,
         "footnote_open": _open, "footnote_close": _close, "footnote_anchor": _anchor,

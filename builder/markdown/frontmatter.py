@@ -1,8 +1,9 @@
 """YAML front matter: title, description, authors, date, and anything else the template reads.
 
-Read with a strict loader: a key given twice, a date that is not in the calendar (2026-02-30)
-or any value YAML cannot construct is an error at its line, as is a url that is not safe to
-put in the page (builder.urls).
+Read with a strict loader: a key given twice, a date that is not in the calendar (2026-02-30),
+an anchor or alias (`&name`, `*name`: a few lines of them can stand for billions of values) or
+any value YAML cannot construct is an error at its line, as is a url that is not safe to put in
+the page (builder.urls). A value quoted in an error is cut short (builder.errors.shown).
 
 `front_matter_plugin` reads it once, while parsing: a block rule takes the lines
 `split_front_matter` finds (so the page's body starts where the data ends), and a core rule
@@ -17,10 +18,12 @@ import yaml
 from markdown_it import MarkdownIt
 from markdown_it.rules_block import StateBlock
 from markdown_it.rules_core import StateCore
+from yaml.composer import ComposerError
 from yaml.constructor import ConstructorError
+from yaml.events import AliasEvent
 from yaml.nodes import MappingNode
 
-from builder.errors import BuildError, did_you_mean
+from builder.errors import BuildError, cut, did_you_mean, shown
 from builder.urls import url_problem
 
 KNOWN = {
@@ -40,17 +43,25 @@ LANG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys and turns a value it cannot construct (a
-    ValueError from the date constructor, say) into a ConstructorError at that value's mark."""
+    """SafeLoader that refuses anchors, aliases and duplicate keys, and turns a value it cannot
+    construct (a ValueError from the date constructor, say) into a ConstructorError at that
+    value's mark."""
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, AliasEvent) or getattr(event, "anchor", None) is not None:
+            what = f"the alias *{cut(event.anchor, 30)}" if isinstance(event, AliasEvent) else f"the anchor &{cut(event.anchor, 30)}"
+            raise ComposerError(None, None, f"{what} is not allowed in front matter", event.start_mark)
+        return super().compose_node(parent, index)
 
     def construct_object(self, node, deep=False):
         try:
             return super().construct_object(node, deep)
         except yaml.YAMLError:
             raise
-        except (ValueError, TypeError, OverflowError) as exc:
+        except Exception as exc:  # a constructor's own failure (ValueError from a date, AttributeError from !!timestamp x)
             what = "is not a date in the calendar" if node.tag.endswith(":timestamp") else "cannot be read"
-            raise ConstructorError(None, None, f"{node.value!r} {what} ({exc})", node.start_mark) from None
+            raise ConstructorError(None, None, f"{shown(node.value)} {what} ({cut(exc)})", node.start_mark) from None
 
     def construct_mapping(self, node, deep=False):
         if isinstance(node, MappingNode):
@@ -63,7 +74,7 @@ class _StrictLoader(yaml.SafeLoader):
                 except TypeError:
                     raise ConstructorError(None, None, "a list or mapping cannot be a key", key_node.start_mark) from None
                 if first is not None:
-                    raise ConstructorError(None, None, f'the key "{key}" is given twice (first on line {first + 2})',
+                    raise ConstructorError(None, None, f'the key "{cut(key)}" is given twice (first on line {first + 2})',
                                            key_node.start_mark)
                 seen[key] = key_node.start_mark.line
         return super().construct_mapping(node, deep)
@@ -89,9 +100,10 @@ def _load(raw: str, path) -> tuple[object, dict]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 2
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        problem = cut(getattr(exc, "problem", None) or str(exc).splitlines()[0], 160)
         hint = "write the key once" if "given twice" in problem else (
-            "write a date like 2026-11-22" if "calendar" in problem else "YAML 'key: value' lines")
+            "write a date like 2026-11-22" if "calendar" in problem else
+            "write each value out in full" if "not allowed in front matter" in problem else "YAML 'key: value' lines")
         rows = raw.splitlines()
         key = re.match(r"\s*([\w-]+)\s*:", rows[line - 2]) if "calendar" in problem and 0 <= line - 2 < len(rows) else None
         what = f'front matter "{key.group(1)}"' if key else "bad front matter"
@@ -126,19 +138,19 @@ def front_matter_data(raw: str | None, body_line: int, path) -> dict:
     for key, value in data.items():
         line = lines.get(str(key), 2)
         if key not in KNOWN:
-            raise BuildError(path, line, f'unknown front matter key "{key}"' + did_you_mean(str(key), KNOWN))
+            raise BuildError(path, line, f'unknown front matter key "{cut(key)}"' + did_you_mean(str(key), KNOWN))
         want = KNOWN[key]
         if key == "date" and isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
             try:  # a quoted date, "2026-11-22": the same date
                 value = data[key] = dt.date.fromisoformat(value.strip())
             except ValueError as exc:
-                raise BuildError(path, line, f'front matter "date": {value!r} is not a date in the calendar ({exc}) '
+                raise BuildError(path, line, f'front matter "date": {shown(value)} is not a date in the calendar ({exc}) '
                                              "(hint: write a date like 2026-11-22)") from None
         if key == "authors" and isinstance(value, list):
             data[key] = [_author(author, path, line) for author in value]
         elif not isinstance(value, want) or (want is dt.date and isinstance(value, dt.datetime)):
-            shown = "a date like 2026-11-22" if want is dt.date else {"str": "text", "list": "a list", "bool": "true or false"}[want.__name__]
-            raise BuildError(path, line, f'front matter "{key}" must be {shown}, not {value!r} (hint: write {EXAMPLES[key]})')
+            wanted = "a date like 2026-11-22" if want is dt.date else {"str": "text", "list": "a list", "bool": "true or false"}[want.__name__]
+            raise BuildError(path, line, f'front matter "{key}" must be {wanted}, not {shown(value)} (hint: write {EXAMPLES[key]})')
         elif key == "keywords" and not all(isinstance(k, str) and k.strip() for k in value):
             raise BuildError(path, line, f'front matter "keywords" must be a list of words (hint: write {EXAMPLES[key]})')
         elif key in ("url", "image"):
@@ -146,7 +158,7 @@ def front_matter_data(raw: str | None, body_line: int, path) -> dict:
             if problem:
                 raise BuildError(path, line, f'front matter "{key}": {problem}')
         elif key == "lang" and not LANG.match(value):
-            raise BuildError(path, line, f'front matter "lang" must be a language code, not {value!r} (hint: write {EXAMPLES[key]})')
+            raise BuildError(path, line, f'front matter "lang" must be a language code, not {shown(value)} (hint: write {EXAMPLES[key]})')
     for key in REQUIRED:
         if not (isinstance(data.get(key), str) and data[key].strip()):
             raise BuildError(path, lines.get(key, 2), f'front matter has no "{key}" (hint: add "{key}: ...")')
@@ -193,12 +205,12 @@ def _author(author, path, line: int) -> dict:
     if isinstance(author, str):
         author = {"name": author}
     if not isinstance(author, dict):
-        raise BuildError(path, line, f"bad author {author!r} {hint}")
+        raise BuildError(path, line, f"bad author {shown(author)} {hint}")
     unknown = [k for k in author if k not in AUTHOR_KEYS]
     if unknown:
-        raise BuildError(path, line, f'unknown author key "{unknown[0]}"' + did_you_mean(str(unknown[0]), AUTHOR_KEYS))
+        raise BuildError(path, line, f'unknown author key "{cut(unknown[0])}"' + did_you_mean(str(unknown[0]), AUTHOR_KEYS))
     if not (isinstance(author.get("name"), str) and author["name"].strip()):
-        raise BuildError(path, line, f"bad author {author!r}: no name {hint}")
+        raise BuildError(path, line, f"bad author {shown(author)}: no name {hint}")
     if "affiliation" in author and not isinstance(author["affiliation"], str):
-        raise BuildError(path, line, f"bad author {author!r}: the affiliation must be text {hint}")
+        raise BuildError(path, line, f"bad author {shown(author)}: the affiliation must be text {hint}")
     return author
