@@ -318,7 +318,6 @@ class Builder:
         reg = self.given if self.given is not None else default_registry(self.ctx)
         reg = self.registry = self._noted(reg)
         self.book = facts.Book(reg.facts, reg.claims, self.ctx)
-        reg.figures = facts.filled(reg.figures, self.book)
         self._code_digest(reg)
         report = BuildReport()
         try:

@@ -219,18 +219,14 @@ def typed_numbers(text: str, allowed: set[str]) -> list[tuple[int, str]]:
     return found
 
 
-def filled(figures: dict, book: Book) -> dict:
-    """The figures with the facts in their captions and descriptions filled in."""
+def filled(fig, book: Book | None, where=(None, None)):
+    """The figure with the facts in its caption and description filled in (itself when it has
+    none): done when a page places it, so an unplaced figure's facts are never computed."""
     import dataclasses
 
-    out = {}
-    for fid, fig in figures.items():
-        if SPAN.search(fig.caption) or SPAN.search(fig.description):
-            where = (f"figure {fid}", None)
-            fig = dataclasses.replace(fig, caption=fill(fig.caption, book, where),
-                                      description=fill(fig.description, book, where))
-        out[fid] = fig
-    return out
+    if not (SPAN.search(fig.caption) or SPAN.search(fig.description)):
+        return fig
+    return dataclasses.replace(fig, caption=fill(fig.caption, book, where), description=fill(fig.description, book, where))
 
 
 def drift(doc) -> list[str]:

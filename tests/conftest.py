@@ -203,14 +203,13 @@ def render_article(root: Path = REPO):
     """content/index.md rendered as the build renders it, with the project's own figures and
     its facts and claims evaluated against the committed artifacts (charts placed, not made)."""
     from builder.bib import load_bibliography
-    from builder.facts import Book, filled
+    from builder.facts import Book
     from builder.figures import default_registry
     from builder.figures.context import BuildContext
 
     ctx = BuildContext(root, train=False)
     reg = default_registry(ctx)
     book = Book(reg.facts, reg.claims, ctx)
-    reg.figures = filled(reg.figures, book)
     refs = load_bibliography(root / "content" / "references.bib", Path("content/references.bib"))
     text = (root / "content" / "index.md").read_text(encoding="utf-8")
     return render_markdown(text, Path("content/index.md"), refs, reg.figures, reg.animations, book=book), reg

@@ -13,6 +13,7 @@ from markdown_it import MarkdownIt
 from markdown_it.rules_block import StateBlock
 
 from builder.errors import BuildError, cut, did_you_mean
+from builder.facts import filled
 from builder.markdown.ids import page_ids
 from builder.markdown.lines import line_of
 from builder.markdown.resolve import on_token
@@ -54,6 +55,9 @@ def _resolve_chart(tokens, idx, env) -> None:
         raise BuildError(path, line, f'chart "{chart_id}" is placed twice (hint: each chart appears once per page)')
     used.append(chart_id)
     page_ids(env).claim(chart_id, "chart", line, hint="the chart's element has its chart id; give the other a different one")
+    # its caption's and description's facts, filled in now that it is placed (the page's later
+    # stages read the figure from the same table)
+    figures[chart_id] = filled(figures[chart_id], env.get("book"), (path, line))
     token.meta["figure"] = figures[chart_id]
 
 
