@@ -98,9 +98,9 @@ class BuildContext:
         return value
 
     def persisted(self, fn, args: tuple, sources: tuple, make):
-        """`make()`, kept on disk (.cache/loaders/) under a key of the function's module and
-        the analysis code, its arguments, and the specs and frozen manifests of `sources`: a
-        later build (a new process) reads it back instead of computing it again."""
+        """`make()`, kept on disk (.cache/loaders/) under a key of the code it may run (the
+        figure modules and builder/analysis), its arguments, and the specs and frozen manifests
+        of `sources`: a later build (a new process) reads it back instead of computing it again."""
         import hashlib
         import pickle
 
@@ -108,7 +108,8 @@ class BuildContext:
         from builder.training.experiments import spec_key
 
         digest = hashlib.sha256(repr((fn.__module__, fn.__qualname__, args)).encode())
-        code = [Path(inspect.getsourcefile(fn))] + sorted((Path(__file__).parent.parent / "analysis").glob("*.py"))
+        package = Path(__file__).parent.parent  # the loader's own module, the figures it may call, the analysis
+        code = sorted({Path(inspect.getsourcefile(fn)), *(package / "figures").glob("*.py"), *(package / "analysis").glob("*.py")})
         for file in code:
             digest.update(file.read_bytes())
         for name in sources:
@@ -168,18 +169,19 @@ def _shown(file: str) -> str:
     return str(path.relative_to(paths.ROOT) if path.is_relative_to(paths.ROOT) else path)
 
 
-def loader(fn=None, *, persist: tuple = ()):
+def loader(fn=None, *, persist: tuple | bool = False):
     """Mark `fn(ctx, *args)` as a loader: its value is computed once per build and context,
     and kept by the context (not by the module), e.g. a run's arrays reduced to what a section
     draws. `persist=(experiment, ...)`: for an expensive loader, also kept on disk between
     builds, keyed by those experiments (which must be all it reads) and the code
-    (BuildContext.persisted)."""
+    (BuildContext.persisted); `persist=True` for one that reads no experiment (a simulation)."""
     if fn is None:
         return lambda f: loader(f, persist=persist)
 
     @functools.wraps(fn)
     def load(ctx: BuildContext, *args):
-        if persist:
-            return ctx.derived(fn, args, lambda: ctx.persisted(fn, args, tuple(persist), lambda: fn(ctx, *args)))
+        if persist is not False:
+            sources = () if persist is True else tuple(persist)
+            return ctx.derived(fn, args, lambda: ctx.persisted(fn, args, sources, lambda: fn(ctx, *args)))
         return ctx.derived(fn, args, lambda: fn(ctx, *args))
     return load

@@ -24,12 +24,13 @@ PHASE_COLORS = ("#f2c57c", "#9fd3b5", "#a7c4e8")  # memorization, circuit format
 HEIGHT = 200
 
 
-@loader
-def measures(ctx: BuildContext) -> dict[str, dict]:
+@loader(persist=(mod_top.EXPERIMENT, mod_bot.SEEDS))
+def computed(ctx: BuildContext) -> dict[str, dict]:
     """Per run the reader can pick (mod_bot.runs): its progress measures at its checkpoints, the
     collapsed matrices' sum of squares, its phases and how far the restricted loss leads; for
     the featured run also the sum of squares of all its parameters (E, W_in, W_out), the
-    logged l2_norm squared: the sister runs did not log it."""
+    logged l2_norm squared: the sister runs did not log it. About 20 s of computing, so kept on
+    disk between builds (a persisted loader)."""
     top = ctx.artifact(mod_top.EXPERIMENT).arrays
     train_index = top["train_index"]  # one split for all runs
     out = {}
@@ -38,10 +39,17 @@ def measures(ctx: BuildContext) -> dict[str, dict]:
         m["size"] = np.square(r["w_in"]).sum((1, 2)) + np.square(r["w_out"]).sum((1, 2))
         m["phases"] = progress.phases(r["step"], m["excluded_loss"], r["metric_step"], r["test_loss"], reached=mod_bot.REACHED)
         m["lead"] = progress.lead(r["step"], m["test_loss"], m["restricted_loss"], progress.test_peak(r["metric_step"], r["test_loss"]))
-        out[key] = {**m, "step": r["step"], "run": r}
+        out[key] = {**m, "step": r["step"]}
     out[FEATURED]["param_norm"] = np.square(np.asarray(top["l2_norm"], np.float64))
     out[FEATURED]["param_step"] = np.asarray(top["metric_step"])
     return out
+
+
+@loader
+def measures(ctx: BuildContext) -> dict[str, dict]:
+    """`computed`, each run's entry with the run itself (mod_bot.runs) under "run"."""
+    runs = mod_bot.runs(ctx)
+    return {key: {**m, "run": runs[key]} for key, m in computed(ctx).items()}
 
 
 def sections(ctx: BuildContext) -> list[Section]:
@@ -196,7 +204,7 @@ TOY_POINTS = 80
 TOY_NAMES = {"sgd": "SGD, full batch", "adamw": "AdamW, full batch", "adamw-minibatch": f"AdamW, {toy.BATCH} of {toy.N} a step"}
 
 
-@loader
+@loader(persist=True)
 def toy_runs(ctx: BuildContext) -> dict[str, dict]:
     """The toy under each optimizer, over the TOY_LRS x TOY_WDS grid."""
     return {opt: toy.simulate(opt, TOY_LRS, TOY_WDS, TOY_STEPS, points=TOY_POINTS) for opt in toy.OPTIMIZERS}
