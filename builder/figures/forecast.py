@@ -246,19 +246,18 @@ def runs_chart(ctx: BuildContext, narrow: bool = False):
 
 
 def fate_rows(ctx: BuildContext) -> list[dict]:
+    """Per group of runs and step: the median and quartiles of the restricted loss (at the
+    checkpoints) and of the logged test loss."""
     t = table(ctx)
+    series = (("restricted loss (top 3 frequencies then)", t["over"]["restricted"], t["checkpoint_step"]),
+              ("test loss", np.maximum(t["test_curve"], 1e-9), t["curve_step"]))
     rows = []
-    for measure, values in (("restricted loss (top 3 frequencies then)", t["over"]["restricted"]),):
+    for measure, values, steps in series:
         for f, name in enumerate(FATES):
             pick = t["done"] & (t["fate"] == f)
             q1, med, q3 = np.percentile(values[pick], [25, 50, 75], axis=0)
             rows += [{"measure": measure, "fate": name, "step": int(s), "median": _r(m), "q1": _r(a), "q3": _r(b),
-                      "n": int(pick.sum())} for s, a, m, b in zip(t["checkpoint_step"], q1, med, q3)]
-    for f, name in enumerate(FATES):
-        pick = t["done"] & (t["fate"] == f)
-        q1, med, q3 = np.percentile(np.maximum(t["test_curve"][pick], 1e-9), [25, 50, 75], axis=0)
-        rows += [{"measure": "test loss", "fate": name, "step": int(s), "median": _r(m), "q1": _r(a), "q3": _r(b),
-                  "n": int(pick.sum())} for s, a, m, b in zip(t["curve_step"], q1, med, q3)]
+                      "n": int(pick.sum())} for s, a, m, b in zip(steps, q1, med, q3)]
     return rows
 
 
