@@ -196,9 +196,9 @@ def auc_rows(ctx: BuildContext) -> list[dict]:
 
 def auc_chart(ctx: BuildContext, narrow: bool = False):
     order = [NAMES[m] for m in fc.MEASURES + ("random keys", "shuffled")]
-    x = alt.X("step:Q", title="step of the forecast", axis=alt.Axis(values=[0, 8000, 16000], format="~s"),
+    x = alt.X("step:Q", title="step of the forecast", axis=alt.Axis(values=[0, 8000, 16000], format=","),
               scale=alt.Scale(domain=[0, STEPS[-1]], nice=False))
-    y = alt.Y("auc:Q", title="AUC", scale=alt.Scale(domain=[0.3, 1.0]), axis=alt.Axis(values=[0.5, 0.75, 1.0]))
+    y = alt.Y("auc:Q", title="AUC", scale=alt.Scale(domain=[0.35, 1.0]), axis=alt.Axis(values=[0.5, 0.75, 1.0], format=".2f"))
     colour = alt.condition("datum.control", alt.value("#888"), alt.value(TEST_COLOR))
     band = alt.Chart().mark_area(opacity=0.25).encode(x=x, y="low:Q", y2="high:Q", color=colour)
     line = alt.Chart().mark_line(point=alt.OverlayMarkDef(size=18)).encode(
