@@ -25,7 +25,7 @@ CTX = BuildContext(ARTIFACTS)  # the figure modules read it through a build cont
 
 @pytest.fixture(scope="module")
 def frozen():
-    spec = config.get(fig.EXPERIMENT).resolve()
+    spec = config.get(fig.EXPERIMENT, frozen_root()).resolve()
     found = freeze.read(fig.EXPERIMENT, freeze_dir(ARTIFACTS) / fig.EXPERIMENT, freeze.spec_key(spec))
     assert found is not None, "content/_freeze/five-neuron is missing or stale: run `python -m builder train five-neuron`"
     return fig.run(CTX)

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.frozen("mod-top")
 
 @pytest.fixture(scope="module")
 def run():
-    spec = config.get("mod-top").resolve()
+    spec = config.get("mod-top", frozen_root()).resolve()
     frozen = freeze.read("mod-top", freeze_dir(ARTIFACTS) / "mod-top", freeze.spec_key(spec))
     assert frozen is not None, \
         "content/_freeze/mod-top is missing or stale: run `python -m builder train mod-top`"

@@ -24,7 +24,7 @@ ARTIFACTS = frozen_root()
 CTX = BuildContext(ARTIFACTS)  # the figure modules read it through a build context
 
 def frozen(name):
-    spec = config.get(name).resolve()
+    spec = config.get(name, frozen_root()).resolve()
     found = freeze.read(name, freeze_dir(ARTIFACTS) / name, freeze.spec_key(spec))
     assert found is not None, \
         f"content/_freeze/{name} is missing or stale: run `python -m builder train {name}`"

@@ -179,6 +179,7 @@ def test_the_default_set_is_what_trains_in_a_few_minutes():
     assert not any(n.startswith(("sweep-", "seeds-")) for n in names)
     assert all(verify.recorded_seconds(n, verify.ROOT) <= verify.DEFAULT_MAX_S for n in names)
     assert any(line.startswith("sweep-sparse-parity: ") for line in left)
+    assert "mod-top-embed" not in names and any(line.startswith("mod-top-embed: trained on another CPU") for line in left)
     manifest = json.loads((verify.ROOT / "content" / "_freeze" / "five-neuron" / "manifest.json").read_text())
     assert verify.recorded_seconds("five-neuron", verify.ROOT) == manifest["wall_time_s"]
 
