@@ -77,6 +77,21 @@ class BuildContext:
         self.read.add(name)
         return self._artifacts[name]
 
+    def current(self, name: str):
+        """The frozen artifact of single-run experiment `name` when it exists and matches its
+        spec, else None: never trains and never fails (for registration, which must stay cheap:
+        an animation's range that follows the run, with a default when there is no run yet)."""
+        if name not in self._artifacts:
+            from builder import freeze
+            spec = self.spec(name)
+            if spec["kind"] == "sweep":
+                return None
+            frozen = freeze.read(name, freeze.artifact_dir(name, self.root), freeze.spec_key(spec))
+            if frozen is None:
+                return None
+            self._artifacts[name] = frozen
+        return self._artifacts[name]
+
     def reading(self) -> set[str]:
         """Start noting the experiments read (a figure's make about to run); the set it fills."""
         self.read = set()

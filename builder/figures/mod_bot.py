@@ -15,7 +15,7 @@ from builder.figures import (Animation, Figure, Section, with_datasets, with_sig
                              with_params, with_vega_data)
 from builder.figures import mod_top
 from builder.figures._common import (CODES, MOD_AXES, STEP_RULE, LEVELS, TEST_COLOR, TRAIN_COLOR, heatmap, curve_rows, heatmap_params, raster,
-                                     step_rule,
+                                     first_step, step_rule,
                                      loss_curves, packed, vmax_of)
 from builder.facts import claim, fact, listed, percent, rate, rounded, sci, words
 from builder.figures.context import BuildContext, loader
@@ -75,15 +75,23 @@ def sections(ctx: BuildContext) -> list[Section]:
 
 # The stretch the "play generalization" link plays, in steps of the frozen run: test loss from
 # 0.56 (step 20,000, still memorizing) to 1.9e-6 (step 30,000); tests/test_mod_bot.py checks it.
+GENERALIZE = (20_000, 30_000)  # the window while the opening run has no frozen artifact yet
 GENERALIZE_BEFORE, GENERALIZE_AFTER = 7_500, 2_000  # the window around the 99% step (20,000-30,000 in the frozen run)
 
 
-def generalize_window(ctx: BuildContext) -> tuple[int, int]:
+def play_window(ctx: BuildContext) -> tuple[int, int]:
     """The steps the "play generalization" link plays, from the featured run itself: from the
     checkpoint GENERALIZE_BEFORE steps before its test accuracy first reaches 99% to the first
-    checkpoint GENERALIZE_AFTER steps after it (so another trajectory gets its own window)."""
+    checkpoint GENERALIZE_AFTER steps after it, so that another trajectory gets its own window.
+    Registration never trains: without a current artifact, GENERALIZE."""
+    frozen = ctx.current(mod_top.EXPERIMENT)
+    if frozen is None:
+        return GENERALIZE
+    a = frozen.arrays
+    at = first_step(np.asarray(a["metric_step"]), np.asarray(a["test_acc"]), 0.99)
+    if at is None:
+        return GENERALIZE
     steps = np.asarray(mod_top.steps(ctx))
-    at = mod_top.test_99(ctx)
     start = steps[steps <= max(at - GENERALIZE_BEFORE, 0)][-1]
     after = steps[steps >= at + GENERALIZE_AFTER]
     return int(start), int(after[0] if len(after) else steps[-1])
@@ -96,7 +104,7 @@ LATE, LATE_RUN = (14_000, 22_000), "seed33"
 
 
 def animations(ctx: BuildContext) -> list[Animation]:
-    return [Animation("mod-bot-generalize", SECTION, *generalize_window(ctx), 6.0, run=FEATURED),
+    return [Animation("mod-bot-generalize", SECTION, *play_window(ctx), 6.0, run=FEATURED),
             Animation("mod-bot-late", SECTION, *LATE, 6.0, run=LATE_RUN)]
 
 
@@ -646,13 +654,13 @@ def share_end_out(ctx: BuildContext) -> float:
 @fact("stars.play-from", sources=(mod_top.EXPERIMENT,))
 def play_from(ctx: BuildContext) -> int:
     """First step of the "play the generalization" animation."""
-    return generalize_window(ctx)[0]
+    return play_window(ctx)[0]
 
 
 @fact("stars.play-to", sources=(mod_top.EXPERIMENT,))
 def play_to(ctx: BuildContext) -> int:
     """Last step of that animation."""
-    return generalize_window(ctx)[1]
+    return play_window(ctx)[1]
 
 
 def key_share(w: np.ndarray, keys) -> np.ndarray:
@@ -667,7 +675,7 @@ def generalize_window(ctx: BuildContext):
     """The animation starts while the model still memorizes and ends once it has generalized,
     and the key frequencies take over the input weights in between."""
     r = run(ctx)
-    window = generalize_window(ctx)
+    window = play_window(ctx)
     start, end = (int(np.argmin(np.abs(r["metric_step"] - s))) for s in window)
     t0, t1 = r["test_loss"][start], r["test_loss"][end]
     keys = list(r["groups"])
