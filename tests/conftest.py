@@ -339,3 +339,14 @@ def typed_numbers(prose: str, verified: list[str]) -> list[str]:
     text = re.sub(r"\[@[^\]]*\]|\{[a-z]+=\"[^\"]*\"\}|\{\{<[^>]*>\}\}", "", prose)
     said = " ".join(verified)
     return [n for n in re.findall(r"\d[\d,.]*\d%?|\d%?", text) if n not in said]
+
+
+@pytest.fixture(autouse=True)
+def _subnormals_kept_after_each_test():
+    """A test that leaves torch flushing subnormal floats to zero (the trainer's mode, which
+    torch cannot report) would change float arithmetic, and hypothesis's float strategies, in
+    the tests after it: each test ends with the process's default mode back."""
+    yield
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_flush_denormal(False)

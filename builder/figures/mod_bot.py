@@ -579,7 +579,9 @@ def figures(ctx: BuildContext) -> list[Figure]:
                "Move the pointer or use the arrow keys to pick a step for the charts below.",
                "Line chart of train and test accuracy: the train accuracy reaches 100% at once, the test accuracy stays near "
                "zero for most of training and then climbs to 100%.",
-               accuracy_chart, scrub=STEP_RULE, sources=src, narrow=lambda ctx: accuracy_chart(ctx, narrow=True)),
+               accuracy_chart, scrub=STEP_RULE, sources=src, narrow=lambda ctx: accuracy_chart(ctx, narrow=True),
+               columns=(("final", "true where the run kept only its accuracy at the end of training (a sister run): "
+                                  "the row is that final value, drawn as a dot"),)),
         Figure("mod-bot-waves", SECTION,
                "Each neuron's 67 input weights at the chosen step, grouped by the frequency it ends up using, with the inputs in "
                "the order k × input mod 67 (untick the box for 0, 1, 2, …). Hover a line to find that neuron in the other charts.",

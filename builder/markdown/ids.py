@@ -62,6 +62,11 @@ class PageIds:
     def __contains__(self, ident: str) -> bool:
         return ident in self.entries
 
+    def __eq__(self, other) -> bool:  # two registries of the same page claimed the same ids
+        return isinstance(other, PageIds) and (self.path, self.entries) == (other.path, other.entries)
+
+    __hash__ = None
+
     def claim(self, ident: str, kind: str, line: int | None, hint: str = "give one of them another name") -> None:
         """Take `ident` for an element of `kind` written at `line`; a BuildError if it is taken."""
         first = self.entries.get(ident)

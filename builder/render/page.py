@@ -96,8 +96,12 @@ def with_placeholders(doc: Document, compiled: list, reg) -> str:
                          controls=bool(bound_signals(chart.vega)))
         body = body.replace(frame_html(fig), new, 1)
         made = csv_tables.figure_tables(chart.vega)  # the data links name the files the build writes
-        links = links_html(fig, tuple(name for suffix, name, _ in made[1:])) if made else \
-            re.sub(r' <a class="chart-data"[^>]*>[^<]*</a>', "", links_html(fig))
+        if made:
+            links = links_html(fig, tuple(name for suffix, name, _ in made[1:]))
+        elif fig.data is not None:  # the page computes the marks; the build writes the figure's own tables
+            links = links_html(fig)
+        else:
+            links = re.sub(r' <a class="chart-data"[^>]*>[^<]*</a>', "", links_html(fig))
         body = body.replace(links_html(fig), links, 1)
     return body
 

@@ -171,7 +171,8 @@ def get(name: str, root: Path = ROOT, at: tuple | None = None) -> Experiment:
     experiments = load(root)
     if name not in experiments:
         path = _shown(root)
-        where, line = at or (path, None)
+        # the name where it was written, unless the file defines nothing: then the file is at fault
+        where, line = (at if at and experiments else None) or (path, 1 if not experiments else None)
         raise BuildError(where, line, f'unknown experiment "{name}"' + did_you_mean(name, experiments)
                          + f" (hint: experiments are the [tables] of {path}, listed by python -m builder list; "
                            f"add a [{name}] table for a new one)")
