@@ -433,12 +433,12 @@ def test_choosing_a_sister_run_reloads_every_chart_of_the_section(page):
     # the grid of 129 runs is taller than the window: bring the run's cell to the middle first
     page.evaluate("y => window.scrollBy(0, y - innerHeight / 2)", centres(page, "mod-bot", "rect", "key", index)[key][1])
     page.mouse.click(*centres(page, "mod-bot", "rect", "key", index)[key])
-    page.wait_for_function(f"""() => window.article.views()['mod-bot'].length === 6 && window.article.views()['mod-bot']
+    page.wait_for_function(f"""() => window.article.views()['mod-bot'].length === 7 && window.article.views()['mod-bot']
         .every(v => v.view.signal('run') === '{key}' && !v.el.hasAttribute('aria-busy'))""", timeout=20000)
     assert page.locator("output.live[data-signal='chosen']").inner_text() == mod_bot.run_label(key, r)
     loaded = sorted(u.rsplit("/data/", 1)[1] for u in page.requests if "/data/mod-bot-" in u)
-    assert loaded == sorted(f"{c}/run-{key}.js" for c in ("mod-bot-dft", "mod-bot-logits", "mod-bot-loss", "mod-bot-stars",
-                                                          "mod-bot-waves"))
+    assert loaded == sorted(f"{c}/run-{key}.js" for c in ("mod-bot-accuracy", "mod-bot-dft", "mod-bot-logits", "mod-bot-loss",
+                                                          "mod-bot-stars", "mod-bot-waves"))
     stars = page.evaluate(STAR_KEYS_JS)  # at the last step: one point per neuron of each key frequency
     assert {int(k): n for k, n in stars.items()} == {k: 2 * len(v) for k, v in r["groups"].items()}
     assert_page_logits(page, r, ((len(r["step"]) - 1, 10, 30), (len(r["step"]) // 2, 5, 60)))
@@ -452,7 +452,7 @@ def test_the_late_improvement_link_loads_its_run_and_plays_it(page):
     button.scroll_into_view_if_needed()
     button.click()
     page.wait_for_function(f"""() => window.article.current['mod-bot'] === {mod_bot.LATE[1]}
-        && window.article.views()['mod-bot'].length === 6
+        && window.article.views()['mod-bot'].length === 7
         && window.article.views()['mod-bot'].every(v => v.view.signal('run') === '{mod_bot.LATE_RUN}')""", timeout=20000)
     assert page.evaluate("document.querySelector('#mod-bot-seeds select').value") == mod_bot.LATE_RUN
     assert page.problems == []
