@@ -354,6 +354,7 @@ RUN_COLUMNS = (("run", "the run's index in its sweep's grid (content/experiments
                ("fte", "test accuracy at the end of the budget, fraction 0-1"),
                ("phase", "the run's phase at the default gap of 1,000 steps: comprehension, grokking, memorization or "
                          "confusion (builder.analysis.grokking)"))
+DIAG_COLUMN = ("diag", "the cell's diagonal: learning rate x weight decay rounded to 1 or 3 x 10^e (0: no decay)")
 COLUMNS = {
     "groks-ring": (("a", "the number 0-66 the embedding row belongs to"),
                    ("j", "the number's place 0-66 around the final ring (j-th number = j / k mod 67, k its frequency)"),
@@ -364,11 +365,11 @@ COLUMNS = {
                    ("own", "ring score (0-1) in the embedding's own plane at that step"),
                    ("final", "ring score (0-1) in the final embedding's plane at that step")),
     "groks-phase": (*RUN_COLUMNS, ("cell", "the grid cell (as in data/groks-phase/<cell>.csv, its seeds' accuracy curves)"),
-                    ("diag", "the cell's diagonal: learning rate x weight decay rounded to 1 or 3 x 10^e (0: no decay)"), ("opt", "the optimizer: AdamW or SGD (momentum 0.9)"),
+                    DIAG_COLUMN, ("opt", "the optimizer: AdamW or SGD (momentum 0.9)"),
                     ("demand.train", "train accuracy, fraction 0-1"), ("demand.test", "test accuracy, fraction 0-1")),
     "groks-fraction": (*RUN_COLUMNS, ("train_fraction", "the share of the 67² pairs used for training, fraction 0-1")),
     "groks-init": (*RUN_COLUMNS, ("init_scale", "the factor every initial weight was multiplied by")),
-    "groks-lr": (*RUN_COLUMNS, ("opt", "the optimizer: AdamW or SGD (momentum 0.9)")),
+    "groks-lr": (*RUN_COLUMNS, DIAG_COLUMN, ("opt", "the optimizer: AdamW or SGD (momentum 0.9)")),
 }
 
 
