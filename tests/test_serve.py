@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from builder import owned
+
 from builder.build import Builder
 from builder.serve import PREVIEW_TAG, PreviewServer, _State, resolve
 from conftest import DEMO_BIB, FRONT, REPO, with_experiments, write_project
@@ -317,6 +319,7 @@ def test_ctrl_c_stops_serve_at_once_and_frees_the_port(tmp_path):
     with_experiments(root)
     (root / "site").mkdir()
     (root / "site" / "index.html").write_text("<p>last good</p>")
+    owned.stamp(root / "site", owned.SITE, process=False)  # a site a build made (a build replaces no other)
     serve = ServeProcess(root)
     proc, port = serve.proc, serve.port
     try:
