@@ -522,6 +522,12 @@ def load_sweep(name: str, *, root: Path = ROOT, profile: str = "full") -> Frozen
         try:
             with np.load(file, allow_pickle=False) as npz:
                 rows = npz["run"]
+                if len(rows) and (rows.min() < 0 or rows.max() >= n):  # a shard of another grid of this sweep
+                    experiment = config.get(name, root)
+                    raise BuildError(experiment.path, config.locate(experiment.text, name),
+                                     f'sweep "{name}": its shard {shard_id} was trained for another grid of runs '
+                                     f"(run {int(rows.max())} of {n}) (hint: make train NAME={name} retrains it; "
+                                     "a build never trains a sweep)")
                 arrays["done"][rows] = True
                 for key in sweep.KEPT:  # weights: shaped by the first shard that has them
                     if key in npz.files and key not in arrays:
