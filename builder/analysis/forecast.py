@@ -162,23 +162,25 @@ def measures_known_at(arrays: dict, t: int, train_index, seed: int = 0) -> dict:
     return {"test": now["test"], **m, "random keys": control["restricted"], "open": ~now["generalized"]}
 
 
-def forecast(arrays: dict, train_index, steps, seed: int = 0, boot: int = 1000, ends: tuple | None = None) -> list[dict]:
+def forecast(arrays: dict, train_index, steps, seed: int = 0, boot: int = 1000, ends: tuple | None = None,
+             known: dict | None = None) -> list[dict]:
     """Rows (step, measure, auc, low, high, runs, grok, rho): for each step, among the runs not
     yet generalized then, how well each measure separates the runs that go on to generalize from the
     rest (cross-validated AUC with its bootstrap interval), and its rank correlation with the
     step at which the eventual grokkers generalize. Controls: "shuffled" (the mean AUC of the
     restricted loss against outcomes permuted at random, and the 2.5-97.5% range of those
     permutations) and "random keys". `ends`: the outcomes (default: read from `arrays` by
-    `outcomes`; the one thing taken from after the step: what is being forecast)."""
+    `outcomes`; the one thing taken from after the step: what is being forecast). `known`: step
+    -> measures_known_at, when the caller has them already."""
     grokked, grok_step = outcomes(arrays) if ends is None else ends
     done = np.asarray(arrays["done"], bool)
     rows = []
     for t in steps:
-        known = measures_known_at(arrays, int(t), train_index, seed)
-        open_ = known["open"] & done
+        known_t = known[t] if known is not None else measures_known_at(arrays, int(t), train_index, seed)
+        open_ = known_t["open"] & done
         labels = grokked[open_]
         for name in MEASURES + ("random keys",):
-            values = known[name][open_]
+            values = known_t[name][open_]
             value, low, high = cv_auc(values, labels, seed=seed, boot=boot)
             late = labels & np.isfinite(grok_step[open_])
             signed = held_out_scores(values, labels, seed=seed)
@@ -188,7 +190,7 @@ def forecast(arrays: dict, train_index, steps, seed: int = 0, boot: int = 1000, 
         # the null: the whole pipeline (direction chosen on other folds included) run on the
         # restricted loss against outcomes permuted at random, PERMUTATIONS times
         rng = np.random.default_rng(seed + int(t))
-        null = [auc(held_out_scores(known["restricted"][open_], perm, seed=seed), perm)
+        null = [auc(held_out_scores(known_t["restricted"][open_], perm, seed=seed), perm)
                 for perm in (rng.permutation(labels) for _ in range(PERMUTATIONS))]
         low, high = np.percentile(null, [2.5, 97.5])
         rows.append({"step": int(t), "measure": "shuffled", "auc": float(np.mean(null)), "low": float(low),

@@ -41,7 +41,7 @@ def table(ctx: BuildContext) -> dict:
     fate = np.where(grokked, 0, np.where(np.asarray(a["final_test_acc"]) >= MIDWAY, 1, 2))
     known = {t: fc.measures_known_at(a, t, train_index) for t in STEPS}
     over = fc.measures(a["w_in"], a["w_out"], train_index)  # every checkpoint, keys = its own top 3
-    return {"rows": fc.forecast(a, train_index, STEPS), "known": known, "fate": fate, "done": done,
+    return {"rows": fc.forecast(a, train_index, STEPS, known=known), "known": known, "fate": fate, "done": done,
             "seed": np.asarray(a["seed"]), "checkpoint_step": np.asarray(a["checkpoint_step"]),
             "over": over, "test_curve": np.asarray(a["test_curve"], np.float64), "curve_step": np.asarray(a["curve_step"])}
 
